@@ -1,0 +1,41 @@
+# butler: set-up, build, test, demo and benchmarks.
+#   make demo    installs what is missing, builds, and runs the main job on a fresh SQLite repository
+#   make test    installs what is missing, builds, and runs every test
+SHELL := /bin/bash
+SWIFT ?= swift
+DEB_PACKAGES := libcfitsio-dev libsqlite3-dev libpq-dev postgresql pkg-config
+BIN := .build/debug/butler
+RELEASE_BIN := .build/release/butler
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release test demo bench clean
+
+# Installs the Debian packages that are missing (a fresh machine has none of them).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "Debian packages present: $(DEB_PACKAGES)"; fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: build
+	./scripts/demo.sh $(BIN)
+
+bench: release
+	./scripts/bench.sh $(RELEASE_BIN)
+
+clean:
+	rm -rf .build demo-repo bench-out

@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "butler",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "butler", targets: ["butler"]),
+        .library(name: "ButlerKit", targets: ["ButlerKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // The C library, seen only by the FITS target.
+        .systemLibrary(
+            name: "CFITSIO",
+            pkgConfig: "cfitsio",
+            providers: [.apt(["libcfitsio-dev"])]
+        ),
+        // The only Swift code that touches CFITSIO.
+        .target(name: "FITS", dependencies: ["CFITSIO"]),
+        // The library: repository, registry, datastore. No argument parsing, no printing.
+        .target(
+            name: "ButlerKit",
+            dependencies: [
+                "FITS",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")]
+        ),
+        // The command-line tool: parses, calls ButlerKit, prints.
+        .executableTarget(
+            name: "butler",
+            dependencies: [
+                "ButlerKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS"]),
+        .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,195 @@
+public import Foundation
+public import Logging
+internal import Yams
+
+/// A data repository: its configuration, its registry and its file datastore.
+///
+/// ```swift
+/// let butler = try Butler.create(at: "repo")
+/// try butler.registry.registerDatasetType(
+///     butler.registry.makeDatasetType("calexp", storageClass: "ExposureF", dimensions: ["instrument", "visit", "detector"]))
+/// let reopened = try Butler(repository: "repo")
+/// ```
+///
+/// ## Topics
+/// ### Opening and creating
+/// - ``init(repository:logger:)``
+/// - ``create(at:seedConfig:dimensionConfig:override:logger:)``
+/// ### Parts
+/// - ``registry``
+/// - ``config``
+public final class Butler: Sendable {
+    /// The repository folder.
+    public let root: URL
+    /// The repository configuration.
+    public let config: ButlerConfig
+    /// The registry.
+    public let registry: Registry
+    /// The folder that holds the repository's files.
+    public let datastoreRoot: URL
+    package let logger: Logger
+
+    /// Opens an existing repository.
+    ///
+    /// - Parameter repository: the repository folder (or its `butler.yaml`).
+    /// - Throws: ``ButlerError/Code/notARepository`` for a path that is not a repository,
+    ///   ``ButlerError/Code/invalidConfig`` for a corrupt `butler.yaml`, ``ButlerError/Code/schemaTooNew`` for a
+    ///   registry written by a newer butler.
+    public convenience init(repository: String, logger: Logger = Logger(label: "butler")) throws {
+        let config = try ButlerConfig(repository: URL(fileURLWithPath: repository))
+        let database = try Self.openDatabase(config, create: false)
+        try self.init(config: config, registry: try Registry.open(database: database, logger: logger), logger: logger)
+    }
+
+    private init(config: ButlerConfig, registry: Registry, logger: Logger) throws {
+        self.root = config.root
+        self.config = config
+        self.registry = registry
+        self.datastoreRoot = try config.datastoreRoot
+        self.logger = logger
+    }
+
+    /// Creates a new repository: `butler.yaml`, the registry and the datastore root.
+    ///
+    /// The folder may exist if it holds no repository. On failure nothing is left behind.
+    /// - Parameters:
+    ///   - path: the repository folder.
+    ///   - seedConfig: a YAML file merged over the defaults.
+    ///   - dimensionConfig: a YAML dimension universe to use instead of the default.
+    ///   - override: let the seed configuration replace `registry.db` and `datastore.root`, which otherwise
+    ///     stay the repository's own.
+    /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository.
+    public static func create(at path: String, seedConfig: String? = nil, dimensionConfig: String? = nil,
+                              override: Bool = false, logger: Logger = Logger(label: "butler")) throws -> Butler {
+        let root = URL(fileURLWithPath: path).standardizedFileURL
+        let fm = FileManager.default
+        let configFile = root.appendingPathComponent(ButlerConfig.fileName)
+        if fm.fileExists(atPath: configFile.path) {
+            throw ButlerError(.alreadyExists, "a butler repository exists already at \(root.path); refusing to touch it")
+        }
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: root.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ButlerError(.alreadyExists, "\(root.path) exists and is not a folder")
+        }
+        var seedText = ""
+        if let seedConfig {
+            do {
+                seedText = try String(contentsOfFile: seedConfig, encoding: .utf8)
+            } catch {
+                throw ButlerError(.io, "cannot read seed config \(seedConfig): \(error.localizedDescription)")
+            }
+            let seed = try ButlerConfig.parse(seedText, source: seedConfig)
+            if !override {
+                for key in ["registry.db", "datastore.root"] where ButlerConfig.sets(seed, key) {
+                    throw ButlerError(.invalidConfig, "seed config \(seedConfig) sets \(key), which belongs to the repository; pass --override to let it")
+                }
+            }
+        }
+        let universe: DimensionUniverse
+        if let dimensionConfig {
+            universe = try DimensionUniverse(contentsOf: URL(fileURLWithPath: dimensionConfig))
+        } else {
+            universe = try DimensionUniverse.makeDefault()
+        }
+        let config = try ButlerConfig(root: root, text: seedText, source: seedConfig ?? "seed config")
+        let datastoreRoot = try config.datastoreRoot
+
+        // Build everything, and undo whatever we made if a step fails.
+        var created: [URL] = []
+        let rootExisted = fm.fileExists(atPath: root.path)
+        do {
+            if !rootExisted {
+                try fm.createDirectory(at: root, withIntermediateDirectories: true)
+                created.append(root)
+            }
+            let registryURL = try config.registryURL
+            if let dbPath = try sqlitePath(registryURL), fm.fileExists(atPath: dbPath) {
+                throw ButlerError(.alreadyExists, "registry database \(dbPath) exists already; refusing to touch it")
+            }
+            if !fm.fileExists(atPath: datastoreRoot.path) {
+                try fm.createDirectory(at: datastoreRoot, withIntermediateDirectories: true)
+                created.append(datastoreRoot)
+            }
+            if let dbPath = try sqlitePath(registryURL) {
+                for suffix in ["", "-wal", "-shm"] { created.append(URL(fileURLWithPath: dbPath + suffix)) }
+            }
+            let database = try openDatabase(config, create: true)
+            let registry = try Registry.create(database: database, universe: universe, logger: logger)
+            // butler.yaml last: its presence is what makes the folder a repository.
+            let written = seedText.isEmpty ? try ButlerConfig.defaultsText() : try Yams.serialize(node: ButlerConfig.merge(
+                try ButlerConfig.parse(try ButlerConfig.defaultsText(), source: "defaults"),
+                try ButlerConfig.parse(seedText, source: seedConfig ?? "seed config")))
+            let tmp = root.appendingPathComponent(".\(ButlerConfig.fileName).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+            created.append(tmp)
+            try written.write(to: tmp, atomically: false, encoding: .utf8)
+            try fm.moveItem(at: tmp, to: configFile)
+            logger.info("created repository", metadata: ["root": "\(root.path)"])
+            return try Butler(config: config, registry: registry, logger: logger)
+        } catch {
+            for url in created.reversed() { try? fm.removeItem(at: url) }
+            if let e = error as? ButlerError { throw e }
+            throw ButlerError(.io, "cannot create repository at \(root.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The SQLite file of a `sqlite:///PATH` URL, or `nil` for another engine.
+    private static func sqlitePath(_ url: String) throws -> String? {
+        if url.hasPrefix("sqlite:///") { return String(url.dropFirst("sqlite://".count)) }
+        if url.hasPrefix("sqlite://") { return String(url.dropFirst("sqlite://".count)) }
+        return nil
+    }
+
+    private static func openDatabase(_ config: ButlerConfig, create: Bool) throws -> any RegistryDatabase {
+        let url = try config.registryURL
+        if let path = try sqlitePath(url) {
+            return try SQLiteDatabase(path: path, create: create)
+        }
+        if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {
+            throw ButlerError(.invalidConfig, "PostgreSQL registries are not supported by this build yet (registry.db in \(config.root.path))")
+        }
+        throw ButlerError(.invalidConfig, "unsupported registry.db '\(url)': expected sqlite:///PATH")
+    }
+
+    /// Removes RUN collections with their datasets and the datastore files of those datasets.
+    ///
+    /// The registry rows go first, in one transaction; then the files inside the datastore root are deleted
+    /// (files ingested in place with `direct` are never deleted).
+    @discardableResult
+    public func removeRuns(_ patterns: [String], unlinkFromChains: Bool = false) throws -> RemovedRuns {
+        let removed = try registry.removeRuns(patterns, unlinkFromChains: unlinkFromChains)
+        let fm = FileManager.default
+        for path in removed.files where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
+            let url = datastoreRoot.appendingPathComponent(path)
+            do {
+                try fm.removeItem(at: url)
+            } catch {
+                logger.warning("could not delete file of removed dataset", metadata: ["path": "\(url.path)", "error": "\(error.localizedDescription)"])
+            }
+        }
+        for run in removed.runs {
+            // Remove the run's folder tree when the template put everything under it.
+            let folder = datastoreRoot.appendingPathComponent(run)
+            if folder.path.hasPrefix(datastoreRoot.path + "/"), (try? fm.subpathsOfDirectory(atPath: folder.path))?.allSatisfy({ path in
+                var d: ObjCBool = false
+                return fm.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &d) && d.boolValue
+            }) == true {
+                try? fm.removeItem(at: folder)
+            }
+        }
+        return removed
+    }
+
+    /// The full configuration as YAML, with the dimension universe under `dimensions`, or one part of it.
+    public func configDump(subset: String? = nil) throws -> String {
+        let key = subset.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 } ?? ""
+        if key == "dimensions" || key.hasPrefix("dimensions.") {
+            if key == "dimensions" { return registry.universe.yaml }
+            throw ButlerError(.invalidValue, "only the whole 'dimensions' section can be shown; use --subset dimensions")
+        }
+        if key.isEmpty {
+            return try config.yaml() + "dimensions:\n" + registry.universe.yaml.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("#") }.map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        }
+        return try config.yaml(subset: key)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+public import Logging
+
+/// The registry of a repository: dimensions, dataset types, collections and datasets, in one SQL database.
+///
+/// Reach it through ``Butler/registry``. Every method runs in its own transaction: a failure leaves the
+/// registry as it was.
+///
+/// ## Topics
+/// ### Dimensions
+/// - ``insertDimensionRecords(_:_:)``
+/// - ``syncDimensionRecord(_:update:)``
+/// - ``fetchDimensionRecords(_:dataId:)``
+/// - ``expandDataID(_:dimensions:)``
+/// ### Dataset types
+/// - ``registerDatasetType(_:)``
+/// - ``removeDatasetTypes(_:)``
+/// - ``queryDatasetTypes(_:)``
+/// ### Collections
+/// - ``registerCollection(_:type:doc:)``
+/// - ``modifyChain(_:children:mode:doc:flatten:)``
+/// - ``queryCollections(_:types:)``
+/// ### Datasets
+/// - ``insertDatasets(_:run:dataIds:idGenerationMode:)``
+public final class Registry: @unchecked Sendable {
+    // @unchecked: the database serializes access; the other properties are immutable.
+    package let database: any RegistryDatabase
+    /// The dimension universe of the repository.
+    public let universe: DimensionUniverse
+    /// The storage classes the registry accepts.
+    public let storageClasses: StorageClasses
+    package let logger: Logger
+
+    package static let universeAttribute = "config:dimensions.yaml"
+
+    private init(database: any RegistryDatabase, universe: DimensionUniverse, logger: Logger) {
+        self.database = database
+        self.universe = universe
+        self.storageClasses = .builtIn
+        self.logger = logger
+    }
+
+    /// Builds the schema in an empty database: migrations, the universe's dimension tables, the universe itself.
+    package static func create(database: any RegistryDatabase, universe: DimensionUniverse, logger: Logger) throws -> Registry {
+        try database.write { c in
+            if try c.tableExists("butler_attributes") {
+                throw ButlerError(.alreadyExists, "the registry database already holds a butler schema")
+            }
+            try Migrations.migrate(c)
+            for sql in DimensionSchema.createStatements(for: universe, dialect: c.dialect) {
+                try c.execute(sql)
+            }
+            try c.execute("INSERT INTO butler_attributes (name, value) VALUES (?, ?)", [.text(universeAttribute), .text(universe.yaml)])
+        }
+        return Registry(database: database, universe: universe, logger: logger)
+    }
+
+    /// Opens the registry of an existing repository, bringing its schema up to date.
+    ///
+    /// - Throws: ``ButlerError/Code/schemaTooNew`` when the database was written by a newer butler.
+    package static func open(database: any RegistryDatabase, logger: Logger) throws -> Registry {
+        let (applied, yaml) = try database.read { c -> ([String], String?) in
+            guard try c.tableExists("butler_migrations") else {
+                throw ButlerError(.notARepository, "the registry database holds no butler schema")
+            }
+            let applied = try c.query("SELECT name FROM butler_migrations").compactMap { $0[0].string }
+            let yaml = try c.queryOne("SELECT value FROM butler_attributes WHERE name = ?", [.text(universeAttribute)])?[0].string
+            return (applied, yaml)
+        }
+        try Migrations.checkNotNewer(applied)
+        if !Migrations.isCurrent(applied) {
+            try database.write { c in try Migrations.migrate(c) }
+        }
+        guard let yaml else {
+            throw ButlerError(.invalidConfig, "the registry holds no dimension configuration")
+        }
+        let universe = try DimensionUniverse(yaml: yaml, source: "registry attribute \(universeAttribute)")
+        return Registry(database: database, universe: universe, logger: logger)
+    }
+
+    /// The names of the schema migrations recorded in the database, in the order they were applied.
+    public func appliedMigrations() throws -> [String] {
+        try database.read { c in try Migrations.appliedMigrations(c) }
+    }
+}

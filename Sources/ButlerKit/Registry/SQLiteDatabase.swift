@@ -1,0 +1,148 @@
+internal import GRDB
+import Foundation
+
+/// The embedded SQLite registry backend, through GRDB. Nothing of GRDB leaves this file.
+///
+/// The database runs in WAL mode with a busy timeout, so several processes can read while one writes.
+package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
+    // @unchecked: the DatabaseQueue serializes every access itself.
+    private let queue: DatabaseQueue
+    package let path: String
+    package var dialect: SQLDialect { .sqlite }
+
+    /// Opens (or creates, when `create` is true) the SQLite file at `path`.
+    package init(path: String, create: Bool) throws {
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw ButlerError(.notARepository, "registry database not found: \(path)")
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(60)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            if create {
+                try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+            }
+        } catch let error as DatabaseError {
+            throw ButlerError(.database, "cannot open registry \(path): \(error.message ?? "\(error)")")
+        }
+        self.path = path
+    }
+
+    package func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try mapErrors {
+            try queue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(SQLiteConnection(db: db))
+                    return .commit
+                }
+                return result!
+            }
+        }
+    }
+
+    package func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try mapErrors { try queue.read { db in try body(SQLiteConnection(db: db)) } }
+    }
+
+    private func mapErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw SQLiteConnection.butlerError(error)
+        }
+    }
+}
+
+private struct SQLiteConnection: SQLConnection {
+    let db: Database
+    var dialect: SQLDialect { .sqlite }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        do {
+            if arguments.isEmpty && !sql.contains("?") {
+                try db.execute(sql: sql)
+            } else {
+                let statement = try db.cachedStatement(sql: sql)
+                try statement.execute(arguments: StatementArguments(arguments.map(\.databaseValue)))
+            }
+        } catch let error as DatabaseError {
+            throw Self.butlerError(error)
+        }
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        do {
+            let statement = try db.cachedStatement(sql: sql)
+            let columns = statement.columnNames
+            var rows: [SQLRow] = []
+            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.map(\.databaseValue)))
+            while let row = try cursor.next() {
+                var values: [SQLValue] = []
+                values.reserveCapacity(columns.count)
+                for i in 0..<columns.count { values.append(SQLValue(row[i] as DatabaseValue)) }
+                rows.append(SQLRow(columns: columns, values: values))
+            }
+            return rows
+        } catch let error as DatabaseError {
+            throw Self.butlerError(error)
+        }
+    }
+
+    func insertRows(into table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        let sql = "INSERT INTO \(q(table)) (\(columns.map(q).joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        do {
+            let statement = try db.cachedStatement(sql: sql)
+            for row in rows {
+                try statement.execute(arguments: StatementArguments(row.map(\.databaseValue)))
+            }
+        } catch let error as DatabaseError {
+            throw Self.butlerError(error)
+        }
+    }
+
+    func tableExists(_ name: String) throws -> Bool {
+        try db.tableExists(name)
+    }
+
+    static func butlerError(_ error: DatabaseError) -> ButlerError {
+        let sql = error.sql.map { " - while executing `\($0)`" } ?? ""
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.extendedResultCode {
+        case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+            return ButlerError(.conflict, "SQLite constraint violated: \(message)\(sql)")
+        case .SQLITE_CONSTRAINT_FOREIGNKEY:
+            return ButlerError(.inUse, "SQLite foreign key constraint violated: \(message)\(sql)")
+        default:
+            return ButlerError(.database, "SQLite error \(error.extendedResultCode.rawValue): \(message)\(sql)")
+        }
+    }
+}
+
+extension SQLValue {
+    fileprivate var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .integer(let v): return v.databaseValue
+        case .real(let v): return v.databaseValue
+        case .text(let v): return v.databaseValue
+        case .blob(let v): return v.databaseValue
+        }
+    }
+
+    fileprivate init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let v): self = .integer(v)
+        case .double(let v): self = .real(v)
+        case .string(let v): self = .text(v)
+        case .blob(let v): self = .blob(v)
+        }
+    }
+}

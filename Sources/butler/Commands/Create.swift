@@ -1,0 +1,58 @@
+import ArgumentParser
+import ButlerKit
+import Logging
+
+extension ButlerCommand {
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an empty repository: butler.yaml, the registry (SQLite by default) and the datastore root.",
+            discussion: "Refuses to touch a folder that already holds a repository.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+
+        @Option(name: .long, help: ArgumentHelp("YAML configuration merged over the defaults.", valueName: "file"))
+        var seedConfig: String?
+
+        @Option(name: .long, help: ArgumentHelp("YAML dimension universe to use instead of the default (Rubin's, version 8).", valueName: "file"))
+        var dimensionConfig: String?
+
+        @Flag(name: .long, help: "Let the seed config replace registry.db and datastore.root, which otherwise stay the repository's own.")
+        var override = false
+
+        func run() throws {
+            let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
+                                           override: override, logger: Logger(label: "butler"))
+            emit("Created repository \(butler.root.path)\n")
+        }
+    }
+
+    struct ConfigDump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "config-dump",
+            abstract: "Print the full configuration of a repository (butler.yaml over the defaults, and the dimension universe).")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+
+        @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Print only this part, e.g. .datastore.root or registry.", valueName: "key"))
+        var subset: String?
+
+        @Option(name: .long, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+        var file: String?
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let text = try butler.configDump(subset: subset)
+            if let file {
+                do {
+                    try text.write(toFile: file, atomically: true, encoding: .utf8)
+                } catch {
+                    throw ButlerError(.io, "cannot write \(file): \(error.localizedDescription)")
+                }
+            } else {
+                emit(text)
+            }
+        }
+    }
+}

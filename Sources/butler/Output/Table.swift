@@ -1,0 +1,120 @@
+import Foundation
+
+/// One value in printed output.
+enum Cell: Equatable {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case list([String])
+    case null
+
+    var text: String {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "True" : "False"
+        case .list(let l): return l.joined(separator: ", ")
+        case .null: return ""
+        }
+    }
+
+    var json: String {
+        switch self {
+        case .string(let s): return jsonString(s)
+        case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? String(d) : "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .list(let l): return "[" + l.map(jsonString).joined(separator: ", ") + "]"
+        case .null: return "null"
+        }
+    }
+}
+
+/// Rows with named columns, printed as a text table, JSON or CSV.
+struct ResultTable {
+    var title: String?
+    var columns: [String]
+    var rows: [[Cell]]
+
+    init(title: String? = nil, columns: [String], rows: [[Cell]] = []) {
+        self.title = title
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// The text table: a header line, dashes under each column, then the rows (as astropy prints).
+    func text() -> String {
+        var widths = columns.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.text.count) }
+        }
+        func line(_ values: [String]) -> String {
+            zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                .joined(separator: " ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        var out = ""
+        if let title { out += title + "\n\n" }
+        out += line(columns) + "\n"
+        out += widths.map { String(repeating: "-", count: $0) }.joined(separator: " ") + "\n"
+        for row in rows { out += line(row.map(\.text)) + "\n" }
+        return out
+    }
+
+    /// The rows as JSON objects, keys in column order.
+    func jsonObjects() -> [String] {
+        rows.map { row in
+            "{" + zip(columns, row).map { "\(jsonString($0)): \($1.json)" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    func csv() -> String {
+        var out = columns.map(csvField).joined(separator: ",") + "\n"
+        for row in rows { out += row.map { csvField($0.text) }.joined(separator: ",") + "\n" }
+        return out
+    }
+}
+
+/// Prints tables in the chosen format. Several tables in JSON become one array (with the table title as
+/// `"table"` when there are several); in CSV, one block per table separated by a blank line.
+func render(_ tables: [ResultTable], as format: OutputFormat) -> String {
+    switch format {
+    case .table:
+        return tables.map { $0.text() }.joined(separator: "\n")
+    case .json:
+        let objects = tables.flatMap { $0.jsonObjects() }
+        if objects.isEmpty { return "[]\n" }
+        return "[\n  " + objects.joined(separator: ",\n  ") + "\n]\n"
+    case .csv:
+        return tables.map { $0.csv() }.joined(separator: "\n")
+    }
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}
+
+func csvField(_ s: String) -> String {
+    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+    return s
+}
+
+/// Writes to standard output without buffering surprises.
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
