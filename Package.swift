@@ -45,8 +45,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS"]),
-        .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit"]),
+        // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
+        .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
+        .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
+        .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport"]),
     ]
 )
 

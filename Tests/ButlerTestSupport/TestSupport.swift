@@ -1,0 +1,139 @@
+public import Foundation
+public import ButlerKit
+
+/// A fresh temporary folder, removed when the returned object goes away.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+    public var path: String { url.path }
+
+    public init(_ label: String = "butler-test") {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// A path inside the folder.
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The root of the package (where Package.swift is).
+public let packageRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    fatalError("Package.swift not found above \(#filePath)")
+}()
+
+/// The `Fixtures/` folder.
+public var fixturesDirectory: URL { packageRoot.appendingPathComponent("Fixtures") }
+
+/// The built `butler` binary: `$BUTLER_BIN`, or the one beside the test bundle.
+public let butlerBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["BUTLER_BIN"] { return path }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("butler").path
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return packageRoot.appendingPathComponent(".build/debug/butler").path
+}()
+
+/// What a run of the binary printed and returned.
+public struct CommandResult: Sendable {
+    public let stdout: String
+    public let stderr: String
+    public let exitCode: Int32
+}
+
+/// Runs the built `butler` with `arguments` and waits for it.
+@discardableResult
+public func runButler(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+    try runProcess(butlerBinary, arguments, stdin: stdin, environment: environment)
+}
+
+/// Runs a program and waits for it, capturing both output streams.
+public func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil,
+                       environment: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+    // Read both pipes concurrently so neither can fill up and block the child.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         exitCode: process.terminationStatus)
+}
+
+/// A new repository in a temporary folder.
+public func makeRepository(in dir: TemporaryDirectory, name: String = "repo") throws -> Butler {
+    try Butler.create(at: dir.path(name))
+}
+
+/// Inserts the dimension records of a small made-up instrument: two detectors, two filters, one exposure.
+public func insertTestInstrument(_ registry: Registry, name: String = "TestCam") throws {
+    try registry.insertDimensionRecords("instrument", [DimensionRecord(element: "instrument", fields: ["name": .string(name), "detector_max": 10])])
+    try registry.insertDimensionRecords("physical_filter", [
+        DimensionRecord(element: "physical_filter", fields: ["instrument": .string(name), "name": "g-1", "band": "g"]),
+        DimensionRecord(element: "physical_filter", fields: ["instrument": .string(name), "name": "r-1", "band": "r"]),
+    ])
+    try registry.insertDimensionRecords("detector", [
+        DimensionRecord(element: "detector", fields: ["instrument": .string(name), "id": 0, "full_name": "R00_S00"]),
+        DimensionRecord(element: "detector", fields: ["instrument": .string(name), "id": 1, "full_name": "R00_S01"]),
+    ])
+    try registry.insertDimensionRecords("day_obs", [DimensionRecord(element: "day_obs", fields: ["instrument": .string(name), "id": 20240101])])
+    try registry.insertDimensionRecords("group", [DimensionRecord(element: "group", fields: ["instrument": .string(name), "name": "g1"])])
+    try registry.insertDimensionRecords("exposure", [
+        DimensionRecord(element: "exposure", fields: ["instrument": .string(name), "id": 100, "obs_id": "TC_100",
+                                                      "physical_filter": "g-1", "group": "g1", "day_obs": 20240101,
+                                                      "exposure_time": 30.0, "observation_type": "science"]),
+    ])
+}
+
+/// The code of the ButlerError that `body` throws, or `nil` when it throws nothing (or something else).
+public func errorCode<T>(_ body: () throws -> T) -> ButlerError.Code? {
+    do {
+        _ = try body()
+        return nil
+    } catch let error as ButlerError {
+        return error.code
+    } catch {
+        return nil
+    }
+}
+
+/// The ButlerError that `body` throws, or `nil`.
+public func butlerError<T>(_ body: () throws -> T) -> ButlerError? {
+    do {
+        _ = try body()
+        return nil
+    } catch let error as ButlerError {
+        return error
+    } catch {
+        return nil
+    }
+}
