@@ -137,3 +137,18 @@ public func butlerError<T>(_ body: () throws -> T) -> ButlerError? {
         return nil
     }
 }
+
+/// Every row of every table of a repository's registry, as text: equal snapshots mean an unchanged registry.
+public func registrySnapshot(_ repo: String) throws -> [String] {
+    let butler = try Butler(repository: repo)
+    return try butler.registry.database.read { c in
+        var lines: [String] = []
+        let tables = try c.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").compactMap { $0[0].string }
+        for table in tables where table != "sqlite_sequence" {
+            for row in try c.query("SELECT * FROM \(q(table))") {
+                lines.append(table + ": " + row.values.map { "\($0)" }.joined(separator: "|"))
+            }
+        }
+        return lines.sorted()
+    }
+}

@@ -136,7 +136,7 @@ public struct ButlerConfig: @unchecked Sendable {
             target = found
         }
         if target.mapping == nil && target.sequence == nil {
-            return (target.string ?? "") + "\n"
+            return (target.string ?? "").replacingOccurrences(of: Self.rootPlaceholder, with: root.path) + "\n"
         }
         return try Yams.serialize(node: target, sortKeys: false)
     }

@@ -1,0 +1,189 @@
+package import Foundation
+internal import Crypto
+internal import Glibc
+
+/// The file datastore: a folder under which datasets' files live at their templated paths.
+///
+/// Every transfer writes to a temporary name beside the target and renames it into place, so a crash never leaves
+/// a half-written file at a path the registry might record.
+package struct FileDatastore: Sendable {
+    package let root: URL
+
+    package init(root: URL) {
+        self.root = root
+    }
+
+    /// What a transfer put where.
+    package struct Placed: Sendable {
+        /// The path to record: relative to the root, or absolute for `direct`.
+        package let recordedPath: String
+        /// The file now inside the datastore that the transfer created, if any (to remove on failure).
+        package let created: URL?
+        package let size: Int64
+        package let checksum: String?
+    }
+
+    /// Whether an absolute path lies inside the datastore root.
+    package func contains(_ path: String) -> Bool {
+        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        return path.hasPrefix(rootPath)
+    }
+
+    /// The absolute location of a recorded path.
+    package func location(of recordedPath: String) -> URL {
+        recordedPath.hasPrefix("/") ? URL(fileURLWithPath: recordedPath) : root.appendingPathComponent(recordedPath)
+    }
+
+    /// Puts `source` at `relativePath` under the root with `mode`, computing the size and (optionally) a SHA-256.
+    package func transfer(_ source: String, to relativePath: String, mode: TransferMode, checksum: Bool) throws -> Placed {
+        let sourcePath = URL(fileURLWithPath: source).standardizedFileURL.path
+        var mode = mode
+        if mode == .auto {
+            if contains(sourcePath) {
+                let relative = String(sourcePath.dropFirst(root.path.count).drop { $0 == "/" })
+                let (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+                return Placed(recordedPath: relative, created: nil, size: size, checksum: sum)
+            }
+            mode = .link
+        }
+        if mode == .direct {
+            let (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+            return Placed(recordedPath: sourcePath, created: nil, size: size, checksum: sum)
+        }
+        let target = root.appendingPathComponent(relativePath)
+        let directory = target.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ButlerError(.io, "cannot create datastore folder \(directory.path): \(error.localizedDescription)")
+        }
+        let temporary = directory.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        var size: Int64 = 0
+        var sum: String?
+        do {
+            switch mode {
+            case .copy:
+                (size, sum) = try Self.copy(sourcePath, to: temporary.path, checksum: checksum)
+            case .move:
+                if rename(sourcePath, temporary.path) != 0 {
+                    guard errno == EXDEV else { throw Self.posixError("move", sourcePath, temporary.path) }
+                    (size, sum) = try Self.copy(sourcePath, to: temporary.path, checksum: checksum)
+                    unlink(sourcePath)
+                } else {
+                    (size, sum) = try Self.measure(temporary.path, checksum: checksum)
+                }
+            case .hardlink:
+                guard link(sourcePath, temporary.path) == 0 else { throw Self.posixError("hard link", sourcePath, temporary.path) }
+                (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+            case .link:
+                if link(sourcePath, temporary.path) != 0 {
+                    guard symlink(sourcePath, temporary.path) == 0 else { throw Self.posixError("link", sourcePath, temporary.path) }
+                }
+                (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+            case .symlink:
+                guard symlink(sourcePath, temporary.path) == 0 else { throw Self.posixError("symlink", sourcePath, temporary.path) }
+                (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+            case .relsymlink:
+                let relative = Self.relativePath(from: directory.path, to: sourcePath)
+                guard symlink(relative, temporary.path) == 0 else { throw Self.posixError("relative symlink", sourcePath, temporary.path) }
+                (size, sum) = try Self.measure(sourcePath, checksum: checksum)
+            case .auto, .direct:
+                preconditionFailure("handled above")
+            }
+            guard rename(temporary.path, target.path) == 0 else { throw Self.posixError("rename", temporary.path, target.path) }
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+        return Placed(recordedPath: relativePath, created: target, size: size, checksum: sum)
+    }
+
+    /// Removes a file the datastore created (used to undo a failed ingest).
+    package func remove(_ url: URL) {
+        unlink(url.path)
+    }
+
+    // MARK: File operations
+
+    private static func posixError(_ what: String, _ from: String, _ to: String) -> ButlerError {
+        ButlerError(.io, "cannot \(what) \(from) to \(to): \(String(cString: strerror(errno)))")
+    }
+
+    /// Size and SHA-256 of a file (the checksum only when asked).
+    package static func measure(_ path: String, checksum: Bool) throws -> (Int64, String?) {
+        if !checksum {
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            return (Int64(st.st_size), nil)
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            size += Int64(n)
+        }
+        return (size, hex(hasher.finalize()))
+    }
+
+    /// Copies a file, hashing it on the way when asked (one read of the source).
+    private static func copy(_ source: String, to destination: String, checksum: Bool) throws -> (Int64, String?) {
+        let input = open(source, O_RDONLY)
+        guard input >= 0 else { throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard output >= 0 else { throw ButlerError(.io, "cannot write \(destination): \(String(cString: strerror(errno)))") }
+        defer { close(output) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw ButlerError(.io, "cannot write \(destination): \(String(cString: strerror(errno)))")
+                }
+                written += w
+            }
+            if checksum { buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+            size += Int64(n)
+        }
+        return (size, checksum ? hex(hasher.finalize()) : nil)
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in digest { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The path of `target` relative to the folder `base` (both absolute).
+    static func relativePath(from base: String, to target: String) -> String {
+        let b = base.split(separator: "/")
+        let t = target.split(separator: "/")
+        var common = 0
+        while common < b.count && common < t.count && b[common] == t[common] { common += 1 }
+        return (Array(repeating: "..", count: b.count - common) + t[common...].map(String.init)).joined(separator: "/")
+    }
+}
