@@ -47,6 +47,7 @@ let package = Package(
         ),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
         .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
+        .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport"]),
     ]
