@@ -11,6 +11,7 @@ package enum Migrations {
     /// Every migration this binary knows, in order.
     package static let all: [Migration] = [
         Migration(name: "v1-core", apply: coreTables),
+        Migration(name: "v2-datastore-source", apply: datastoreSource),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.
@@ -47,6 +48,14 @@ package enum Migrations {
             throw ButlerError(.schemaTooNew,
                 "the registry schema is newer than this butler: it has migration(s) \(unknown.map { "'\($0)'" }.joined(separator: ", ")) that this binary does not know; use a newer butler")
         }
+    }
+
+    /// Where an ingested file came from (Rubin's copy mode forgets it) and which HDU holds a dataset
+    /// (several detectors can share one file).
+    private static func datastoreSource(_ c: any SQLConnection) throws {
+        try c.execute("ALTER TABLE file_datastore_records ADD COLUMN source_path TEXT")
+        try c.execute("ALTER TABLE file_datastore_records ADD COLUMN hdu INTEGER")
+        try c.execute("CREATE INDEX file_datastore_records_source ON file_datastore_records (source_path)")
     }
 
     private static func coreTables(_ c: any SQLConnection) throws {

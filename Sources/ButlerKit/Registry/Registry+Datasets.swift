@@ -14,6 +14,10 @@ public struct StoredFileInfo: Sendable, Hashable {
     public let fileSize: Int64?
     /// Reader/writer name, when known.
     public let formatter: String?
+    /// The absolute path the file was ingested from, when it came from outside the datastore.
+    public var sourcePath: String?
+    /// The HDU that holds this dataset, when a file holds several (one per detector).
+    public var hdu: Int?
 
     public init(path: String, storageClass: String, component: String = "", checksum: String? = nil,
                 fileSize: Int64? = nil, formatter: String? = nil) {
@@ -85,10 +89,10 @@ extension Registry {
             if let files {
                 let f = files[i]
                 try c.execute("""
-                    INSERT INTO file_datastore_records (dataset_id, component, path, formatter, storage_class, checksum, file_size)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO file_datastore_records (dataset_id, component, path, formatter, storage_class, checksum, file_size, source_path, hdu)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(id.uuidString.lowercased()), .text(f.component), .text(f.path), SQLValue(f.formatter),
-                          .text(f.storageClass), SQLValue(f.checksum), SQLValue(f.fileSize)])
+                          .text(f.storageClass), SQLValue(f.checksum), SQLValue(f.fileSize), SQLValue(f.sourcePath), SQLValue(f.hdu)])
             }
             for governor in universe.governors where dataId[governor.name] != nil {
                 governors.insert([governor.name, dataId[governor.name]!.description])
@@ -109,10 +113,13 @@ extension Registry {
     /// The datastore records of a dataset.
     public func storedFiles(of datasetId: UUID) throws -> [StoredFileInfo] {
         try database.read { c in
-            try c.query("SELECT path, storage_class, component, checksum, file_size, formatter FROM file_datastore_records WHERE dataset_id = ? ORDER BY component",
+            try c.query("SELECT path, storage_class, component, checksum, file_size, formatter, source_path, hdu FROM file_datastore_records WHERE dataset_id = ? ORDER BY component",
                         [.text(datasetId.uuidString.lowercased())]).map {
-                StoredFileInfo(path: $0[0].string!, storageClass: $0[1].string ?? "", component: $0[2].string ?? "",
-                               checksum: $0[3].string, fileSize: $0[4].int64, formatter: $0[5].string)
+                var info = StoredFileInfo(path: $0[0].string!, storageClass: $0[1].string ?? "", component: $0[2].string ?? "",
+                                          checksum: $0[3].string, fileSize: $0[4].int64, formatter: $0[5].string)
+                info.sourcePath = $0[6].string
+                info.hdu = $0[7].int
+                return info
             }
         }
     }

@@ -100,6 +100,15 @@ public struct ButlerConfig: @unchecked Sendable {
         return value.replacingOccurrences(of: Self.rootPlaceholder, with: root.path)
     }
 
+    /// The string values of a mapping at a dotted path (`datastore.templates`), in file order.
+    public func strings(_ path: String) -> [(key: String, value: String)] {
+        guard let mapping = Self.lookup(node, path)?.mapping else { return [] }
+        return mapping.compactMap { key, value in
+            guard let k = key.string, let v = value.string else { return nil }
+            return (k, v)
+        }
+    }
+
     /// The registry database URL (`sqlite:///...` or `postgresql://...`), with `<butlerRoot>` expanded.
     public var registryURL: String {
         get throws {

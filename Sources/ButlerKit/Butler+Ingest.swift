@@ -1,0 +1,67 @@
+import Foundation
+
+extension Butler {
+    /// The file datastore of this repository.
+    package var datastore: FileDatastore { FileDatastore(root: datastoreRoot) }
+
+    /// The file template for a dataset type: `datastore.templates.<name>`, else the template whose dimension key
+    /// (`physical_filter+detector+exposure`) best matches the dimensions, else `default`.
+    package func fileTemplate(for datasetType: DatasetType) throws -> FileTemplate {
+        let templates = config.strings("datastore.templates")
+        if let exact = templates.first(where: { $0.key == datasetType.name }) { return try FileTemplate(exact.value) }
+        let dims = Set(datasetType.dimensions.names)
+        let candidates = templates.filter { $0.key.contains("+") || registry.universe[$0.key] != nil }
+            .map { (keys: Set($0.key.split(separator: "+").map(String.init)), value: $0.value) }
+            .filter { $0.keys.isSubset(of: dims) }
+            .sorted { $0.keys.count > $1.keys.count }
+        if let best = candidates.first { return try FileTemplate(best.value) }
+        guard let fallback = templates.first(where: { $0.key == "default" }) else {
+            throw ButlerError(.invalidConfig, "no datastore.templates.default in the configuration of \(root.path)")
+        }
+        return try FileTemplate(fallback.value)
+    }
+
+    /// Whether checksums are recorded: `datastore.checksum` is `sha256` (the default) and not `none`/`false`.
+    package var checksumsEnabled: Bool {
+        let value = config.string("datastore.checksum")?.lowercased() ?? "sha256"
+        return !["none", "false", "off", "no"].contains(value)
+    }
+
+    /// Ingests raw FITS files: each file (or folder, searched recursively) is read, its headers translated
+    /// (LATISS, LSSTCam, LSSTComCam, DECam, HSC, MegaPrime, or a camera registered from YAML), its exposure,
+    /// day_obs and group records created, and the file placed in the datastore as one `raw` dataset per detector
+    /// with a `DATAID_TYPE_RUN` id (the same id Rubin's butler gives it).
+    ///
+    /// Bad files do not stop the ingest: each is reported in ``IngestReport/failures`` and the good ones go in
+    /// (unless ``RawIngestOptions/failFast``). Re-running the same ingest adds nothing.
+    /// - Throws: only for problems that concern the whole ingest (bad options, registry unavailable).
+    public func ingestRaws(_ locations: [String], options: RawIngestOptions = RawIngestOptions()) throws -> IngestReport {
+        if let run = options.run { try Registry.validateCollectionName(run) }
+        let custom = try registry.instrumentDefinitions().filter { $0.translation != nil }
+        let rawType = try registry.makeDatasetType(Registry.rawDatasetTypeName, storageClass: "Exposure", dimensions: ["instrument", "detector", "exposure"])
+        let ingester = RawIngester(butler: self, options: options, translators: try TranslatorSet(custom: custom), datastore: datastore,
+                                   template: try fileTemplate(for: rawType), checksums: options.trackFileAttributes && checksumsEnabled)
+        let report = try ingester.run(locations)
+        logger.info("ingest finished", metadata: ["ingested": "\(report.ingested)", "skipped": "\(report.skippedFiles)", "failed": "\(report.failures.count)"])
+        return report
+    }
+
+    /// Registers an instrument from its built-in definition (by name) or a YAML file: the instrument, its detectors
+    /// and physical filters (with bands), and for YAML cameras the header translation used by ``ingestRaws(_:options:)``.
+    ///
+    /// - Parameter update: replace records that differ instead of failing.
+    /// - Returns: the definition written.
+    @discardableResult
+    public func registerInstrument(_ nameOrFile: String, update: Bool = false) throws -> InstrumentDefinition {
+        let definition: InstrumentDefinition
+        if nameOrFile.hasSuffix(".yaml") || nameOrFile.hasSuffix(".yml") || nameOrFile.contains("/") {
+            definition = try InstrumentDefinition(contentsOf: URL(fileURLWithPath: nameOrFile))
+        } else if let builtIn = try InstrumentDefinition.builtIn(nameOrFile) {
+            definition = builtIn
+        } else {
+            throw ButlerError(.notFound, "unknown instrument '\(nameOrFile)': built-in instruments are \(InstrumentDefinition.builtInNames.joined(separator: ", ")); a YAML file describes another")
+        }
+        try registry.registerInstrument(definition, update: update)
+        return definition
+    }
+}

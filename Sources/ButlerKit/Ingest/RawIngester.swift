@@ -1,0 +1,346 @@
+public import Foundation
+import FITS
+
+/// Options of ``Butler/ingestRaws(_:options:)``, with Rubin's defaults.
+public struct RawIngestOptions: Sendable {
+    /// The RUN to ingest into; by default `<INSTRUMENT>/raw/all`.
+    public var run: String?
+    /// How files get into the datastore.
+    public var transfer: TransferMode = .auto
+    /// Files read at once (header reading, checksums and transfers run in parallel).
+    public var processes: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Which files in folders are raws (a regular expression matched against the file name).
+    public var pattern: String = #"\.fit[s]?\b"#
+    /// Skip files whose datasets are already ingested (from the same file); otherwise that is an error.
+    public var skipExisting = true
+    /// Stop at the first bad file (nothing from it is registered).
+    public var failFast = false
+    /// Record file size and SHA-256 checksum.
+    public var trackFileAttributes = true
+    /// Called after each batch with files done so far and the total.
+    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+
+    public init() {}
+}
+
+/// What an ingest did.
+public struct IngestReport: Sendable {
+    /// Files found.
+    public var files = 0
+    /// Datasets ingested (one per detector).
+    public var ingested = 0
+    /// Files already ingested, left alone.
+    public var skippedFiles = 0
+    /// Files that failed, with the reason (one line each, naming the file).
+    public var failures: [String] = []
+    /// Problems that did not stop a file (stale checksums).
+    public var warnings: [String] = []
+    /// The runs that received datasets.
+    public var runs: Set<String> = []
+    /// The ingested datasets' ids, in file order.
+    public var datasetIds: [UUID] = []
+    /// Whether `failFast` stopped the ingest early.
+    public var stoppedEarly = false
+}
+
+/// Raw ingest: find files, read headers in parallel, translate, place files, register everything.
+///
+/// Files are handled in batches so memory does not grow with the number of files. For each batch the files are
+/// transferred first (each to a temporary name, then renamed), then registered in one transaction; if the
+/// transaction fails, the files it placed are removed. A crash therefore never leaves a registry row without
+/// its file.
+struct RawIngester {
+    let butler: Butler
+    let options: RawIngestOptions
+    let translators: TranslatorSet
+    let datastore: FileDatastore
+    let template: FileTemplate
+    let checksums: Bool
+
+    static let batchSize = 2000
+
+    /// One file after its headers were read and translated.
+    struct Scanned: Sendable {
+        let path: String
+        var observations: [(hdu: Int, info: ObservationInfo)] = []
+        var warnings: [String] = []
+        var error: String?
+    }
+
+    func run(_ locations: [String]) throws -> IngestReport {
+        var report = IngestReport()
+        let (files, missing) = try findFiles(locations)
+        report.failures += missing
+        report.files = files.count + missing.count
+        if options.failFast && !missing.isEmpty {
+            report.stoppedEarly = true
+            return report
+        }
+        var done = 0
+        var instrumentsReady = try butler.registry.registeredInstruments()
+        var preparedRuns = Set<String>()
+        for start in stride(from: 0, to: files.count, by: Self.batchSize) {
+            let batch = Array(files[start..<min(start + Self.batchSize, files.count)])
+            var scanned = parallelMap(batch) { scan($0) }
+            // With --fail-fast, the first bad file ends the ingest: only the files before it go on.
+            if options.failFast, let firstBad = scanned.firstIndex(where: { $0.error != nil }) {
+                report.failures.append(scanned[firstBad].error!)
+                scanned = Array(scanned[..<firstBad])
+                report.stoppedEarly = true
+            }
+            for s in scanned { report.warnings += s.warnings }
+            report.failures += scanned.compactMap(\.error)
+            let good = scanned.filter { $0.error == nil }
+
+            // Instruments and runs this batch needs.
+            let instruments = Set(good.flatMap { $0.observations.map(\.info.instrument) })
+            for name in instruments.subtracting(instrumentsReady).sorted() {
+                if let definition = try InstrumentDefinition.builtIn(name) {
+                    try butler.registry.registerInstrument(definition, update: false)
+                } else {
+                    try butler.registry.syncDimensionRecord(DimensionRecord(element: "instrument", fields: ["name": .string(name)]))
+                }
+                instrumentsReady.insert(name)
+            }
+            let runs = Set(good.flatMap { $0.observations.map { runName(for: $0.info) } })
+            if !runs.subtracting(preparedRuns).isEmpty {
+                try butler.registry.prepareRawIngest(runs: runs.subtracting(preparedRuns))
+                preparedRuns.formUnion(runs)
+            }
+
+            let outcome = try register(good)
+            report.ingested += outcome.ingested.count
+            report.datasetIds += outcome.ingested
+            report.skippedFiles += outcome.skippedFiles
+            report.failures += outcome.failures
+            report.runs.formUnion(outcome.runs)
+            done += batch.count
+            options.progress?(min(done, files.count), files.count)
+            if report.stoppedEarly { break }
+            if options.failFast && !outcome.failures.isEmpty { report.stoppedEarly = true; break }
+        }
+        return report
+    }
+
+    func runName(for info: ObservationInfo) -> String {
+        options.run ?? "\(info.instrument)/raw/all"
+    }
+
+    /// Reads and translates one file.
+    func scan(_ path: String) -> Scanned {
+        var result = Scanned(path: path)
+        do {
+            let fits = try FITSScan.read(path, verifyChecksums: true)
+            result.warnings = fits.warnings
+            for (hdu, header) in fits.detectorHeaders {
+                do {
+                    result.observations.append((hdu, try translators.translate(header)))
+                } catch {
+                    result.error = "\(path)\(fits.detectorHeaders.count > 1 ? "[HDU \(hdu)]" : ""): \(error)"
+                    return result
+                }
+            }
+        } catch let error as FITSError {
+            result.error = error.hdu.map { "\(path)[HDU \($0)]: " } ?? "\(path): "
+            result.error! += error.code.rawValue < 9000 ? "not a readable FITS file: \(error.message)\(error.keyword.map { " (\($0))" } ?? "")" : error.message
+        } catch {
+            result.error = "\(path): \(error)"
+        }
+        return result
+    }
+
+    struct Outcome {
+        var ingested: [UUID] = []
+        var skippedFiles = 0
+        var failures: [String] = []
+        var runs = Set<String>()
+    }
+
+    /// Checks what exists, places the new files, registers them; undoes the placement on failure.
+    func register(_ files: [Scanned]) throws -> Outcome {
+        var outcome = Outcome()
+        // Dataset ids of every detector of every file.
+        struct Planned { let file: Scanned; let ids: [UUID] }
+        let planned = files.map { file in
+            Planned(file: file, ids: file.observations.map { datasetId(for: $0.info) })
+        }
+        let existing = try butler.registry.existingFiles(planned.flatMap(\.ids))
+        var toPlace: [Planned] = []
+        var claimed: [UUID: String] = [:]
+        for plan in planned {
+            let absolute = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
+            let present = plan.ids.compactMap { existing[$0] }
+            if !present.isEmpty {
+                let sameFile = present.allSatisfy { $0.sourcePath == absolute || datastore.location(of: $0.path).path == absolute }
+                if sameFile && options.skipExisting {
+                    outcome.skippedFiles += 1
+                    continue
+                }
+                let other = present.first!.sourcePath ?? datastore.location(of: present.first!.path).path
+                let info = plan.file.observations[0].info
+                outcome.failures.append(sameFile
+                    ? "\(plan.file.path): already ingested (exposure \(info.exposureId), detector \(info.detectorId)); pass --skip-existing to skip it"
+                    : "\(plan.file.path): conflict: data ID {instrument: '\(info.instrument)', detector: \(info.detectorId), exposure: \(info.exposureId)} is already ingested from \(other)")
+                continue
+            }
+            if let previous = plan.ids.lazy.compactMap({ claimed[$0] }).first {
+                let info = plan.file.observations[0].info
+                outcome.failures.append("\(plan.file.path): conflict: data ID {instrument: '\(info.instrument)', detector: \(info.detectorId), exposure: \(info.exposureId)} also comes from \(previous)")
+                continue
+            }
+            for id in plan.ids { claimed[id] = plan.file.path }
+            toPlace.append(plan)
+        }
+
+        // Place the files in parallel.
+        let placements: [Result<FileDatastore.Placed, any Error>] = parallelMap(toPlace) { plan in
+            Result { try place(plan.file) }
+        }
+        var raws: [RawDataset] = []
+        var created: [URL] = []
+        for (plan, placement) in zip(toPlace, placements) {
+            switch placement {
+            case .failure(let error):
+                outcome.failures.append("\(plan.file.path): \(error)")
+            case .success(let placed):
+                if let url = placed.created { created.append(url) }
+                let source = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
+                for ((hdu, info), id) in zip(plan.file.observations, plan.ids) {
+                    var file = StoredFileInfo(path: placed.recordedPath, storageClass: "Exposure", checksum: placed.checksum,
+                                              fileSize: options.trackFileAttributes ? placed.size : nil, formatter: "FITS")
+                    file.sourcePath = datastore.contains(source) ? nil : source
+                    file.hdu = plan.file.observations.count > 1 ? hdu : nil
+                    raws.append(RawDataset(info: info, id: id, run: runName(for: info), file: file))
+                }
+            }
+        }
+        do {
+            let (inserted, _) = try butler.registry.insertRaws(raws)
+            outcome.ingested = inserted.map(\.id)
+            outcome.runs = Set(inserted.map(\.run))
+        } catch {
+            // Nothing was registered: remove what we placed, then report every file of the batch.
+            for url in created { datastore.remove(url) }
+            if raws.count > 1 {
+                // Find the culprit by registering file by file.
+                var retried = Outcome()
+                for plan in toPlace {
+                    do {
+                        retried.ingested += try register([plan.file]).ingested
+                    } catch let e {
+                        retried.failures.append("\(plan.file.path): \(e)")
+                    }
+                }
+                outcome.ingested = retried.ingested
+                outcome.failures += retried.failures
+                return outcome
+            }
+            throw error
+        }
+        return outcome
+    }
+
+    func datasetId(for info: ObservationInfo) -> UUID {
+        let dims = try! butler.registry.universe.group(["instrument", "detector", "exposure"])
+        let dataId = DataCoordinate(dimensions: dims, values: ["instrument": .string(info.instrument), "detector": .int(info.detectorId),
+                                                               "exposure": .int(info.exposureId)])
+        return DatasetIdGenerationMode.dataIdTypeRun.makeId(datasetType: Registry.rawDatasetTypeName, run: runName(for: info), dataId: dataId)
+    }
+
+    /// Puts one file in the datastore at its templated path.
+    func place(_ file: Scanned) throws -> FileDatastore.Placed {
+        let info = file.observations[0].info
+        let values: [String: String] = [
+            "run": runName(for: info), "datasetType": Registry.rawDatasetTypeName, "instrument": info.instrument,
+            "physical_filter": info.physicalFilter, "band": info.band, "day_obs": String(info.dayObs),
+            "exposure.day_obs": String(info.dayObs), "group": info.group, "exposure.group": info.group,
+            "exposure": String(info.exposureId), "exposure.obs_id": info.obsId, "detector": String(info.detectorId),
+            "detector.full_name": file.observations.count > 1 ? "all" : info.detectorName,
+        ]
+        let relative = try template.format(values) + Self.fitsExtension(of: file.path)
+        return try datastore.transfer(file.path, to: relative, mode: options.transfer, checksum: checksums)
+    }
+
+    /// `.fits`, `.fits.fz`, `.fits.gz`, `.fit`, `.fz`: the extension a raw keeps in the datastore.
+    static func fitsExtension(of path: String) -> String {
+        let name = URL(fileURLWithPath: path).lastPathComponent.lowercased()
+        for ext in [".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz"] where name.hasSuffix(ext) { return ext }
+        return ".fits"
+    }
+
+    /// The files under the locations: files as given, folders searched recursively for names matching the pattern.
+    func findFiles(_ locations: [String]) throws -> (files: [String], missing: [String]) {
+        let regex: NSRegularExpression
+        do { regex = try NSRegularExpression(pattern: options.pattern) } catch {
+            throw ButlerError(.invalidValue, "invalid --regex '\(options.pattern)': \(error.localizedDescription)")
+        }
+        var files: [String] = []
+        var missing: [String] = []
+        let fm = FileManager.default
+        for location in locations {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: location, isDirectory: &isDirectory) else {
+                missing.append("\(location): no such file or folder")
+                continue
+            }
+            if !isDirectory.boolValue {
+                files.append(location)
+                continue
+            }
+            var found: [String] = []
+            if let walker = fm.enumerator(atPath: location) {
+                while let relative = walker.nextObject() as? String {
+                    let name = (relative as NSString).lastPathComponent
+                    guard !name.hasPrefix("."), regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil else { continue }
+                    let full = (location as NSString).appendingPathComponent(relative)
+                    var dir: ObjCBool = false
+                    if fm.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(full) }
+                }
+            }
+            files += found.sorted()
+        }
+        var seen = Set<String>()
+        return (files.filter { seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }, missing)
+    }
+
+    /// Maps `items` with `transform` on up to `options.processes` threads, keeping the order.
+    func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [R] {
+        guard !items.isEmpty else { return [] }
+        let box = ResultBox<R>(count: items.count)
+        let workers = max(1, min(options.processes, items.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let i = box.claim() {
+                box.store(transform(items[i]), at: i)
+            }
+        }
+        return box.results()
+    }
+}
+
+/// Results of a parallel map: slots filled by index under a lock.
+private final class ResultBox<R: Sendable>: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var slots: [R?]
+    private var next = 0
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func claim() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ value: R, at index: Int) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = value
+    }
+
+    func results() -> [R] {
+        lock.lock(); defer { lock.unlock() }
+        return slots.map { $0! }
+    }
+}
+
