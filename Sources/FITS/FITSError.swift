@@ -64,6 +64,9 @@ public struct FITSError: Error, Sendable, CustomStringConvertible {
         if let detail = stack.first(where: { !$0.lowercased().hasPrefix("ffopen") && !$0.contains(path) }) {
             message += "; " + detail
         }
+        if (status == 107 || status == 108) && hdu == nil {
+            message = "the file ends before the END card of its header (truncated, or END missing)"
+        }
         let code: Code
         switch status {
         case 151, 252, 253: code = .notFITS

@@ -33,7 +33,8 @@ public struct FITSScan: Sendable {
     /// - Parameter verifyChecksums: check CHECKSUM/DATASUM where present; a mismatch is a warning, never an error.
     /// - Throws: ``FITSError`` for a file that is not FITS, is empty, truncated, unreadable or has a bad card.
     public static func read(_ path: String, verifyChecksums: Bool = true) throws -> FITSScan {
-        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        var st = stat()
+        let size = stat(path, &st) == 0 ? Int64(st.st_size) : 0
         let isGzip = path.hasSuffix(".gz")
         return try FITSFile.withOpened(path) { file in
             let count = try file.hduCount()

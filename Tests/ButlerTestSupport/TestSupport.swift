@@ -152,3 +152,42 @@ public func registrySnapshot(_ repo: String) throws -> [String] {
         return lines.sorted()
     }
 }
+
+/// A fixture raw file (`lsst/latiss-AT_O_20230321_000053.fits`, ...).
+public func fixture(_ relative: String) -> String {
+    fixturesDirectory.appendingPathComponent("raw/" + relative).path
+}
+
+/// Every fixture raw, sorted.
+public var allFixtureRaws: [String] {
+    ["lsst", "other"].flatMap { folder -> [String] in
+        let dir = fixturesDirectory.appendingPathComponent("raw/\(folder)")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".fits") }.sorted()
+            .map { dir.appendingPathComponent($0).path }
+    }
+}
+
+/// Copies a FITS file, replacing whole 80-column header cards: each key is the start of the card to replace
+/// (`"DAYOBS  ="`), each value the new card text (padded to 80 columns; empty removes the card's content by
+/// turning it into a blank COMMENT).
+public func derivedFITS(from source: String, to destination: String, replacing cards: [String: String]) throws {
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: source))
+    for (prefix, replacement) in cards {
+        var found = false
+        var offset = 0
+        while offset + 80 <= bytes.count {
+            let card = bytes.subdata(in: offset..<(offset + 80))
+            if card.starts(with: Data(prefix.utf8)) {
+                let text = replacement.isEmpty ? "COMMENT" : replacement
+                let padded = Data(text.utf8) + Data(repeating: 0x20, count: max(0, 80 - text.utf8.count))
+                bytes.replaceSubrange(offset..<(offset + 80), with: padded.prefix(80))
+                found = true
+                break
+            }
+            if card.starts(with: Data("END     ".utf8)) { break }
+            offset += 80
+        }
+        if !found { throw ButlerError(.notFound, "no card starting with '\(prefix)' in \(source)") }
+    }
+    try bytes.write(to: URL(fileURLWithPath: destination))
+}

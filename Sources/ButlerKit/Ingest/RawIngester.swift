@@ -294,7 +294,11 @@ struct RawIngester {
                     guard !name.hasPrefix("."), regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil else { continue }
                     let full = (location as NSString).appendingPathComponent(relative)
                     var dir: ObjCBool = false
-                    if fm.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(full) }
+                    if fm.fileExists(atPath: full, isDirectory: &dir) {
+                        if !dir.boolValue { found.append(full) }
+                    } else if (try? fm.destinationOfSymbolicLink(atPath: full)) != nil {
+                        found.append(full)  // a dangling link: reported as unreadable, not silently skipped
+                    }
                 }
             }
             files += found.sorted()

@@ -1,0 +1,70 @@
+import ArgumentParser
+import ButlerKit
+import Foundation
+
+extension ButlerCommand {
+    struct QueryDatasets: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "query-datasets",
+            abstract: "List datasets, one table per dataset type: type, run, id and data ID.",
+            discussion: "Collections are searched in the order given, chains expanded; without --collections every collection is searched.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("Glob patterns of dataset type names (all when none).", valueName: "glob")) var globs: [String] = []
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search (names or globs; comma-separated or repeated).", valueName: "collections"))
+        var collections: [String] = []
+        @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
+        @Option(name: .long, help: "At most this many datasets per dataset type (0: no limit).") var limit: Int = 0
+        @Flag(name: .long, help: "Also show the location of each dataset's file.") var showUri = false
+        @OptionGroup var output: FormatOption
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let results = try butler.registry.queryDatasets(globs, collections: collections, findFirst: findFirst, limit: limit > 0 ? limit : nil)
+            let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+            if output.format == .json {
+                let objects = results.map { r -> String in
+                    let dataId = r.ref.dataId.required.map { k, v -> String in
+                        switch v {
+                        case .int(let i): return "\(jsonString(k)): \(i)"
+                        case .string(let s): return "\(jsonString(k)): \(jsonString(s))"
+                        }
+                    }.joined(separator: ", ")
+                    var fields = ["\"dataset_type\": \(jsonString(r.ref.datasetType.name))", "\"run\": \(jsonString(r.ref.run))",
+                                  "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.uuidString.lowercased()))",
+                                  "\"data_id\": {\(dataId)}"]
+                    if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
+                    return "{" + fields.joined(separator: ", ") + "}"
+                }
+                emit(objects.isEmpty ? "[]\n" : "[\n  " + objects.joined(separator: ",\n  ") + "\n]\n")
+                return
+            }
+            var tables: [ResultTable] = []
+            for (typeName, group) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
+                let dims = group[0].ref.datasetType.dimensions.required
+                var table = ResultTable(columns: ["type", "run", "id"] + dims + (showUri ? ["URI"] : []))
+                for r in group {
+                    var row: [Cell] = [.string(typeName), .string(r.ref.run), .string(r.ref.id.uuidString.lowercased())]
+                    row += dims.map { d in
+                        switch r.ref.dataId[d] {
+                        case .int(let i)?: return .int(i)
+                        case .string(let s)?: return .string(s)
+                        case nil: return .null
+                        }
+                    }
+                    if showUri { row.append(.string(uris[r.ref.id]?.absoluteString ?? "")) }
+                    table.rows.append(row)
+                }
+                tables.append(table)
+            }
+            if tables.isEmpty {
+                if output.format == .table {
+                    FileHandle.standardError.write(Data("No datasets found.\n".utf8))
+                }
+                return
+            }
+            emit(render(tables, as: output.format))
+        }
+    }
+}
