@@ -1,0 +1,113 @@
+import Foundation
+
+extension Butler {
+    /// Ingests files listed in a CSV table as datasets of an existing dataset type, as Rubin's `ingest-files`:
+    /// the first column is the file, the others are data ID values named by their dimension. Rows that share a file
+    /// become several datasets pointing at that one file. Dimension records must exist already.
+    ///
+    /// - Parameters:
+    ///   - dataId: values for every row, overriding the table's columns.
+    ///   - prefix: folder that relative paths are resolved against (the current folder by default).
+    /// - Returns: a report: bad rows are listed (one line each, naming the file and the reason) and the good ones
+    ///   ingested.
+    /// - Throws: for problems with the whole request (no such dataset type or run, unreadable table).
+    public func ingestFiles(datasetType: String, run: String, table: String, dataId: [String: String] = [:], prefix: String? = nil,
+                            transfer: TransferMode = .auto, idGenerationMode: DatasetIdGenerationMode = .unique,
+                            trackFileAttributes: Bool = true) throws -> IngestReport {
+        guard let type = try registry.datasetType(datasetType) else {
+            throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
+        }
+        try registry.registerRun(run)
+        let csv = try CSVTable(contentsOfFile: table)
+        guard !csv.columns.isEmpty else { throw ButlerError(.invalidValue, "table \(table) has no columns") }
+        for column in csv.columns.dropFirst() where registry.universe[column] == nil {
+            throw ButlerError(.invalidValue, "table \(table): column '\(column)' is not a dimension")
+        }
+        let template = try fileTemplate(for: type)
+        let checksum = trackFileAttributes && checksumsEnabled
+        var report = IngestReport()
+        report.files = Set(csv.rows.map { $0[0] }).count
+
+        // Resolve every row to a file and a data ID; bad rows are reported.
+        struct Row { let file: String; let dataId: DataCoordinate }
+        var rows: [Row] = []
+        for (index, values) in csv.rows.enumerated() {
+            let path = values[0].hasPrefix("/") ? values[0] : ((prefix ?? FileManager.default.currentDirectoryPath) as NSString).appendingPathComponent(values[0])
+            var raw: [String: String] = [:]
+            for (column, value) in zip(csv.columns.dropFirst(), values.dropFirst()) where !value.isEmpty { raw[column] = value }
+            for (k, v) in dataId { raw[k] = v }
+            do {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ButlerError(.notFound, "no such file")
+                }
+                rows.append(Row(file: path, dataId: try registry.expandDataID(raw, dimensions: type.dimensions.names)))
+            } catch let error as ButlerError {
+                report.failures.append("\(path) (row \(index + 2) of \(table)): \(error.message)")
+            }
+        }
+        // One transfer per file, then one transaction for all datasets.
+        var placedByFile: [String: FileDatastore.Placed] = [:]
+        var created: [URL] = []
+        var good: [Row] = []
+        var recordCache: [String: [String: String]] = [:]
+        for row in rows {
+            if placedByFile[row.file] == nil {
+                var values: [String: String] = ["run": run, "datasetType": type.name]
+                for (k, v) in row.dataId.values { values[k] = v.description }
+                // Record attributes the templates use (detector.full_name, exposure.obs_id, visit.name, ...).
+                for element in ["detector", "exposure", "visit"] where row.dataId[element] != nil {
+                    let key = element + "|" + row.dataId.keyValueString
+                    if recordCache[key] == nil {
+                        var filter: [String: DataIDValue] = ["id": row.dataId[element]!]
+                        for dim in registry.universe.requiredDimensions(of: element) { filter[dim] = row.dataId[dim] }
+                        let fields = try registry.fetchDimensionRecords(element, dataId: filter).first?.fields ?? [:]
+                        recordCache[key] = Dictionary(uniqueKeysWithValues: fields.map { ("\(element).\($0.key)", $0.value.description) })
+                    }
+                    values.merge(recordCache[key]!) { a, _ in a }
+                }
+                let relative = try template.format(values) + RawIngester.fitsExtensionOrOwn(of: row.file, storageClass: type.storageClass)
+                do {
+                    let placed = try datastore.transfer(row.file, to: relative, mode: transfer, checksum: checksum)
+                    placedByFile[row.file] = placed
+                    if let url = placed.created { created.append(url) }
+                } catch let error as ButlerError {
+                    report.failures.append("\(row.file): \(error.message)")
+                    continue
+                }
+            }
+            good.append(row)
+        }
+        do {
+            let refs = try registry.database.write { c in
+                try registry.insertDatasets(type.name, run: run, dataIds: good.map { $0.dataId.values.filter { type.dimensions.required.contains($0.key) } },
+                                            idGenerationMode: idGenerationMode,
+                                            files: good.map { row in
+                                                let placed = placedByFile[row.file]!
+                                                var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum,
+                                                                          fileSize: trackFileAttributes ? placed.size : nil)
+                                                let source = URL(fileURLWithPath: row.file).standardizedFileURL.path
+                                                info.sourcePath = datastore.contains(source) ? nil : source
+                                                return info
+                                            }, in: c)
+            }
+            report.ingested = refs.count
+            report.datasetIds = refs.map(\.id)
+            report.runs = refs.isEmpty ? [] : [run]
+        } catch {
+            for url in created { datastore.remove(url) }
+            throw error
+        }
+        return report
+    }
+}
+
+extension RawIngester {
+    /// The extension a stored file keeps: its FITS extension, or its own, or the storage class's.
+    static func fitsExtensionOrOwn(of path: String, storageClass: String) -> String {
+        let name = URL(fileURLWithPath: path).lastPathComponent.lowercased()
+        for ext in [".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz"] where name.hasSuffix(ext) { return ext }
+        let own = URL(fileURLWithPath: path).pathExtension
+        if !own.isEmpty { return "." + own }
+        return StorageClasses.builtIn.extensions[storageClass].map { "." + $0 } ?? ""
+    }
+}

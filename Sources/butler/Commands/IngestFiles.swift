@@ -1,0 +1,76 @@
+import ArgumentParser
+import ButlerKit
+import Foundation
+
+/// Parses an id generation mode argument.
+func idModeArgument(_ text: String) throws -> DatasetIdGenerationMode {
+    guard let mode = DatasetIdGenerationMode(rawValue: text.uppercased()) else {
+        throw ValidationError("unknown id generation mode '\(text)': expected UNIQUE, DATAID_TYPE or DATAID_TYPE_RUN")
+    }
+    return mode
+}
+
+extension ButlerCommand {
+    struct IngestFiles: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ingest-files",
+            abstract: "Ingest files listed in a CSV table as datasets of an existing dataset type.",
+            discussion: """
+                TABLE is a CSV file with a header row: the first column is the file, the other columns are dimensions \
+                (their values form each file's data ID). Rows that share a file become several datasets of that one file. \
+                Dimension records must exist already. Bad rows are reported one per line and the others ingested.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("Dataset type of the files.", valueName: "dataset-type")) var datasetType: String
+        @Argument(help: ArgumentHelp("RUN collection to ingest into (created when missing).", valueName: "run")) var outputRun: String
+        @Argument(help: ArgumentHelp("CSV table of files and data IDs.", valueName: "table")) var table: String
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Data ID values for every row (k=v,...), overriding the table.", valueName: "k=v,..."))
+        var dataId: [String] = []
+        @Option(name: .long, help: "Folder that relative file paths are resolved against (default: the current folder).") var prefix: String?
+        @Option(name: [.customShort("t"), .long], help: "Transfer mode: auto, copy, move, link, hardlink, symlink, relsymlink or direct.", transform: transferModeArgument)
+        var transfer: TransferMode = .auto
+        @Option(name: .long, help: "Dataset id mode: UNIQUE, DATAID_TYPE or DATAID_TYPE_RUN.", transform: idModeArgument)
+        var idGenerationMode: DatasetIdGenerationMode = .unique
+        @Flag(name: .long, inversion: .prefixedNo, help: "Record each file's size and SHA-256 checksum (default).") var trackFileAttrs = true
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            var fixed: [String: String] = [:]
+            for item in dataId { for (k, v) in try parseDataIDString(item) { fixed[k] = v } }
+            let report = try butler.ingestFiles(datasetType: datasetType, run: outputRun, table: table, dataId: fixed, prefix: prefix,
+                                                transfer: transfer, idGenerationMode: idGenerationMode, trackFileAttributes: trackFileAttrs)
+            for failure in report.failures { FileHandle.standardError.write(Data("butler: error: \(failure)\n".utf8)) }
+            emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s) into \(outputRun): \(report.failures.count) failed\n")
+            if !report.failures.isEmpty { throw CommandFailure(exitCode: 1) }
+        }
+    }
+
+    struct DefineVisits: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "define-visits",
+            abstract: "Define one visit per science exposure of an instrument (visit, visit_definition and visit_system_membership records).",
+            discussion: "Exposures that already belong to a visit are left alone, so running it again defines only new exposures.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("Instrument name.", valueName: "instrument")) var instrument: String
+        @Option(name: .long, help: "Only these exposures: comma-separated ids.") var exposures: String?
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            var only: Set<Int>?
+            if let exposures {
+                only = Set(try exposures.split(separator: ",").map { text -> Int in
+                    guard let v = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--exposures takes integer exposure ids, not '\(text)'")
+                    }
+                    return v
+                })
+            }
+            let visits = try butler.registry.defineVisits(instrument: instrument, exposures: only)
+            emit("Defined \(visits.count) visit(s) for \(instrument)\n")
+        }
+    }
+}
