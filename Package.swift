@@ -45,6 +45,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Writes synthetic raws for `make bench`.
+        .executableTarget(name: "make-raws", dependencies: ["FITS"]),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
         .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),

@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
-# Benchmarks, run by `make bench` on the release build. Figures go to stdout; paste them into the notes.
+# Benchmarks, run by `make bench` on the release build. Figures go to stdout (and bench-out/results.txt).
+#   BENCH_FILES (default 5000) synthetic 256x256 LSSTCam raws over several nights, exposures and detectors;
+#   BENCH_MEMORY_FILES (default 50000) small raws to check that peak memory does not grow with N.
 set -euo pipefail
 BUTLER=${1:-.build/release/butler}
+MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 OUT=${BENCH_OUT:-bench-out}
+FILES=${BENCH_FILES:-5000}
+MEMORY_FILES=${BENCH_MEMORY_FILES:-50000}
+TEMPLATE=Fixtures/raw/lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits
 mkdir -p "$OUT"
+exec > >(tee "$OUT/results.txt")
+
+# Wall seconds and peak RSS (kB) of one command: prints "SECONDS KB".
+measure() {
+  local t0 t1 rss
+  t0=$(date +%s%N)
+  rss=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>"$OUT/cmd.err"; } 2>&1 | tail -1 )
+  t1=$(date +%s%N)
+  rss=$(tail -1 "$OUT/cmd.err")
+  awk -v a="$t0" -v b="$t1" -v r="$rss" 'BEGIN { printf "%.3f %s\n", (b - a) / 1e9, r }'
+}
 
 # Median wall time in milliseconds of N runs of a command.
 median_ms() {
@@ -17,11 +34,56 @@ median_ms() {
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
 }
 
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
 echo "== start-up (release build, median of 20 runs)"
 echo "butler --help: $(median_ms 20 "$BUTLER" --help) ms"
-rm -rf "$OUT/repo"
-"$BUTLER" create "$OUT/repo" >/dev/null
-echo "butler create: $(median_ms 1 "$BUTLER" create "$OUT/repo2") ms"
-echo "butler query-collections (empty repo): $(median_ms 20 "$BUTLER" query-collections "$OUT/repo") ms"
-echo "peak RSS of query-collections: $( { /usr/bin/time -f '%M' "$BUTLER" query-collections "$OUT/repo" >/dev/null; } 2>&1 | tail -1) kB"
-rm -rf "$OUT/repo" "$OUT/repo2"
+rm -rf "$OUT/startup"
+"$BUTLER" create "$OUT/startup" >/dev/null
+echo "butler query-collections (empty repository): $(median_ms 20 "$BUTLER" query-collections "$OUT/startup") ms"
+rm -rf "$OUT/startup"
+
+echo
+echo "== raw ingest: $FILES synthetic LSSTCam raws, 256x256 int16 ($(( FILES / 9 )) exposures x 9 detectors, 100 exposures a night)"
+RAWS="$OUT/raws-$FILES"
+if [ "$(ls "$RAWS" 2>/dev/null | wc -l)" != "$FILES" ]; then
+  rm -rf "$RAWS"
+  t=$(measure "$MAKE_RAWS" "$TEMPLATE" "$RAWS" "$FILES" 256 9 100)
+  echo "writing the raws through the FITS layer: ${t% *} s"
+fi
+echo "data: $(du -sh "$RAWS" | cut -f1)"
+sync
+ingest() {  # mode, extra options...
+  local mode=$1; shift
+  rm -rf "$OUT/repo"
+  "$BUTLER" create "$OUT/repo" >/dev/null
+  local r
+  r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$RAWS" -t "$mode" "$@")
+  local secs=${r% *} rss=${r#* }
+  local n
+  n=$("$BUTLER" query-datasets "$OUT/repo" raw --format csv | tail -n +2 | wc -l)
+  [ "$n" = "$FILES" ] || { echo "ingest $mode $*: expected $FILES datasets, found $n" >&2; cat "$OUT/cmd.err" >&2; exit 1; }
+  awk -v m="$mode $*" -v s="$secs" -v n="$FILES" -v r="$rss" 'BEGIN { printf "%-40s %7.2f s %8.0f files/s   peak RSS %6.1f MB\n", m, s, n / s, r / 1024 }'
+}
+ingest direct --no-track-file-attrs
+ingest direct
+ingest symlink --no-track-file-attrs
+ingest symlink
+ingest copy --no-track-file-attrs
+ingest copy
+rm -rf "$OUT/copy-floor"
+t=$(measure cp -r "$RAWS" "$OUT/copy-floor")
+awk -v s="${t% *}" -v n="$FILES" 'BEGIN { printf "%-40s %7.2f s %8.0f files/s   (the floor for copy)\n", "cp -r", s, n / s }'
+rm -rf "$OUT/copy-floor" "$OUT/repo"
+
+echo
+echo "== peak memory against N (direct, no checksums, 32x32 raws)"
+for n in 5000 "$MEMORY_FILES"; do
+  SMALL="$OUT/small-$n"
+  if [ "$(ls "$SMALL" 2>/dev/null | wc -l)" != "$n" ]; then rm -rf "$SMALL"; "$MAKE_RAWS" "$TEMPLATE" "$SMALL" "$n" 32 9 1000 >/dev/null; fi
+  rm -rf "$OUT/repo"
+  "$BUTLER" create "$OUT/repo" >/dev/null
+  r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$SMALL" -t direct --no-track-file-attrs)
+  awk -v n="$n" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "%6d files: %7.2f s %8.0f files/s   peak RSS %6.1f MB\n", n, s, n / s, m / 1024 }'
+  rm -rf "$OUT/repo"
+done

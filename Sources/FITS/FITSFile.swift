@@ -119,7 +119,12 @@ public final class FITSFile {
     ///
     /// The corresponding CFITSIO routines are `fits_hdr2str` and `fits_convert_hdr2str`.
     public func readHeader(hdu number: Int) throws(FITSError) -> Header {
-        let info = try moveTo(hdu: number)
+        try readHeader(try moveTo(hdu: number))
+    }
+
+    /// Reads every card of the current HDU, described by `info` (from ``moveTo(hdu:)``).
+    public func readHeader(_ info: HDUInfo) throws(FITSError) -> Header {
+        let number = info.number
         var text: UnsafeMutablePointer<CChar>?
         var count: Int32 = 0
         try call(hdu: number) { f, s in
@@ -145,16 +150,16 @@ public final class FITSFile {
     /// Checks that the data of the current HDU are all in the file (catches files truncated in the data).
     ///
     /// The corresponding CFITSIO routine is `fits_get_hduaddrll`.
-    public func checkComplete(hdu number: Int, fileSize: Int64) throws(FITSError) {
+    public func checkComplete(_ info: HDUInfo, fileSize: Int64) throws(FITSError) {
+        let number = info.number
+        if info.isCompressed || !info.isImage || info.axes.isEmpty { return }
         var head: Int64 = 0, dataStart: Int64 = 0, dataEnd: Int64 = 0
         try call(hdu: number) { f, s in ffghadll(f, &head, &dataStart, &dataEnd, &s) }
         // The last HDU may omit its fill to a multiple of 2880 bytes; the data themselves must be there.
-        let info = try moveTo(hdu: number)
-        if info.isCompressed { return }
         var bitpix: Int32 = 0
         try call(hdu: number) { f, s in ffgidt(f, &bitpix, &s) }
         let bytes = Int64(abs(Int(bitpix)) / 8) * info.axes.reduce(1) { Int64($0) * Int64($1) }
-        if info.isImage && !info.axes.isEmpty && dataStart + bytes > fileSize {
+        if dataStart + bytes > fileSize {
             throw FITSError(code: .truncated, message: "truncated: the data need \(bytes) bytes from offset \(dataStart), but the file has \(fileSize) bytes",
                             path: path, hdu: number)
         }

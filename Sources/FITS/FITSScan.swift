@@ -42,9 +42,9 @@ public struct FITSScan: Sendable {
             var warnings: [String] = []
             for number in 1...max(count, 1) {
                 let info = try file.moveTo(hdu: number)
-                let header = try file.readHeader(hdu: number)
-                if !isGzip { try file.checkComplete(hdu: number, fileSize: size) }
-                if verifyChecksums && header.contains("CHECKSUM") || header.contains("DATASUM") && verifyChecksums {
+                let header = try file.readHeader(info)
+                if !isGzip { try file.checkComplete(info, fileSize: size) }
+                if verifyChecksums && (header.contains("CHECKSUM") || header.contains("DATASUM")) {
                     if case .mismatch(let why) = try file.verifyChecksum(hdu: number) {
                         warnings.append("\(path)[HDU \(number)]: stale checksum: \(why)")
                     }

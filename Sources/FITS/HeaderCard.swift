@@ -47,6 +47,8 @@ public struct HeaderCard: Sendable, Hashable {
 }
 
 /// Parses 80-column FITS cards (the standard's section 4), including HIERARCH and CONTINUE.
+///
+/// Works on the bytes in place: this is the hot loop of a raw ingest (a few hundred cards per file).
 enum CardParser {
     struct Problem: Error {
         let card: Int
@@ -54,8 +56,11 @@ enum CardParser {
         let message: String
     }
 
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+    static let space = UInt8(ascii: " "), quote = UInt8(ascii: "'"), slash = UInt8(ascii: "/"), equals = UInt8(ascii: "=")
+
     /// Parses a header given as consecutive 80-byte cards, stopping at END.
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Problem) -> [HeaderCard] {
+    static func parse(_ bytes: Bytes) throws(Problem) -> [HeaderCard] {
         var cards: [HeaderCard] = []
         cards.reserveCapacity(bytes.count / 80)
         var offset = 0
@@ -63,102 +68,131 @@ enum CardParser {
         while offset + 8 <= bytes.count {
             index += 1
             let end = min(offset + 80, bytes.count)
-            let card = UnsafeBufferPointer(rebasing: bytes[offset..<end])
+            let card = Bytes(rebasing: bytes[offset..<end])
             offset = end
-            let keyword = trimmed(card.prefix(8))
+            let keyword = text(card, 0, 8, trim: true)
             if keyword == "END" { break }
             for byte in card where byte < 0x20 || byte > 0x7E {
                 throw Problem(card: index, keyword: keyword,
                               message: "card \(index) (\(keyword.isEmpty ? "blank keyword" : keyword)) holds byte 0x\(String(byte, radix: 16, uppercase: true)), outside printable ASCII")
             }
             if keyword == "CONTINUE" {
-                let (value, comment) = parseValue(card.count > 8 ? UnsafeBufferPointer(rebasing: card[8...]) : UnsafeBufferPointer(rebasing: card[8..<8]))
-                if case .string(let more)? = value, let last = cards.last, case .string(let s)? = last.value, s.hasSuffix("&") {
+                let (value, comment) = parseValue(card, from: 8)
+                if case .string(let more) = value, let last = cards.last, case .string(let s)? = last.value, s.hasSuffix("&") {
                     cards[cards.count - 1] = HeaderCard(keyword: last.keyword, value: .string(String(s.dropLast()) + more),
                                                         comment: last.comment.isEmpty ? comment : last.comment + (comment.isEmpty ? "" : " " + comment))
                 } else {
-                    cards.append(HeaderCard(keyword: "CONTINUE", value: nil, comment: text(card.count > 8 ? Array(card[8...]) : [])))
+                    cards.append(HeaderCard(keyword: "CONTINUE", value: nil, comment: text(card, 8, card.count, trim: false)))
                 }
                 continue
             }
             if keyword == "HIERARCH" {
-                let rest = Array(card[8...])
-                guard let eq = rest.firstIndex(of: UInt8(ascii: "=")) else {
-                    cards.append(HeaderCard(keyword: "HIERARCH", value: nil, comment: text(rest)))
+                guard let eq = (8..<card.count).first(where: { card[$0] == equals }) else {
+                    cards.append(HeaderCard(keyword: "HIERARCH", value: nil, comment: text(card, 8, card.count, trim: false)))
                     continue
                 }
-                let name = trimmed(rest[..<eq]).uppercased()
-                let valueField = Array(rest[(eq + 1)...])
-                let (value, comment) = valueField.withUnsafeBufferPointer { parseValue($0) }
-                cards.append(HeaderCard(keyword: name, value: value ?? .undefined, comment: comment))
+                let name = text(card, 8, eq, trim: true).uppercased()
+                let (value, comment) = parseValue(card, from: eq + 1)
+                cards.append(HeaderCard(keyword: name, value: value, comment: comment))
                 continue
             }
-            if card.count >= 10 && card[8] == UInt8(ascii: "=") && card[9] == UInt8(ascii: " ") {
-                let (value, comment) = parseValue(UnsafeBufferPointer(rebasing: card[10...]))
-                cards.append(HeaderCard(keyword: keyword, value: value ?? .undefined, comment: comment))
+            if card.count >= 10 && card[8] == equals && card[9] == space {
+                let (value, comment) = parseValue(card, from: 10)
+                cards.append(HeaderCard(keyword: keyword, value: value, comment: comment))
             } else {
-                cards.append(HeaderCard(keyword: keyword, value: nil, comment: text(card.count > 8 ? Array(card[8...]) : []).trimmingTrailingSpaces()))
+                cards.append(HeaderCard(keyword: keyword, value: nil, comment: text(card, 8, card.count, trim: false).trimmingTrailingSpaces()))
             }
         }
         return cards
     }
 
-    /// Parses a value field: a quoted string, a logical, a number, a complex pair, or nothing, then `/ comment`.
-    static func parseValue(_ field: UnsafeBufferPointer<UInt8>) -> (HeaderValue?, String) {
-        var i = 0
-        let n = field.count
-        while i < n && field[i] == 0x20 { i += 1 }
+    /// Parses a value field from `start`: a quoted string, a logical, a number, a complex pair, or nothing,
+    /// then `/ comment`.
+    static func parseValue(_ card: Bytes, from start: Int) -> (HeaderValue, String) {
+        var i = start
+        let n = card.count
+        while i < n && card[i] == space { i += 1 }
         if i == n { return (.undefined, "") }
-        if field[i] == UInt8(ascii: "'") {
+        if card[i] == quote {
             var bytes: [UInt8] = []
+            bytes.reserveCapacity(n - i)
             i += 1
             while i < n {
-                if field[i] == UInt8(ascii: "'") {
-                    if i + 1 < n && field[i + 1] == UInt8(ascii: "'") {
-                        bytes.append(UInt8(ascii: "'"))
+                if card[i] == quote {
+                    if i + 1 < n && card[i + 1] == quote {
+                        bytes.append(quote)
                         i += 2
                         continue
                     }
                     i += 1
                     break
                 }
-                bytes.append(field[i])
+                bytes.append(card[i])
                 i += 1
             }
-            while let last = bytes.last, last == 0x20 { bytes.removeLast() }
-            return (.string(String(decoding: bytes, as: UTF8.self)), comment(field, from: i))
+            while let last = bytes.last, last == space { bytes.removeLast() }
+            return (.string(String(decoding: bytes, as: UTF8.self)), comment(card, from: i))
         }
         var j = i
-        while j < n && field[j] != UInt8(ascii: "/") { j += 1 }
-        let raw = trimmed(UnsafeBufferPointer(rebasing: field[i..<j]))
-        let rest = comment(field, from: j)
-        if raw.isEmpty { return (.undefined, rest) }
-        if raw == "T" { return (.logical(true), rest) }
-        if raw == "F" { return (.logical(false), rest) }
-        if raw.hasPrefix("(") { return (.complex(raw), rest) }
-        if let int = Int(raw) { return (.integer(int), rest) }
-        let normalized = raw.replacingOccurrences(of: "D", with: "E").replacingOccurrences(of: "d", with: "e")
-        if let double = Double(normalized) { return (.float(double), rest) }
-        return (.string(raw), rest)
+        while j < n && card[j] != slash { j += 1 }
+        var k = j
+        while k > i && card[k - 1] == space { k -= 1 }
+        let rest = comment(card, from: j)
+        if k == i { return (.undefined, rest) }
+        if k == i + 1 {
+            if card[i] == UInt8(ascii: "T") { return (.logical(true), rest) }
+            if card[i] == UInt8(ascii: "F") { return (.logical(false), rest) }
+        }
+        if card[i] == UInt8(ascii: "(") { return (.complex(text(card, i, k, trim: false)), rest) }
+        if let number = parseNumber(Bytes(rebasing: card[i..<k])) { return (number, rest) }
+        return (.string(text(card, i, k, trim: false)), rest)
     }
 
-    private static func comment(_ field: UnsafeBufferPointer<UInt8>, from start: Int) -> String {
+    /// An integer or a float (`1.5D3` allowed), or `nil`.
+    static func parseNumber(_ raw: Bytes) -> HeaderValue? {
+        var isInteger = true
+        var hasD = false
+        for (position, c) in raw.enumerated() {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): if position != 0 { isInteger = false }
+            case UInt8(ascii: "."), UInt8(ascii: "E"), UInt8(ascii: "e"): isInteger = false
+            case UInt8(ascii: "D"), UInt8(ascii: "d"): isInteger = false; hasD = true
+            default: return nil
+            }
+        }
+        if isInteger {
+            var value = 0
+            var negative = false
+            for (position, c) in raw.enumerated() {
+                if position == 0 && (c == UInt8(ascii: "-") || c == UInt8(ascii: "+")) { negative = c == UInt8(ascii: "-"); continue }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int(c - UInt8(ascii: "0")))
+                if o1 || o2 { isInteger = false; break }
+                value = a
+            }
+            if isInteger && raw.count > (negative || raw.first == UInt8(ascii: "+") ? 1 : 0) { return .integer(negative ? -value : value) }
+        }
+        var text = String(decoding: raw, as: UTF8.self)
+        if hasD { text = String(text.map { $0 == "D" ? "E" : ($0 == "d" ? "e" : $0) }) }
+        return Double(text).map { .float($0) }
+    }
+
+    private static func comment(_ card: Bytes, from start: Int) -> String {
         var i = start
-        while i < field.count && field[i] != UInt8(ascii: "/") { i += 1 }
-        guard i < field.count else { return "" }
-        return trimmed(UnsafeBufferPointer(rebasing: field[(i + 1)...]))
+        while i < card.count && card[i] != slash { i += 1 }
+        guard i < card.count else { return "" }
+        return text(card, i + 1, card.count, trim: true)
     }
 
-    private static func trimmed<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var s = Array(bytes)
-        while let l = s.last, l == 0x20 { s.removeLast() }
-        var start = 0
-        while start < s.count && s[start] == 0x20 { start += 1 }
-        return String(decoding: s[start...], as: UTF8.self)
-    }
-
-    private static func text<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        String(decoding: Array(bytes), as: UTF8.self)
+    /// The bytes `from..<to` as a string, optionally without leading and trailing spaces.
+    static func text(_ card: Bytes, _ from: Int, _ to: Int, trim: Bool) -> String {
+        var a = min(from, card.count), b = min(to, card.count)
+        if trim {
+            while a < b && card[a] == space { a += 1 }
+            while b > a && card[b - 1] == space { b -= 1 }
+        }
+        return a < b ? String(decoding: Bytes(rebasing: card[a..<b]), as: UTF8.self) : ""
     }
 }
 

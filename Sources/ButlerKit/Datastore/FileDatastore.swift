@@ -1,6 +1,7 @@
 package import Foundation
 internal import Crypto
 internal import Glibc
+internal import Synchronization
 
 /// The file datastore: a folder under which datasets' files live at their templated paths.
 ///
@@ -52,11 +53,7 @@ package struct FileDatastore: Sendable {
         }
         let target = root.appendingPathComponent(relativePath)
         let directory = target.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ButlerError(.io, "cannot create datastore folder \(directory.path): \(error.localizedDescription)")
-        }
+        try Self.makeDirectory(directory)
         let temporary = directory.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         var size: Int64 = 0
         var sum: String?
@@ -105,6 +102,19 @@ package struct FileDatastore: Sendable {
 
     // MARK: File operations
 
+    /// Folders this process has made already (an ingest puts many files in each).
+    private static let madeDirectories = Mutex(Set<String>())
+
+    private static func makeDirectory(_ directory: URL) throws {
+        if madeDirectories.withLock({ $0.contains(directory.path) }) { return }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ButlerError(.io, "cannot create datastore folder \(directory.path): \(error.localizedDescription)")
+        }
+        madeDirectories.withLock { _ = $0.insert(directory.path) }
+    }
+
     private static func posixError(_ what: String, _ from: String, _ to: String) -> ButlerError {
         ButlerError(.io, "cannot \(what) \(from) to \(to): \(String(cString: strerror(errno)))")
     }
@@ -145,6 +155,20 @@ package struct FileDatastore: Sendable {
         let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard output >= 0 else { throw ButlerError(.io, "cannot write \(destination): \(String(cString: strerror(errno)))") }
         defer { close(output) }
+        if !checksum {
+            // Let the kernel copy (no trip through user space), as cp does.
+            var size: Int64 = 0
+            while true {
+                let n = sendfile(output, input, nil, 1 << 30)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if size == 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) { break }
+                    throw ButlerError(.io, "cannot copy \(source) to \(destination): \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { return (size, nil) }
+                size += Int64(n)
+            }
+        }
         var hasher = SHA256()
         var size: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
