@@ -15,6 +15,7 @@ exec > >(tee "$OUT/results.txt")
 # Wall seconds and peak RSS (kB) of one command: prints "SECONDS KB".
 measure() {
   local t0 t1 rss
+  sync  # start each measurement without the previous one's dirty pages
   t0=$(date +%s%N)
   rss=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>"$OUT/cmd.err"; } 2>&1 | tail -1 )
   t1=$(date +%s%N)
@@ -55,7 +56,7 @@ echo "data: $(du -sh "$RAWS" | cut -f1)"
 sync
 ingest() {  # mode, extra options...
   local mode=$1; shift
-  rm -rf "$OUT/repo"
+  rm -rf "$OUT/repo" "$OUT/copy-floor"
   "$BUTLER" create "$OUT/repo" >/dev/null
   local r
   r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$RAWS" -t "$mode" "$@")
@@ -71,7 +72,7 @@ ingest symlink --no-track-file-attrs
 ingest symlink
 ingest copy --no-track-file-attrs
 ingest copy
-rm -rf "$OUT/copy-floor"
+rm -rf "$OUT/copy-floor" "$OUT/repo"
 t=$(measure cp -r "$RAWS" "$OUT/copy-floor")
 awk -v s="${t% *}" -v n="$FILES" 'BEGIN { printf "%-40s %7.2f s %8.0f files/s   (the floor for copy)\n", "cp -r", s, n / s }'
 rm -rf "$OUT/copy-floor" "$OUT/repo"

@@ -10,6 +10,7 @@ public struct Header: Sendable {
     public init(cards: [HeaderCard]) {
         self.cards = cards
         var index: [String: Int] = [:]
+        index.reserveCapacity(cards.count)
         for (i, card) in cards.enumerated() where !card.isCommentary && index[card.keyword] == nil {
             index[card.keyword] = i
         }
@@ -18,14 +19,19 @@ public struct Header: Sendable {
 
     /// The first card with this keyword (case-insensitive; HIERARCH keywords without the `HIERARCH` word).
     public func card(_ keyword: String) -> HeaderCard? {
-        index[keyword.uppercased()].map { cards[$0] }
+        index[Self.normalized(keyword)].map { cards[$0] }
+    }
+
+    /// Upper case, without allocating for keywords that already are (the usual case).
+    private static func normalized(_ keyword: String) -> String {
+        keyword.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? keyword.uppercased() : keyword
     }
 
     /// The value of a keyword, or `nil` when absent.
     public subscript(_ keyword: String) -> HeaderValue? { card(keyword)?.value }
 
     /// Whether the keyword is present.
-    public func contains(_ keyword: String) -> Bool { index[keyword.uppercased()] != nil }
+    public func contains(_ keyword: String) -> Bool { index[Self.normalized(keyword)] != nil }
 
     /// Whether the keyword is present with an empty value field.
     public func isUndefined(_ keyword: String) -> Bool { self[keyword] == .undefined }

@@ -37,7 +37,7 @@ package struct FileDatastore: Sendable {
 
     /// Puts `source` at `relativePath` under the root with `mode`, computing the size and (optionally) a SHA-256.
     package func transfer(_ source: String, to relativePath: String, mode: TransferMode, checksum: Bool) throws -> Placed {
-        let sourcePath = URL(fileURLWithPath: source).standardizedFileURL.path
+        let sourcePath = absolutePath(source)
         var mode = mode
         if mode == .auto {
             if contains(sourcePath) {
@@ -54,7 +54,10 @@ package struct FileDatastore: Sendable {
         let target = root.appendingPathComponent(relativePath)
         let directory = target.deletingLastPathComponent()
         try Self.makeDirectory(directory)
-        let temporary = directory.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        // Links are made in one atomic step at their place; copies and moves go through a temporary name.
+        let atomic = mode == .hardlink || mode == .symlink || mode == .relsymlink || mode == .link
+        if atomic { unlink(target.path) }
+        let temporary = atomic ? target : directory.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         var size: Int64 = 0
         var sum: String?
         do {
@@ -87,7 +90,9 @@ package struct FileDatastore: Sendable {
             case .auto, .direct:
                 preconditionFailure("handled above")
             }
-            guard rename(temporary.path, target.path) == 0 else { throw Self.posixError("rename", temporary.path, target.path) }
+            if !atomic {
+                guard rename(temporary.path, target.path) == 0 else { throw Self.posixError("rename", temporary.path, target.path) }
+            }
         } catch {
             unlink(temporary.path)
             throw error

@@ -39,7 +39,7 @@ package struct TranslationError: Error, Sendable, CustomStringConvertible {
 extension Header {
     /// A required string; `instrument` names the translator in the error.
     package func requiredString(_ key: String, _ instrument: String) throws(TranslationError) -> String {
-        guard let s = string(key)?.trimmingCharacters(in: .whitespaces), !s.isEmpty else {
+        guard let s = string(key)?.trimmedSpaces, !s.isEmpty else {
             throw isUndefined(key) ? TranslationError(instrument, keyword: key, "is undefined (required)") : .missing(instrument, key)
         }
         return s
@@ -53,7 +53,7 @@ extension Header {
 
     /// The first present, defined string among `keys`, trimmed.
     package func firstString(_ keys: String...) -> String? {
-        for key in keys { if let s = string(key)?.trimmingCharacters(in: .whitespaces), !s.isEmpty { return s } }
+        for key in keys { if let s = string(key)?.trimmedSpaces, !s.isEmpty { return s } }
         return nil
     }
 
@@ -72,7 +72,7 @@ extension Header {
 
 /// `12:34:56.7` or `-12 34 56.7` as a decimal number (of hours or degrees, as written).
 package func parseSexagesimal(_ text: String) -> Double? {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmedSpaces
     let negative = trimmed.hasPrefix("-")
     let parts = trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "+-")).split(whereSeparator: { $0 == ":" || $0 == " " })
     guard (1...3).contains(parts.count) else { return nil }

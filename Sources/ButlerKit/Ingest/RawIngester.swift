@@ -1,5 +1,6 @@
 public import Foundation
 import FITS
+internal import Glibc
 
 /// Options of ``Butler/ingestRaws(_:options:)``, with Rubin's defaults.
 public struct RawIngestOptions: Sendable {
@@ -69,57 +70,106 @@ struct RawIngester {
 
     func run(_ locations: [String]) throws -> IngestReport {
         var report = IngestReport()
-        let (files, missing) = try findFiles(locations)
-        report.failures += missing
-        report.files = files.count + missing.count
-        if options.failFast && !missing.isEmpty {
+        let regex: NSRegularExpression
+        do { regex = try NSRegularExpression(pattern: options.pattern) } catch {
+            throw ButlerError(.invalidValue, "invalid --regex '\(options.pattern)': \(error.localizedDescription)")
+        }
+        let include = { (name: String) in regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil }
+        // A first, cheap pass counts the files (for the progress bar); the second streams them in batches,
+        // so memory does not grow with the number of files.
+        var roots: [(path: String, isFolder: Bool)] = []
+        for location in locations {
+            let path = absolutePath(location)
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                report.failures.append("\(location): no such file or folder")
+                continue
+            }
+            roots.append((path, (st.st_mode & S_IFMT) == S_IFDIR))
+        }
+        if options.failFast && !report.failures.isEmpty {
             report.stoppedEarly = true
+            report.files = report.failures.count
             return report
         }
-        var done = 0
-        var instrumentsReady = try butler.registry.registeredInstruments()
-        var preparedRuns = Set<String>()
-        for start in stride(from: 0, to: files.count, by: Self.batchSize) {
-            let batch = Array(files[start..<min(start + Self.batchSize, files.count)])
-            var scanned = parallelMap(batch) { scan($0) }
-            // With --fail-fast, the first bad file ends the ingest: only the files before it go on.
-            if options.failFast, let firstBad = scanned.firstIndex(where: { $0.error != nil }) {
-                report.failures.append(scanned[firstBad].error!)
-                scanned = Array(scanned[..<firstBad])
-                report.stoppedEarly = true
-            }
-            for s in scanned { report.warnings += s.warnings }
-            report.failures += scanned.compactMap(\.error)
-            let good = scanned.filter { $0.error == nil }
+        let total = roots.reduce(0) { $0 + ($1.isFolder ? countFiles($1.path, include) : 1) }
+        report.files = total + report.failures.count
 
-            // Instruments and runs this batch needs.
-            let instruments = Set(good.flatMap { $0.observations.map(\.info.instrument) })
-            for name in instruments.subtracting(instrumentsReady).sorted() {
-                if let definition = try InstrumentDefinition.builtIn(name) {
-                    try butler.registry.registerInstrument(definition, update: false)
-                } else {
-                    try butler.registry.syncDimensionRecord(DimensionRecord(element: "instrument", fields: ["name": .string(name)]))
+        var state = BatchState(instrumentsReady: try butler.registry.registeredInstruments())
+        var batch: [String] = []
+        var explicit = Set<String>()
+        struct Stop: Error {}
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let stop = try process(batch, into: &report, state: &state)
+            state.done += batch.count
+            options.progress?(min(state.done, total), total)
+            batch.removeAll(keepingCapacity: true)
+            if stop { throw Stop() }
+        }
+        do {
+            for root in roots {
+                if !root.isFolder {
+                    if explicit.insert(root.path).inserted { batch.append(root.path) }
+                    if batch.count >= Self.batchSize { try flush() }
+                    continue
                 }
-                instrumentsReady.insert(name)
+                try walkFiles(root.path, include) { path in
+                    batch.append(path)
+                    if batch.count >= Self.batchSize { try flush() }
+                }
             }
-            let runs = Set(good.flatMap { $0.observations.map { runName(for: $0.info) } })
-            if !runs.subtracting(preparedRuns).isEmpty {
-                try butler.registry.prepareRawIngest(runs: runs.subtracting(preparedRuns))
-                preparedRuns.formUnion(runs)
-            }
-
-            let outcome = try register(good)
-            report.ingested += outcome.ingested.count
-            report.datasetIds += outcome.ingested
-            report.skippedFiles += outcome.skippedFiles
-            report.failures += outcome.failures
-            report.runs.formUnion(outcome.runs)
-            done += batch.count
-            options.progress?(min(done, files.count), files.count)
-            if report.stoppedEarly { break }
-            if options.failFast && !outcome.failures.isEmpty { report.stoppedEarly = true; break }
+            try flush()
+        } catch is Stop {
+            report.stoppedEarly = true
         }
         return report
+    }
+
+    /// What carries over from one batch to the next.
+    struct BatchState {
+        var instrumentsReady: Set<String>
+        var preparedRuns = Set<String>()
+        var done = 0
+    }
+
+    /// Scans, translates and registers one batch; returns whether the ingest must stop (--fail-fast).
+    func process(_ batch: [String], into report: inout IngestReport, state: inout BatchState) throws -> Bool {
+        var scanned = parallelMap(batch) { scan($0) }
+        var stop = false
+        // With --fail-fast, the first bad file ends the ingest: only the files before it go on.
+        if options.failFast, let firstBad = scanned.firstIndex(where: { $0.error != nil }) {
+            report.failures.append(scanned[firstBad].error!)
+            scanned = Array(scanned[..<firstBad])
+            stop = true
+        }
+        for s in scanned { report.warnings += s.warnings }
+        report.failures += scanned.compactMap(\.error)
+        let good = scanned.filter { $0.error == nil }
+
+        // Instruments and runs this batch needs.
+        let instruments = Set(good.flatMap { $0.observations.map(\.info.instrument) })
+        for name in instruments.subtracting(state.instrumentsReady).sorted() {
+            if let definition = try InstrumentDefinition.builtIn(name) {
+                try butler.registry.registerInstrument(definition, update: false)
+            } else {
+                try butler.registry.syncDimensionRecord(DimensionRecord(element: "instrument", fields: ["name": .string(name)]))
+            }
+            state.instrumentsReady.insert(name)
+        }
+        let runs = Set(good.flatMap { $0.observations.map { runName(for: $0.info) } })
+        if !runs.subtracting(state.preparedRuns).isEmpty {
+            try butler.registry.prepareRawIngest(runs: runs.subtracting(state.preparedRuns))
+            state.preparedRuns.formUnion(runs)
+        }
+
+        let outcome = try register(good)
+        report.ingested += outcome.ingested.count
+        report.datasetIds += outcome.ingested
+        report.skippedFiles += outcome.skippedFiles
+        report.failures += outcome.failures
+        report.runs.formUnion(outcome.runs)
+        return stop || (options.failFast && !outcome.failures.isEmpty)
     }
 
     func runName(for info: ObservationInfo) -> String {
@@ -168,7 +218,7 @@ struct RawIngester {
         var toPlace: [Planned] = []
         var claimed: [UUID: String] = [:]
         for plan in planned {
-            let absolute = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
+            let absolute = plan.file.path
             let present = plan.ids.compactMap { existing[$0] }
             if !present.isEmpty {
                 let sameFile = present.allSatisfy { $0.sourcePath == absolute || datastore.location(of: $0.path).path == absolute }
@@ -204,7 +254,7 @@ struct RawIngester {
                 outcome.failures.append("\(plan.file.path): \(error)")
             case .success(let placed):
                 if let url = placed.created { created.append(url) }
-                let source = URL(fileURLWithPath: plan.file.path).standardizedFileURL.path
+                let source = plan.file.path
                 for ((hdu, info), id) in zip(plan.file.observations, plan.ids) {
                     var file = StoredFileInfo(path: placed.recordedPath, storageClass: "Exposure", checksum: placed.checksum,
                                               fileSize: options.trackFileAttributes ? placed.size : nil, formatter: "FITS")
@@ -263,48 +313,9 @@ struct RawIngester {
 
     /// `.fits`, `.fits.fz`, `.fits.gz`, `.fit`, `.fz`: the extension a raw keeps in the datastore.
     static func fitsExtension(of path: String) -> String {
-        let name = URL(fileURLWithPath: path).lastPathComponent.lowercased()
+        let name = path.lowercased()
         for ext in [".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz"] where name.hasSuffix(ext) { return ext }
         return ".fits"
-    }
-
-    /// The files under the locations: files as given, folders searched recursively for names matching the pattern.
-    func findFiles(_ locations: [String]) throws -> (files: [String], missing: [String]) {
-        let regex: NSRegularExpression
-        do { regex = try NSRegularExpression(pattern: options.pattern) } catch {
-            throw ButlerError(.invalidValue, "invalid --regex '\(options.pattern)': \(error.localizedDescription)")
-        }
-        var files: [String] = []
-        var missing: [String] = []
-        let fm = FileManager.default
-        for location in locations {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: location, isDirectory: &isDirectory) else {
-                missing.append("\(location): no such file or folder")
-                continue
-            }
-            if !isDirectory.boolValue {
-                files.append(location)
-                continue
-            }
-            var found: [String] = []
-            if let walker = fm.enumerator(atPath: location) {
-                while let relative = walker.nextObject() as? String {
-                    let name = (relative as NSString).lastPathComponent
-                    guard !name.hasPrefix("."), regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil else { continue }
-                    let full = (location as NSString).appendingPathComponent(relative)
-                    var dir: ObjCBool = false
-                    if fm.fileExists(atPath: full, isDirectory: &dir) {
-                        if !dir.boolValue { found.append(full) }
-                    } else if (try? fm.destinationOfSymbolicLink(atPath: full)) != nil {
-                        found.append(full)  // a dangling link: reported as unreadable, not silently skipped
-                    }
-                }
-            }
-            files += found.sorted()
-        }
-        var seen = Set<String>()
-        return (files.filter { seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }, missing)
     }
 
     /// Maps `items` with `transform` on up to `options.processes` threads, keeping the order.

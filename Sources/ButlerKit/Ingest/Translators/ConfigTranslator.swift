@@ -80,7 +80,7 @@ package struct ValueSpec: Sendable, Decodable {
         } else if let mjd {
             value = header.string(mjd)
         }
-        value = value?.trimmingCharacters(in: .whitespaces)
+        value = value?.trimmedSpaces
         if let v = value, let regex, let re = try? NSRegularExpression(pattern: regex),
            let m = re.firstMatch(in: v, range: NSRange(v.startIndex..., in: v)) {
             let r = m.numberOfRanges > 1 ? m.range(at: 1) : m.range
@@ -167,7 +167,7 @@ package struct ConfigTranslator: MetadataTranslator {
     package var instrument: String { definition.name }
 
     package func canTranslate(_ header: Header) -> Bool {
-        spec.match.allSatisfy { key, value in header.string(key)?.trimmingCharacters(in: .whitespaces).lowercased() == value.lowercased() }
+        spec.match.allSatisfy { key, value in header.string(key)?.trimmedSpaces.lowercased() == value.lowercased() }
     }
 
     package func translate(_ header: Header) throws(TranslationError) -> ObservationInfo {

@@ -22,7 +22,7 @@ package struct LSSTTranslator: MetadataTranslator {
     package var instrument: String { definition.name }
 
     package func canTranslate(_ header: Header) -> Bool {
-        let instrume = header.string("INSTRUME")?.trimmingCharacters(in: .whitespaces)
+        let instrume = header.string("INSTRUME")?.trimmedSpaces
         switch camera {
         case .latiss:
             return instrume == "LATISS" || instrume == "LSST_ATISS"
@@ -30,7 +30,7 @@ package struct LSSTTranslator: MetadataTranslator {
             return instrume?.lowercased() == "lsstcam"
         case .comCam:
             guard instrume?.lowercased() == "comcam" else { return false }
-            let telescope = header.string("TELESCOP")?.trimmingCharacters(in: .whitespaces)
+            let telescope = header.string("TELESCOP")?.trimmedSpaces
             return telescope == nil || telescope == "Simonyi Survey Telescope" || telescope == "LSST"
         }
     }
@@ -122,7 +122,7 @@ package struct LSSTTranslator: MetadataTranslator {
 
     /// The day_obs offset that keeps exposure ids of different controllers apart (in units of YYYYMMDD).
     static func controllerOffset(_ controller: String?, dayObs: Int) -> Int {
-        guard let c = controller?.trimmingCharacters(in: .whitespaces).uppercased(), let step = Array("OCHPQS").firstIndex(of: Character(c)) else { return 0 }
+        guard let c = controller?.trimmedSpaces.uppercased(), let step = Array("OCHPQS").firstIndex(of: Character(c)) else { return 0 }
         if c == "C" && dayObs > 20231004 { return 0 }
         if ["P", "Q", "S"].contains(c) && dayObs > 20250417 { return 0 }
         return step * 10_000_000
@@ -133,7 +133,7 @@ package struct LSSTTranslator: MetadataTranslator {
         for key in keys {
             if key.hasPrefix("MJD") {
                 if let mjd = header.double(key), mjd > 0 { return TAITime(mjd: mjd, scale: .tai) }
-            } else if let text = header.string(key), let t = TAITime(iso: text.trimmingCharacters(in: .whitespaces), scale: .tai) {
+            } else if let text = header.string(key), let t = TAITime(iso: text.trimmedSpaces, scale: .tai) {
                 return t
             }
         }
@@ -143,14 +143,14 @@ package struct LSSTTranslator: MetadataTranslator {
     func physicalFilter(_ header: Header) -> String {
         switch camera {
         case .latiss:
-            var filter = header.string("FILTER")?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+            var filter = header.string("FILTER")?.trimmedSpaces ?? "unknown"
             if filter.range(of: "^empty_?[0-9]*$", options: [.regularExpression, .caseInsensitive]) != nil { filter = "empty" }
-            var grating = header.string("GRATING")?.trimmingCharacters(in: .whitespaces) ?? (header.contains("GRATING") ? "unknown" : "unknown")
+            var grating = header.string("GRATING")?.trimmedSpaces ?? (header.contains("GRATING") ? "unknown" : "unknown")
             if header.string("GRATING") != nil && (grating.isEmpty || grating.lowercased().hasPrefix("empty")) { grating = "empty" }
             if filter.isEmpty { filter = "unknown" }
             return "\(filter)~\(grating)"
         case .lsstCam, .comCam:
-            var parts = ["FILTER", "FILTER1", "FILTER2"].compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            var parts = ["FILTER", "FILTER1", "FILTER2"].compactMap { header.string($0)?.trimmedSpaces }.filter { !$0.isEmpty }
             if camera == .comCam, let first = parts.first, first == "r" { parts[0] = "empty" }
             var filter = parts.isEmpty ? "unknown" : parts.joined(separator: "~")
             filter = filter.replacingOccurrences(of: "NONE", with: "none")

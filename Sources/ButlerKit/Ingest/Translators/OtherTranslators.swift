@@ -8,7 +8,7 @@ package struct DECamTranslator: MetadataTranslator {
     package var instrument: String { definition.name }
 
     package func canTranslate(_ header: Header) -> Bool {
-        if let instrume = header.string("INSTRUME") { return instrume.trimmingCharacters(in: .whitespaces) == "DECam" }
+        if let instrume = header.string("INSTRUME") { return instrume.trimmedSpaces == "DECam" }
         return header.string("FILTER")?.contains("DECam") == true
     }
 
@@ -17,14 +17,14 @@ package struct DECamTranslator: MetadataTranslator {
         let ccd = try header.requiredInt("CCDNUM", name)
         let detectorName = header.firstString("DETPOS") ?? definition.detectors.first { $0.id == ccd }?.full_name ?? String(ccd)
         let expnum = try header.requiredInt("EXPNUM", name)
-        let scale = TAITime.Scale(rawValue: header.string("TIMESYS")?.lowercased().trimmingCharacters(in: .whitespaces) ?? "utc") ?? .utc
-        guard let begin = header.string("DATE-OBS").flatMap({ TAITime(iso: $0.trimmingCharacters(in: .whitespaces), scale: scale) })
+        let scale = TAITime.Scale(rawValue: header.string("TIMESYS")?.lowercased().trimmedSpaces ?? "utc") ?? .utc
+        guard let begin = header.string("DATE-OBS").flatMap({ TAITime(iso: $0.trimmedSpaces, scale: scale) })
                 ?? header.double("MJD-OBS").map({ TAITime(mjd: $0, scale: scale) }) else {
             throw header.contains("DATE-OBS") ? TranslationError(name, keyword: "DATE-OBS", "= '\(header.string("DATE-OBS") ?? "")' is not an ISO date")
                                               : .missing(name, "DATE-OBS")
         }
-        let type = header.string("OBSTYPE")?.trimmingCharacters(in: .whitespaces).lowercased() ?? "none"
-        var filter = header.string("FILTER")?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        let type = header.string("OBSTYPE")?.trimmedSpaces.lowercased() ?? "none"
+        var filter = header.string("FILTER")?.trimmedSpaces ?? "unknown"
         if type.contains("zero") || type.contains("bias") { filter = "solid plate 0.0 0.0" }
         let band = definition.band(of: filter) ?? filter.split(separator: " ").first.map(String.init) ?? filter
         var info = ObservationInfo(instrument: name, detectorId: ccd, detectorName: detectorName, exposureId: expnum,
@@ -38,7 +38,7 @@ package struct DECamTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = header.firstDouble("DARKTIME") ?? info.exposureTime
         info.datetimeBegin = begin
-        if let end = header.string("DTUTC"), let t = TAITime(iso: String(begin.isoTAI.prefix(10)) + "T" + end.trimmingCharacters(in: .whitespaces), scale: .utc) {
+        if let end = header.string("DTUTC"), let t = TAITime(iso: String(begin.isoTAI.prefix(10)) + "T" + end.trimmedSpaces, scale: .utc) {
             // DTUTC carries only the time of day; it rolls over midnight when earlier than the start.
             info.datetimeEnd = t < begin ? t.adding(seconds: 86_400) : t
         } else {
@@ -63,7 +63,7 @@ package struct HSCTranslator: MetadataTranslator {
     package var instrument: String { definition.name }
 
     package func canTranslate(_ header: Header) -> Bool {
-        if let instrume = header.string("INSTRUME") { return instrume.trimmingCharacters(in: .whitespaces) == "Hyper Suprime-Cam" }
+        if let instrume = header.string("INSTRUME") { return instrume.trimmedSpaces == "Hyper Suprime-Cam" }
         return header.firstString("EXP-ID", "FRAMEID")?.hasPrefix("HSC") == true
     }
 
@@ -78,12 +78,12 @@ package struct HSCTranslator: MetadataTranslator {
         }
         let expId = try header.requiredString("EXP-ID", name)
         let exposureId = try Self.exposureId(expId, frameId: header.string("FRAMEID"), name)
-        guard let date = header.string("DATE-OBS")?.trimmingCharacters(in: .whitespaces) else { throw .missing(name, "DATE-OBS") }
+        guard let date = header.string("DATE-OBS")?.trimmedSpaces else { throw .missing(name, "DATE-OBS") }
         let start = try header.requiredString("UT-STR", name)
         guard let begin = TAITime(iso: "\(date.prefix(10))T\(start)", scale: .utc) else {
             throw TranslationError(name, keyword: "DATE-OBS+UT-STR", "= '\(date) \(start)' is not a date and time")
         }
-        let rawFilter = header.string("FILTER01")?.trimmingCharacters(in: .whitespaces).uppercased() ?? "UNKNOWN"
+        let rawFilter = header.string("FILTER01")?.trimmedSpaces.uppercased() ?? "UNKNOWN"
         let filter: String
         switch rawFilter {
         case "UNRECOGNIZED", "UNRECOGNISED", "NOTSET", "UNKNOWN", "": filter = "unknown"
@@ -101,11 +101,11 @@ package struct HSCTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = info.exposureTime
         info.datetimeBegin = begin
-        var end = header.string("UT-END").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmingCharacters(in: .whitespaces))", scale: .utc) }
+        var end = header.string("UT-END").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmedSpaces)", scale: .utc) }
         let minimumEnd = begin.adding(seconds: info.exposureTime ?? 0)
         if end == nil || end! < minimumEnd { end = minimumEnd }
         info.datetimeEnd = end
-        let type = header.string("DATA-TYP")?.trimmingCharacters(in: .whitespaces).lowercased()
+        let type = header.string("DATA-TYP")?.trimmedSpaces.lowercased()
         info.observationType = type == "object" ? "science" : type
         info.observationReason = info.observationType == "science" ? "science" : "unknown"
         info.targetName = header.firstString("OBJECT")
@@ -129,7 +129,7 @@ package struct HSCTranslator: MetadataTranslator {
         if expId.hasPrefix("HSC"), chars.count == 12, chars[3].isLetter, chars[3].isUppercase,
            String(chars[10...]) == "00", var visit = Int(String(chars[4..<10])) {
             let letter = Int(chars[3].asciiValue! - Character("A").asciiValue!)
-            if visit == 0, let frame = frameId?.trimmingCharacters(in: .whitespaces), frame.count == 12, let f = Int(String(Array(frame)[4..<10])) {
+            if visit == 0, let frame = frameId?.trimmedSpaces, frame.count == 12, let f = Int(String(Array(frame)[4..<10])) {
                 visit = f % 2 == 1 ? f - 1 : f
             }
             return visit + 1_000_000 * letter
@@ -144,19 +144,19 @@ package struct MegaPrimeTranslator: MetadataTranslator {
     package var instrument: String { definition.name }
 
     package func canTranslate(_ header: Header) -> Bool {
-        header.string("INSTRUME")?.trimmingCharacters(in: .whitespaces) == "MegaPrime"
+        header.string("INSTRUME")?.trimmedSpaces == "MegaPrime"
     }
 
     package func translate(_ header: Header) throws(TranslationError) -> ObservationInfo {
         let name = instrument
-        var detectorName = header.string("EXTNAME")?.trimmingCharacters(in: .whitespaces) ?? "ccd99"
+        var detectorName = header.string("EXTNAME")?.trimmedSpaces ?? "ccd99"
         if detectorName == "COMPRESSED_IMAGE", let ver = header.int("EXTVER") { detectorName = String(format: "ccd%02d", ver) }
         if detectorName.range(of: "^ccd[0-9]+$", options: .regularExpression) == nil { detectorName = "ccd99" }
         let detector = Int(detectorName.dropFirst(3)) ?? 99
         let expnum = try header.requiredInt("EXPNUM", name)
         let date = try header.requiredString("DATE-OBS", name)
         let begin: TAITime
-        if let t = header.string("UTC-OBS"), let parsed = TAITime(iso: "\(date.prefix(10))T\(t.trimmingCharacters(in: .whitespaces))", scale: .utc) {
+        if let t = header.string("UTC-OBS"), let parsed = TAITime(iso: "\(date.prefix(10))T\(t.trimmedSpaces)", scale: .utc) {
             begin = parsed
         } else if let parsed = TAITime(iso: date, scale: .utc), date.count > 10 {
             begin = parsed
@@ -165,9 +165,9 @@ package struct MegaPrimeTranslator: MetadataTranslator {
         } else {
             throw TranslationError(name, keyword: "UTC-OBS", "is missing, so the start time is unknown")
         }
-        let filter = header.string("FILTER")?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        let filter = header.string("FILTER")?.trimmedSpaces ?? "unknown"
         var info = ObservationInfo(instrument: name, detectorId: detector, detectorName: detectorName, exposureId: expnum,
-                                   obsId: header.string("OBSID")?.trimmingCharacters(in: .whitespaces) ?? String(expnum),
+                                   obsId: header.string("OBSID")?.trimmedSpaces ?? String(expnum),
                                    dayObs: begin.dayObs(offsetSeconds: definition.dayObsOffsetSeconds), group: String(expnum),
                                    physicalFilter: filter, band: definition.band(of: filter) ?? String(filter.prefix(1)),
                                    dayObsOffsetSeconds: definition.dayObsOffsetSeconds)
@@ -175,9 +175,9 @@ package struct MegaPrimeTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = header.firstDouble("DARKTIME") ?? info.exposureTime
         info.datetimeBegin = begin
-        info.datetimeEnd = header.string("UTCEND").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmingCharacters(in: .whitespaces))", scale: .utc) }
+        info.datetimeEnd = header.string("UTCEND").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmedSpaces)", scale: .utc) }
             ?? begin.adding(seconds: info.exposureTime ?? 0)
-        let type = header.string("OBSTYPE")?.trimmingCharacters(in: .whitespaces).lowercased()
+        let type = header.string("OBSTYPE")?.trimmedSpaces.lowercased()
         info.observationType = type == "object" ? "science" : type
         info.observationReason = info.observationType == "science" ? "science" : "unknown"
         info.targetName = header.firstString("OBJECT")
