@@ -54,27 +54,36 @@ if [ "$(ls "$RAWS" 2>/dev/null | wc -l)" != "$FILES" ]; then
 fi
 echo "data: $(du -sh "$RAWS" | cut -f1)"
 sync
-ingest() {  # mode, extra options...
-  local mode=$1; shift
-  rm -rf "$OUT/repo" "$OUT/copy-floor"
-  "$BUTLER" create "$OUT/repo" >/dev/null
-  local r
-  r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$RAWS" -t "$mode" "$@")
-  local secs=${r% *} rss=${r#* }
-  local n
-  n=$("$BUTLER" query-datasets "$OUT/repo" raw --format csv | tail -n +2 | wc -l)
-  [ "$n" = "$FILES" ] || { echo "ingest $mode $*: expected $FILES datasets, found $n" >&2; cat "$OUT/cmd.err" >&2; exit 1; }
-  awk -v m="$mode $*" -v s="$secs" -v n="$FILES" -v r="$rss" 'BEGIN { printf "%-40s %7.2f s %8.0f files/s   peak RSS %6.1f MB\n", m, s, n / s, r / 1024 }'
+# Ingests the raws into a fresh repository RUNS times (alternating with nothing else) and prints the median.
+ingest() {  # runs mode [options...]
+  local runs=$1 mode=$2; shift 2
+  local results=()
+  for _ in $(seq "$runs"); do
+    rm -rf "$OUT/repo" "$OUT/copy-floor"
+    "$BUTLER" create "$OUT/repo" >/dev/null
+    local r
+    r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$RAWS" -t "$mode" "$@")
+    local n
+    n=$("$BUTLER" query-datasets "$OUT/repo" raw --format csv | tail -n +2 | wc -l)
+    [ "$n" = "$FILES" ] || { echo "ingest $mode $*: expected $FILES datasets, found $n" >&2; cat "$OUT/cmd.err" >&2; exit 1; }
+    results+=("$r")
+  done
+  printf '%s\n' "${results[@]}" | sort -n | awk -v m="$mode $*" -v n="$FILES" -v k="$runs" '
+    { s[NR] = $1; r[NR] = $2 } END { i = int((NR + 1) / 2); printf "%-36s %7.2f s %8.0f files/s   peak RSS %6.1f MB   (median of %d)\n", m, s[i], n / s[i], r[i] / 1024, k }'
 }
-ingest direct --no-track-file-attrs
-ingest direct
-ingest symlink --no-track-file-attrs
-ingest symlink
-ingest copy --no-track-file-attrs
-ingest copy
-rm -rf "$OUT/copy-floor" "$OUT/repo"
-t=$(measure cp -r "$RAWS" "$OUT/copy-floor")
-awk -v s="${t% *}" -v n="$FILES" 'BEGIN { printf "%-40s %7.2f s %8.0f files/s   (the floor for copy)\n", "cp -r", s, n / s }'
+ingest 3 direct --no-track-file-attrs
+ingest 3 direct
+ingest 1 symlink --no-track-file-attrs
+ingest 1 symlink
+ingest 3 copy --no-track-file-attrs
+ingest 3 copy
+cps=()
+for _ in 1 2 3; do
+  rm -rf "$OUT/copy-floor" "$OUT/repo"
+  t=$(measure cp -r "$RAWS" "$OUT/copy-floor")
+  cps+=("${t% *}")
+done
+printf '%s\n' "${cps[@]}" | sort -n | awk -v n="$FILES" '{ s[NR] = $1 } END { printf "%-36s %7.2f s %8.0f files/s   (the floor for copy; median of 3)\n", "cp -r", s[2], n / s[2] }'
 rm -rf "$OUT/copy-floor" "$OUT/repo"
 
 echo

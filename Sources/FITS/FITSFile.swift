@@ -26,7 +26,7 @@ public final class FITSFile {
     /// Opens a file read-only, runs `body`, and closes the file on every path.
     ///
     /// Gzip-compressed files (`.fits.gz`) are decompressed in memory; tile-compressed images (`.fz`) read as images.
-    /// The corresponding CFITSIO routine is `fits_open_file`.
+    /// The corresponding CFITSIO routines are `fits_open_diskfile` (`fits_open_file` for gzip files).
     /// - Throws: ``FITSError`` with code ``FITSError/Code/notFITS`` for a file that is not FITS.
     public static func withOpened<T>(_ path: String, _ body: (FITSFile) throws -> T) throws -> T {
         let file = try open(path)
@@ -37,10 +37,15 @@ public final class FITSFile {
     static func open(_ path: String) throws(FITSError) -> FITSFile {
         var status: Int32 = 0
         var fptr: UnsafeMutablePointer<fitsfile>?
-        // A leading '!' or a trailing '[...]' would mean something to CFITSIO's extended file name syntax;
-        // plain paths go through 'file://' so they are read literally.
-        let name = path.hasPrefix("/") || path.hasPrefix(".") || !path.contains(":") ? "file://" + path : path
-        cfitsio_open_file(&fptr, name, READONLY, &status)
+        let lower = path.lowercased()
+        if lower.hasSuffix(".gz") || lower.hasSuffix(".z") || lower.hasSuffix(".zip") || lower.hasSuffix(".bz2") {
+            // Compressed files go through the 'file://' driver, which decompresses them in memory.
+            cfitsio_open_file(&fptr, "file://" + path, READONLY, &status)
+        } else {
+            // The disk-file driver reads the path literally (no extended file name syntax) and skips the
+            // compression check, which would open the file a second time.
+            ffdkopn(&fptr, path, READONLY, &status)
+        }
         if status != 0 {
             if fptr != nil { var s: Int32 = 0; ffclos(fptr, &s) }
             var error = FITSError.cfitsio(status, path: path, hdu: nil)
