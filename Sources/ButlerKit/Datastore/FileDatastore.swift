@@ -137,17 +137,9 @@ package struct FileDatastore: Sendable {
         guard fd >= 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var hasher = SHA256()
-        var size: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            size += Int64(n)
+        let size = try withMappedFile(fd, path) { bytes in
+            hasher.update(bufferPointer: bytes)
+            return Int64(bytes.count)
         }
         return (size, hex(hasher.finalize()))
     }
@@ -174,29 +166,36 @@ package struct FileDatastore: Sendable {
                 size += Int64(n)
             }
         }
+        // One pass over the mapped source: hash it and write it out.
         var hasher = SHA256()
-        var size: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
+        let size = try withMappedFile(input, source) { bytes -> Int64 in
+            hasher.update(bufferPointer: bytes)
             var written = 0
-            while written < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
+            while written < bytes.count {
+                let w = write(output, bytes.baseAddress! + written, min(bytes.count - written, 1 << 24))
                 if w < 0 {
                     if errno == EINTR { continue }
                     throw ButlerError(.io, "cannot write \(destination): \(String(cString: strerror(errno)))")
                 }
                 written += w
             }
-            if checksum { buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
-            size += Int64(n)
+            return Int64(bytes.count)
         }
         return (size, checksum ? hex(hasher.finalize()) : nil)
+    }
+
+    /// Runs `body` over the whole contents of an open file, mapped into memory (an empty buffer for an empty file).
+    private static func withMappedFile<T>(_ fd: Int32, _ path: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        if size == 0 { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { munmap(map, size) }
+        madvise(map, size, MADV_SEQUENTIAL)
+        return try body(UnsafeRawBufferPointer(start: map, count: size))
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {
