@@ -47,7 +47,7 @@ rm -rf "$OUT/startup"
 echo
 echo "== raw ingest: $FILES synthetic LSSTCam raws, 256x256 int16 ($(( FILES / 9 )) exposures x 9 detectors, 100 exposures a night)"
 RAWS="$OUT/raws-$FILES"
-if [ "$(ls "$RAWS" 2>/dev/null | wc -l)" != "$FILES" ]; then
+if [ "$(find "$RAWS" -name '*.fits' 2>/dev/null | wc -l)" != "$FILES" ]; then
   rm -rf "$RAWS"
   t=$(measure "$MAKE_RAWS" "$TEMPLATE" "$RAWS" "$FILES" 256 9 100)
   echo "writing the raws through the FITS layer: ${t% *} s"
@@ -87,10 +87,10 @@ printf '%s\n' "${cps[@]}" | sort -n | awk -v n="$FILES" '{ s[NR] = $1 } END { pr
 rm -rf "$OUT/copy-floor" "$OUT/repo"
 
 echo
-echo "== peak memory against N (direct, no checksums, 32x32 raws)"
+echo "== peak memory against N (direct, no checksums, 32x32 raws, 9000 a night)"
 for n in 5000 "$MEMORY_FILES"; do
   SMALL="$OUT/small-$n"
-  if [ "$(ls "$SMALL" 2>/dev/null | wc -l)" != "$n" ]; then rm -rf "$SMALL"; "$MAKE_RAWS" "$TEMPLATE" "$SMALL" "$n" 32 9 1000 >/dev/null; fi
+  if [ "$(find "$SMALL" -name '*.fits' 2>/dev/null | wc -l)" != "$n" ]; then rm -rf "$SMALL"; "$MAKE_RAWS" "$TEMPLATE" "$SMALL" "$n" 32 9 1000 >/dev/null; fi
   rm -rf "$OUT/repo"
   "$BUTLER" create "$OUT/repo" >/dev/null
   r=$(measure "$BUTLER" ingest-raws "$OUT/repo" "$SMALL" -t direct --no-track-file-attrs)

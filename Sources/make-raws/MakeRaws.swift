@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Usage: make-raws TEMPLATE.fits OUTDIR COUNT [SIZE] [DETECTORS_PER_EXPOSURE] [EXPOSURES_PER_NIGHT]
 /// Headers are the template's cards with DAYOBS, SEQNUM, OBSID, GROUPID, RAFTBAY, CCDSLOT, dates and pixels
-/// varied per file: COUNT files over several nights, exposures and detectors.
+/// varied per file: COUNT files over several nights (one folder each), exposures and detectors.
 @main
 struct MakeRaws {
     static func main() throws {
@@ -49,7 +49,10 @@ struct MakeRaws {
                 default: cards.append(card)
                 }
             }
-            let path = "\(out)/\(obsid)_\(raft)_\(slot).fits"
+            // One folder per night, as raws arrive from a camera.
+            let folder = "\(out)/\(dayText)"
+            if seq == 1 && detector == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            let path = "\(folder)/\(obsid)_\(raft)_\(slot).fits"
             try FITSWriter.write(path, hdus: [FITSWriter.Image(cards: cards, size: (size, size), pixels: pixels)])
         }
     }

@@ -117,7 +117,10 @@ package struct FileDatastore: Sendable {
         } catch {
             throw ButlerError(.io, "cannot create datastore folder \(directory.path): \(error.localizedDescription)")
         }
-        madeDirectories.withLock { _ = $0.insert(directory.path) }
+        madeDirectories.withLock {
+            if $0.count > 4096 { $0.removeAll(keepingCapacity: true) }  // bounded: a cache, not a record
+            $0.insert(directory.path)
+        }
     }
 
     private static func posixError(_ what: String, _ from: String, _ to: String) -> ButlerError {

@@ -18,6 +18,8 @@ public struct RawIngestOptions: Sendable {
     public var failFast = false
     /// Record file size and SHA-256 checksum.
     public var trackFileAttributes = true
+    /// Keep the ids of the ingested datasets in the report (``IngestReport/datasetIds``); turn off for huge ingests.
+    public var collectDatasetIds = true
     /// Called after each batch with files done so far and the total.
     public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
@@ -165,7 +167,7 @@ struct RawIngester {
 
         let outcome = try register(good)
         report.ingested += outcome.ingested.count
-        report.datasetIds += outcome.ingested
+        if options.collectDatasetIds { report.datasetIds += outcome.ingested }
         report.skippedFiles += outcome.skippedFiles
         report.failures += outcome.failures
         report.runs.formUnion(outcome.runs)

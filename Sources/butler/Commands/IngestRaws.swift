@@ -53,6 +53,7 @@ extension ButlerCommand {
             options.skipExisting = skipExisting
             options.failFast = failFast
             options.trackFileAttributes = trackFileAttrs
+            options.collectDatasetIds = false
             let bar = ProgressBar(enabled: progress && isatty(2) == 1, unit: "files")
             options.progress = { done, total in bar.update(done, of: total) }
             let report = try butler.ingestRaws(locations, options: options)
