@@ -100,14 +100,28 @@ struct RawIngester {
         var state = BatchState(instrumentsReady: try butler.registry.registeredInstruments())
         var batch: [String] = []
         var explicit = Set<String>()
+        // Two stages in a pipeline: while one batch is registered, the next one's headers are read.
+        var pending: PendingScan?
         struct Stop: Error {}
+        func finishPending() throws {
+            guard let p = pending else { return }
+            pending = nil
+            let stop = try process(p.wait(), into: &report, state: &state)
+            state.done += p.count
+            options.progress?(min(state.done, total), total)
+            if stop { throw Stop() }
+        }
         func flush() throws {
             guard !batch.isEmpty else { return }
-            let stop = try process(batch, into: &report, state: &state)
-            state.done += batch.count
-            options.progress?(min(state.done, total), total)
+            let next = PendingScan(batch, ingester: self)
             batch.removeAll(keepingCapacity: true)
-            if stop { throw Stop() }
+            do {
+                try finishPending()
+            } catch {
+                _ = next.wait()
+                throw error
+            }
+            pending = next
         }
         do {
             for root in roots {
@@ -122,10 +136,33 @@ struct RawIngester {
                 }
             }
             try flush()
+            try finishPending()
         } catch is Stop {
             report.stoppedEarly = true
         }
         return report
+    }
+
+    /// A batch whose headers are being read in the background.
+    final class PendingScan: @unchecked Sendable {
+        // @unchecked: `result` is written once before `group` is left and read only after waiting on it.
+        let count: Int
+        private let group = DispatchGroup()
+        private var result: [Scanned] = []
+
+        init(_ paths: [String], ingester: RawIngester) {
+            count = paths.count
+            group.enter()
+            DispatchQueue.global().async { [self] in
+                result = ingester.parallelMap(paths) { ingester.scan($0) }
+                group.leave()
+            }
+        }
+
+        func wait() -> [Scanned] {
+            group.wait()
+            return result
+        }
     }
 
     /// What carries over from one batch to the next.
@@ -135,9 +172,9 @@ struct RawIngester {
         var done = 0
     }
 
-    /// Scans, translates and registers one batch; returns whether the ingest must stop (--fail-fast).
-    func process(_ batch: [String], into report: inout IngestReport, state: inout BatchState) throws -> Bool {
-        var scanned = parallelMap(batch) { scan($0) }
+    /// Registers one scanned batch; returns whether the ingest must stop (--fail-fast).
+    func process(_ scannedBatch: [Scanned], into report: inout IngestReport, state: inout BatchState) throws -> Bool {
+        var scanned = scannedBatch
         var stop = false
         // With --fail-fast, the first bad file ends the ingest: only the files before it go on.
         if options.failFast, let firstBad = scanned.firstIndex(where: { $0.error != nil }) {
