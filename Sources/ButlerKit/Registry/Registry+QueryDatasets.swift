@@ -1,5 +1,34 @@
 public import Foundation
 
+/// What to search for in ``Registry/queryDatasets(_:)-(DatasetQuery)``.
+public struct DatasetQuery: Sendable {
+    /// Dataset type names or glob patterns (all types when empty).
+    public var datasetTypes: [String] = []
+    /// Collections in search order (names, comma-separated lists or globs; all collections when empty).
+    public var collections: [String] = []
+    /// A `--where` expression in Rubin's language (empty: no constraint).
+    public var `where` = ""
+    /// Values for `:name` in the expression.
+    public var binds: [String: BindValue] = [:]
+    /// For each dataset type and data ID, only the dataset from the first collection in search order.
+    public var findFirst = false
+    /// Names to order by, `-name` for descending (data ID order by default).
+    public var orderBy: [String] = []
+    /// At most this many results per dataset type.
+    public var limit: Int?
+    /// Results to skip per dataset type.
+    public var offset = 0
+
+    public init() {}
+}
+
+/// The datasets a query found, or why there are none.
+public struct DatasetQueryResult: Sendable {
+    public let datasets: [DatasetResult]
+    /// When nothing was found: the reasons that could be found (no such collection, type not in these collections, ...).
+    public let reasons: [String]
+}
+
 /// A dataset found by a query, with the collection it was found in.
 public struct DatasetResult: Sendable, Hashable {
     /// The dataset.
@@ -48,51 +77,94 @@ extension Registry {
     /// - Returns: results grouped by dataset type (sorted by name), then by data ID.
     public func queryDatasets(_ datasetTypes: [String] = [], collections: [String] = [], findFirst: Bool = false,
                               limit: Int? = nil) throws -> [DatasetResult] {
-        try database.read { c in
-            let searched = try resolveCollections(collections, findFirst: findFirst, in: c)
-            let pattern = NamePattern(datasetTypes)
+        var query = DatasetQuery()
+        query.datasetTypes = datasetTypes
+        query.collections = collections
+        query.findFirst = findFirst
+        query.limit = limit
+        return try queryDatasets(query).datasets
+    }
+
+    /// Runs a dataset query: dataset types, collections (in search order), a `--where` expression with bind values,
+    /// find-first, ordering and paging. An empty result comes with the reasons that could be found.
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` for a bad expression (the message shows a caret under the problem),
+    ///   ``ButlerError/Code/notFound`` for a named collection or dataset type that does not exist.
+    public func queryDatasets(_ query: DatasetQuery) throws -> DatasetQueryResult {
+        let expression: Expression?
+        do { expression = try Parser.parse(query.where) } catch { throw error.butlerError }
+        return try database.read { c in
+            var reasons: [String] = []
+            let searched = try resolveCollections(query.collections, findFirst: query.findFirst, in: c)
+            if searched.isEmpty { reasons.append("no collection matched \(query.collections.isEmpty ? "(the repository has none)" : query.collections.joined(separator: ", "))") }
+            let pattern = NamePattern(query.datasetTypes)
             for literal in pattern.literals where try datasetType(literal, in: c) == nil {
                 throw ButlerError(.notFound, "no dataset type named '\(literal)'")
             }
+            let types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
+            if types.isEmpty { reasons.append("no dataset type matched \(query.datasetTypes.joined(separator: ", "))") }
             var results: [DatasetResult] = []
-            for stored in try allDatasetTypes(in: c) where pattern.matches(stored.type.name) {
+            for stored in types {
                 // Collection summaries let the search skip collections that cannot hold this type.
                 let holding = Set(try c.query("SELECT collection_id FROM collection_summary_dataset_type WHERE dataset_type_id = ?",
                                               [.integer(stored.id)]).compactMap { $0[0].int64 })
                 let relevant = searched.filter { holding.contains($0.id) }
-                guard !relevant.isEmpty else { continue }
-                results += try queryDatasets(of: stored, in: relevant, findFirst: findFirst, limit: limit, c)
+                guard !relevant.isEmpty else {
+                    if !searched.isEmpty {
+                        reasons.append("dataset type '\(stored.type.name)' has no datasets in \(searched.count == 1 ? "collection '\(searched[0].name)'" : "the \(searched.count) collections searched")")
+                    }
+                    continue
+                }
+                let found = try queryDatasets(of: stored, in: relevant, query: query, expression: expression, c)
+                if found.isEmpty && expression != nil {
+                    reasons.append("no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", ")) matches the --where expression")
+                }
+                results += found
             }
-            return results
+            return DatasetQueryResult(datasets: results, reasons: results.isEmpty ? reasons : [])
         }
     }
 
-    private func queryDatasets(of stored: StoredDatasetType, in collections: [CollectionRecord], findFirst: Bool, limit: Int?,
-                               _ c: any SQLConnection) throws -> [DatasetResult] {
+    private func queryDatasets(of stored: StoredDatasetType, in collections: [CollectionRecord], query: DatasetQuery,
+                               expression: Expression?, _ c: any SQLConnection) throws -> [DatasetResult] {
         let dims = stored.type.dimensions.required
+        let builder = QueryBuilder(universe: universe, expression: query.where)
+        builder.binds = query.binds
+        builder.datasetType = stored.type.name
+        builder.datasetAlias = "d"
+        builder.runAlias = "run"
+        builder.collectionAlias = "coll"
+        builder.extraNames = extraQueryNames
+        for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
+        let condition = try expression.map { try builder.compileCondition($0) }
+        let order = try builder.orderBy(query.orderBy)
         let dimColumns = dims.map { "t." + q($0) }
         let rank = "CASE t.collection_id " + collections.enumerated().map { "WHEN \($0.element.id) THEN \($0.offset)" }.joined(separator: " ") + " END"
         let ids = collections.map { String($0.id) }.joined(separator: ", ")
+        let orderColumns = order.enumerated().map { "\($0.element.replacingOccurrences(of: " DESC", with: "")) AS order_\($0.offset)" }
         var sql = """
-            SELECT t.dataset_id, coll.name, run.name\(dimColumns.map { ", " + $0 }.joined()), \(rank) AS search_rank
+            SELECT t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
             FROM \(q(stored.tagTable)) AS t
             JOIN dataset AS d ON d.id = t.dataset_id
             JOIN collection AS run ON run.collection_id = d.run_id
             JOIN collection AS coll ON coll.collection_id = t.collection_id
-            WHERE t.dataset_type_id = ? AND t.collection_id IN (\(ids))
+            \(builder.joins.joined(separator: "\n"))
+            WHERE t.dataset_type_id = ? AND t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
             """
-        if findFirst {
-            let partition = dims.isEmpty ? "" : "PARTITION BY " + dimColumns.joined(separator: ", ")
-            sql = "SELECT * FROM (SELECT inner_q.*, ROW_NUMBER() OVER (\(partition.replacingOccurrences(of: "t.", with: "inner_q.")) ORDER BY inner_q.search_rank) AS rownum FROM (\(sql)) AS inner_q) AS ranked WHERE rownum = 1"
+        if query.findFirst {
+            let partition = dims.isEmpty ? "" : "PARTITION BY " + dims.map { "inner_q." + q($0) }.joined(separator: ", ")
+            sql = "SELECT * FROM (SELECT inner_q.*, ROW_NUMBER() OVER (\(partition) ORDER BY inner_q.search_rank) AS rownum FROM (\(sql)) AS inner_q) AS ranked WHERE rownum = 1"
         }
-        let order = (dims.map(q) + ["search_rank"]).joined(separator: ", ")
-        sql = "SELECT * FROM (\(sql)) AS found ORDER BY \(order)"
-        if let limit { sql += " LIMIT \(max(0, limit))" }
+        let userOrder = order.enumerated().map { "order_\($0.offset)" + ($0.element.hasSuffix(" DESC") ? " DESC" : "") }
+        let defaultOrder = dims.map(q) + ["search_rank"]
+        sql = "SELECT * FROM (\(sql)) AS found ORDER BY \((userOrder + defaultOrder).joined(separator: ", "))"
+        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 { sql += " LIMIT -1" }
+        if query.offset > 0 { sql += " OFFSET \(query.offset)" }
         var seen = Set<String>()
         var results: [DatasetResult] = []
-        for row in try c.query(sql, [.integer(stored.id)]) {
+        for row in try c.query(sql, [.integer(stored.id)] + builder.parameters) {
             guard let idText = row[0].string, let id = UUID(uuidString: idText) else { continue }
-            if !findFirst && !seen.insert(idText + "|" + (row[1].string ?? "")).inserted { continue }
+            if !query.findFirst && !seen.insert(idText + "|" + (row[1].string ?? "")).inserted { continue }
             var values: [String: DataIDValue] = [:]
             for (i, dim) in dims.enumerated() { values[dim] = DataIDValue(row[3 + i]) }
             let ref = DatasetRef(id: id, datasetType: stored.type, run: row[2].string ?? "",
@@ -101,6 +173,9 @@ extension Registry {
         }
         return results
     }
+
+    /// Names beyond dimensions and dataset fields that `--where` understands (extended by later features).
+    var extraQueryNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)? { nil }
 
     /// The absolute location of each dataset's file (its first file record).
     public func fileLocations(_ ids: [UUID], datastoreRoot: URL) throws -> [UUID: URL] {

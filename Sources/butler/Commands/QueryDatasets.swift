@@ -14,14 +14,21 @@ extension ButlerCommand {
         @Argument(help: ArgumentHelp("Glob patterns of dataset type names (all when none).", valueName: "glob")) var globs: [String] = []
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search (names or globs; comma-separated or repeated).", valueName: "collections"))
         var collections: [String] = []
+        @OptionGroup var query: WhereOptions
         @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
-        @Option(name: .long, help: "At most this many datasets per dataset type (0: no limit).") var limit: Int = 0
         @Flag(name: .long, help: "Also show the location of each dataset's file.") var showUri = false
         @OptionGroup var output: FormatOption
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
-            let results = try butler.registry.queryDatasets(globs, collections: collections, findFirst: findFirst, limit: limit > 0 ? limit : nil)
+            var q = DatasetQuery()
+            q.datasetTypes = globs
+            q.collections = collections
+            q.findFirst = findFirst
+            try query.apply(to: &q)
+            let found = try butler.registry.queryDatasets(q)
+            let results = found.datasets
+            for reason in found.reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
             if output.format == .json {
                 let objects = results.map { r -> String in
@@ -59,9 +66,10 @@ extension ButlerCommand {
                 tables.append(table)
             }
             if tables.isEmpty {
-                if output.format == .table {
+                if output.format == .table && found.reasons.isEmpty {
                     FileHandle.standardError.write(Data("No datasets found.\n".utf8))
                 }
+                if output.format == .csv { emit("") }
                 return
             }
             emit(render(tables, as: output.format))

@@ -1,0 +1,41 @@
+/// The expression tree of a `--where` expression.
+indirect enum Expression {
+    /// A literal value.
+    case literal(Literal, column: Int)
+    /// A possibly dotted name: `visit`, `exposure.obs_id`, `visit.timespan.begin`.
+    case name([String], column: Int)
+    /// A bind parameter `:name`.
+    case bind(String, column: Int)
+    /// `NOT x`, `-x`, `+x`.
+    case unary(String, Expression, column: Int)
+    /// `a op b` for comparisons, arithmetic, AND, OR, OVERLAPS.
+    case binary(String, Expression, Expression, column: Int)
+    /// `x [NOT] IN (items)`; items may be ranges.
+    case inList(Expression, [InItem], negated: Bool, column: Int)
+    /// `GLOB(x, 'pattern')`, `UUID('...')`, `POINT(...)` and so on.
+    case function(String, [Expression], column: Int)
+    /// `(a, b)`: a time range.
+    case tuple([Expression], column: Int)
+
+    enum Literal {
+        case integer(Int)
+        case float(Double)
+        case string(String)
+        case time(String)
+        case uuid(String)
+    }
+
+    enum InItem {
+        case value(Expression)
+        /// `start..stop[:stride]`, inclusive.
+        case range(Int, Int, stride: Int, column: Int)
+    }
+
+    var column: Int {
+        switch self {
+        case .literal(_, let c), .name(_, let c), .bind(_, let c), .unary(_, _, let c), .binary(_, _, _, let c),
+             .inList(_, _, _, let c), .function(_, _, let c), .tuple(_, let c):
+            return c
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/// A token of the `--where` language (Rubin's grammar: `daf_butler` queries/expressions/parser).
+struct Token: Equatable {
+    enum Kind: Equatable {
+        case identifier(String)          // visit, exposure.obs_id is three tokens: identifier, dot, identifier
+        case integer(Int)
+        case float(Double)
+        case string(String)              // 'single quoted'
+        case time(String)                // T'...'
+        case bind(String)                // :name
+        case keyword(String)             // AND OR NOT IN OVERLAPS (upper case)
+        case symbol(String)              // = != < <= > >= + - * / % ( ) , . .. :
+        case end
+    }
+    let kind: Kind
+    /// Zero-based column of the token's first character.
+    let column: Int
+}
+
+/// Splits an expression into tokens.
+struct Lexer {
+    static let keywords: Set<String> = ["AND", "OR", "NOT", "IN", "OVERLAPS"]
+
+    static func tokenize(_ text: String) throws(ExpressionError) -> [Token] {
+        let chars = Array(text)
+        var tokens: [Token] = []
+        var i = 0
+        func fail(_ message: String, _ column: Int) -> ExpressionError {
+            ExpressionError(expression: text, column: column, message: message)
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c.isWhitespace { i += 1; continue }
+            let start = i
+            // Time literal T'...'
+            if (c == "T" || c == "t"), i + 1 < chars.count, chars[i + 1] == "'" {
+                i += 2
+                var value = ""
+                while i < chars.count && chars[i] != "'" { value.append(chars[i]); i += 1 }
+                guard i < chars.count else { throw fail("unterminated time literal", start) }
+                i += 1
+                tokens.append(Token(kind: .time(value), column: start))
+                continue
+            }
+            if c.isLetter || c == "_" {
+                var word = ""
+                while i < chars.count && (chars[i].isLetter || chars[i].isNumber || chars[i] == "_") { word.append(chars[i]); i += 1 }
+                let upper = word.uppercased()
+                tokens.append(Token(kind: keywords.contains(upper) ? .keyword(upper) : .identifier(word), column: start))
+                continue
+            }
+            if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber && !(i + 1 < chars.count && chars[i + 1] == ".")) {
+                var digits = ""
+                var isFloat = false
+                while i < chars.count {
+                    let d = chars[i]
+                    if d.isNumber { digits.append(d); i += 1; continue }
+                    // '..' is a range, not a decimal point.
+                    if d == ".", !(i + 1 < chars.count && chars[i + 1] == "."), !isFloat { isFloat = true; digits.append(d); i += 1; continue }
+                    if (d == "e" || d == "E"), i + 1 < chars.count, chars[i + 1].isNumber || ((chars[i + 1] == "-" || chars[i + 1] == "+") && i + 2 < chars.count && chars[i + 2].isNumber) {
+                        isFloat = true
+                        digits.append(d); digits.append(chars[i + 1]); i += 2
+                        continue
+                    }
+                    break
+                }
+                if isFloat {
+                    guard let v = Double(digits) else { throw fail("invalid number '\(digits)'", start) }
+                    tokens.append(Token(kind: .float(v), column: start))
+                } else {
+                    guard let v = Int(digits) else { throw fail("integer '\(digits)' is too large", start) }
+                    tokens.append(Token(kind: .integer(v), column: start))
+                }
+                continue
+            }
+            if c == "'" {
+                i += 1
+                var value = ""
+                while true {
+                    guard i < chars.count else { throw fail("unterminated string", start) }
+                    if chars[i] == "'" {
+                        if i + 1 < chars.count && chars[i + 1] == "'" { value.append("'"); i += 2; continue }
+                        i += 1
+                        break
+                    }
+                    value.append(chars[i]); i += 1
+                }
+                tokens.append(Token(kind: .string(value), column: start))
+                continue
+            }
+            if c == ":" , i + 1 < chars.count, chars[i + 1].isLetter || chars[i + 1] == "_" {
+                i += 1
+                var name = ""
+                while i < chars.count && (chars[i].isLetter || chars[i].isNumber || chars[i] == "_") { name.append(chars[i]); i += 1 }
+                tokens.append(Token(kind: .bind(name), column: start))
+                continue
+            }
+            let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
+            if ["!=", "<=", ">=", "..", "<>"].contains(two) {
+                tokens.append(Token(kind: .symbol(two == "<>" ? "!=" : two), column: start))
+                i += 2
+                continue
+            }
+            if "=<>+-*/%(),.:".contains(c) {
+                tokens.append(Token(kind: .symbol(String(c)), column: start))
+                i += 1
+                continue
+            }
+            throw fail("unexpected character '\(c)'", start)
+        }
+        tokens.append(Token(kind: .end, column: chars.count))
+        return tokens
+    }
+}

@@ -1,0 +1,437 @@
+import Foundation
+
+/// The type of a compiled expression.
+enum ValueType: Equatable, CustomStringConvertible {
+    case integer, float, string, bool, time, uuid
+    /// A timespan: SQL for its begin and end (NULL means unbounded).
+    case timespan(begin: String, end: String)
+
+    var isNumeric: Bool { self == .integer || self == .float }
+
+    var description: String {
+        switch self {
+        case .integer: return "an integer"
+        case .float: return "a number"
+        case .string: return "a string"
+        case .bool: return "a condition"
+        case .time: return "a time"
+        case .uuid: return "a UUID"
+        case .timespan: return "a timespan"
+        }
+    }
+}
+
+/// A bound value for `:name` in an expression (`--bind name=value`).
+public enum BindValue: Sendable {
+    case integer(Int)
+    case float(Double)
+    case string(String)
+    case list([BindValue])
+
+    /// Parses a command-line value: comma-separated values make a list (for `IN (:name)`), numbers are numbers.
+    public init(parsing text: String) {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmedSpaces }
+        if items.count > 1 {
+            self = .list(items.map { BindValue(parsing: $0) })
+        } else if let i = Int(text) {
+            self = .integer(i)
+        } else if let d = Double(text) {
+            self = .float(d)
+        } else {
+            var s = text
+            if s.count >= 2, s.hasPrefix("'"), s.hasSuffix("'") { s = String(s.dropFirst().dropLast()) }
+            self = .string(s)
+        }
+    }
+}
+
+/// Builds one SQL SELECT over a base table (a dataset tags table or dimension tables), joining the dimension
+/// tables that names in `--where` and `--order-by` need, and compiles expressions to SQL with bound parameters:
+/// no value is ever spliced into the SQL text.
+final class QueryBuilder {
+    let universe: DimensionUniverse
+    let expressionText: String
+    var from: [String] = []
+    var joins: [String] = []
+    /// SQL for the value of each dimension known so far.
+    var dimensions: [String: String] = [:]
+    /// Aliases of joined element tables.
+    var aliases: [String: String] = [:]
+    var parameters: [SQLValue] = []
+    var binds: [String: BindValue] = [:]
+    /// For dataset queries: the dataset type name, the dataset alias and the run and collection aliases.
+    var datasetType: String?
+    var datasetAlias: String?
+    var runAlias: String?
+    var collectionAlias: String?
+    /// For dimension-record queries: the element whose fields can be named without a prefix.
+    var recordElement: String?
+    /// Extra name resolution (provenance metrics and the like), tried before failing.
+    var extraNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)?
+    private var aliasCounter = 0
+
+    init(universe: DimensionUniverse, expression: String = "") {
+        self.universe = universe
+        self.expressionText = expression
+    }
+
+    func alias(_ base: String) -> String {
+        aliasCounter += 1
+        return "\(base)_\(aliasCounter)"
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    func bind(_ value: SQLValue) -> String {
+        parameters.append(value)
+        return "?"
+    }
+
+    func fail(_ message: String, _ column: Int) -> ButlerError {
+        ExpressionError(expression: expressionText, column: column, message: message).butlerError
+    }
+
+    // MARK: Dimensions and elements
+
+    /// SQL for the value of a dimension, joining tables as needed.
+    func dimension(_ name: String, column: Int = 0) throws -> String {
+        if let known = dimensions[name] { return known }
+        var visiting = Set<String>()
+        if let sql = try resolve(name, &visiting) { return sql }
+        let known = universe.sorted(dimensions.keys).joined(separator: ", ")
+        throw fail("dimension '\(name)' is not related to the dimensions of this query (\(known))", column)
+    }
+
+    private func resolve(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+        if let known = dimensions[name] { return known }
+        guard visiting.insert(name).inserted, let target = universe[name], target.isDimension else { return nil }
+        defer { visiting.remove(name) }
+        // 1. An element whose record implies it (exposure -> physical_filter -> band).
+        for element in universe.elements where element.hasTable && element.isDimension && element.implies.contains(name) {
+            if let alias = try joinDimensionTable(element.name, &visiting) {
+                let sql = "\(alias).\(q(name))"
+                dimensions[name] = sql
+                return sql
+            }
+        }
+        // 2. A join element that relates it to known dimensions (exposure <-> visit through visit_definition).
+        for element in universe.elements where element.hasTable && !element.isDimension {
+            let required = universe.requiredDimensions(of: element.name)
+            guard required.contains(name) else { continue }
+            var keys: [(String, String)] = []
+            var ok = true
+            for dim in required where dim != name {
+                guard let sql = try dimensions[dim] ?? resolveKnownOnly(dim, &visiting) else { ok = false; break }
+                keys.append((dim, sql))
+            }
+            guard ok, !keys.isEmpty else { continue }
+            let a = alias(element.name)
+            joins.append("JOIN \(q(element.name)) AS \(a) ON " + keys.map { "\(a).\(q($0.0)) = \($0.1)" }.joined(separator: " AND "))
+            aliases[element.name] = a
+            let sql = "\(a).\(q(name))"
+            dimensions[name] = sql
+            return sql
+        }
+        return nil
+    }
+
+    /// Resolves a dimension without going through join elements (avoids joining chains of relations).
+    private func resolveKnownOnly(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+        if let known = dimensions[name] { return known }
+        guard visiting.insert(name).inserted else { return nil }
+        defer { visiting.remove(name) }
+        for element in universe.elements where element.hasTable && element.isDimension && element.implies.contains(name) {
+            if let alias = try joinDimensionTable(element.name, &visiting) {
+                let sql = "\(alias).\(q(name))"
+                dimensions[name] = sql
+                return sql
+            }
+        }
+        return nil
+    }
+
+    /// Joins a dimension's table on its key values (which must resolve), returning its alias.
+    private func joinDimensionTable(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+        if let a = aliases[name] { return a }
+        guard let element = universe[name], element.hasTable, let pk = element.primaryKey else { return nil }
+        var keys: [(String, String)] = []
+        for dim in universe.requiredDimensions(of: name) {
+            guard let sql = try resolve(dim, &visiting) else { return nil }
+            keys.append((dim, sql))
+        }
+        guard let value = try resolve(name, &visiting) else { return nil }
+        keys.append((pk.name, value))
+        let a = alias(name)
+        joins.append("JOIN \(q(name)) AS \(a) ON " + keys.map { "\(a).\(q($0.0)) = \($0.1)" }.joined(separator: " AND "))
+        aliases[name] = a
+        return a
+    }
+
+    /// The alias of an element's table, joined on demand.
+    func element(_ name: String, column: Int) throws -> String {
+        if let a = aliases[name] { return a }
+        var visiting = Set<String>()
+        if let a = try joinDimensionTable(name, &visiting) { return a }
+        throw fail("'\(name)' is not related to the dimensions of this query", column)
+    }
+
+    // MARK: Compiling expressions
+
+    /// Compiles a boolean expression to SQL.
+    func compileCondition(_ expression: Expression) throws -> String {
+        let (sql, type) = try compile(expression)
+        guard type == .bool else {
+            throw fail("expected a condition (a comparison, IN, OVERLAPS, GLOB, AND, OR, NOT), found \(type)", expression.column)
+        }
+        return sql
+    }
+
+    func compile(_ e: Expression) throws -> (String, ValueType) {
+        switch e {
+        case .literal(let literal, let column):
+            switch literal {
+            case .integer(let v): return (bind(.integer(Int64(v))), .integer)
+            case .float(let v): return (bind(.real(v)), .float)
+            case .string(let s): return (bind(.text(s)), .string)
+            case .time(let text):
+                guard let t = parseTimeLiteral(text) else {
+                    throw fail("invalid time literal T'\(text)': expected ISO (2020-01-01T12:00:00), MJD (58938.5), with an optional format (mjd/...) and scale (.../tai)", column)
+                }
+                return (bind(.integer(t.nanoseconds)), .time)
+            case .uuid(let s):
+                guard let uuid = UUID(uuidString: s) else { throw fail("invalid UUID '\(s)'", column) }
+                return (bind(.text(uuid.uuidString.lowercased())), .uuid)
+            }
+        case .name(let parts, let column):
+            return try name(parts, column: column)
+        case .bind(let name, let column):
+            guard let value = binds[name] else {
+                throw fail("no value for :\(name); give one with --bind \(name)=VALUE", column)
+            }
+            switch value {
+            case .integer(let i): return (bind(.integer(Int64(i))), .integer)
+            case .float(let d): return (bind(.real(d)), .float)
+            case .string(let s): return (bind(.text(s)), .string)
+            case .list: throw fail(":\(name) is a list; lists are allowed only in IN (:\(name))", column)
+            }
+        case .unary(let op, let inner, let column):
+            let (sql, type) = try compile(inner)
+            if op == "NOT" {
+                guard type == .bool else { throw fail("NOT needs a condition, found \(type)", column) }
+                return ("(NOT \(sql))", .bool)
+            }
+            guard type.isNumeric else { throw fail("'-' needs a number, found \(type)", column) }
+            return ("(-\(sql))", type)
+        case .binary(let op, let l, let r, let column):
+            return try binary(op, l, r, column: column)
+        case .inList(let left, let items, let negated, let column):
+            return try inList(left, items, negated: negated, column: column)
+        case .function(let name, let args, let column):
+            switch name {
+            case "GLOB":
+                guard args.count == 2 else { throw fail("GLOB takes two arguments: GLOB(name, 'pattern')", column) }
+                let (value, type) = try compile(args[0])
+                guard type == .string else { throw fail("GLOB needs a string to match, found \(type)", args[0].column) }
+                let (pattern, ptype) = try compile(args[1])
+                guard ptype == .string else { throw fail("the GLOB pattern must be a string", args[1].column) }
+                return ("(\(value) GLOB \(pattern))", .bool)
+            case "POINT", "CIRCLE", "BOX", "POLYGON", "REGION":
+                throw fail("sky regions (\(name)) are not supported yet", column)
+            default:
+                throw fail("unknown function \(name); expected GLOB or UUID", column)
+            }
+        case .tuple(let items, let column):
+            guard items.count == 2 else { throw fail("a time range is written (T'begin', T'end')", column) }
+            let (a, ta) = try compile(items[0])
+            let (b, tb) = try compile(items[1])
+            guard ta == .time, tb == .time else { throw fail("a range needs two times, as (T'2020-01-01', T'2021-01-01')", column) }
+            return ("", .timespan(begin: a, end: b))
+        }
+    }
+
+    private func binary(_ op: String, _ l: Expression, _ r: Expression, column: Int) throws -> (String, ValueType) {
+        if op == "AND" || op == "OR" {
+            let a = try compileCondition(l), b = try compileCondition(r)
+            return ("(\(a) \(op) \(b))", .bool)
+        }
+        let (a, ta) = try compile(l)
+        let (b, tb) = try compile(r)
+        if op == "OVERLAPS" {
+            guard case .timespan(let ab, let ae) = ta, case .timespan(let bb, let be) = tb else {
+                if ta == .string || tb == .string { throw fail("OVERLAPS of regions is not supported yet; it compares two timespans", column) }
+                throw fail("OVERLAPS compares two timespans (x.timespan or (T'begin', T'end')), found \(ta) and \(tb)", column)
+            }
+            // Half-open [begin, end); NULL bounds are unbounded.
+            return ("((\(ab) IS NULL OR \(be) IS NULL OR \(ab) < \(be)) AND (\(bb) IS NULL OR \(ae) IS NULL OR \(bb) < \(ae)))", .bool)
+        }
+        if ["+", "-", "*", "/", "%"].contains(op) {
+            guard ta.isNumeric, tb.isNumeric else { throw fail("'\(op)' needs numbers, found \(ta) and \(tb)", column) }
+            return ("(\(a) \(op) \(b))", ta == .float || tb == .float || op == "/" && false ? .float : ta)
+        }
+        // Comparisons.
+        try checkComparable(ta, tb, l, r, column: column)
+        let sqlOp = op == "!=" ? "<>" : op
+        return ("(\(a) \(sqlOp) \(b))", .bool)
+    }
+
+    private func checkComparable(_ ta: ValueType, _ tb: ValueType, _ l: Expression, _ r: Expression, column: Int) throws {
+        if ta == tb || (ta.isNumeric && tb.isNumeric) || (ta == .uuid && tb == .string) || (ta == .string && tb == .uuid) { return }
+        if case .timespan = ta { throw fail("a timespan cannot be compared with '='/'<'; use x.timespan.begin or OVERLAPS", column) }
+        if case .timespan = tb { throw fail("a timespan cannot be compared with '='/'<'; use x.timespan.begin or OVERLAPS", column) }
+        let side: Expression = (ta == .string && tb != .string) || (tb == .string) ? r : l
+        throw fail("cannot compare \(ta) with \(tb)", side.column)
+    }
+
+    private func inList(_ left: Expression, _ items: [Expression.InItem], negated: Bool, column: Int) throws -> (String, ValueType) {
+        let (value, type) = try compile(left)
+        // A time inside a range: T'...' IN (T'begin', T'end').
+        if type == .time, items.count == 2, case .value(let a) = items[0], case .value(let b) = items[1] {
+            let (sa, ta) = try compile(a), (sb, tb) = try compile(b)
+            if ta == .time && tb == .time {
+                let sql = "(\(value) >= \(sa) AND \(value) < \(sb))"
+                return (negated ? "(NOT \(sql))" : sql, .bool)
+            }
+        }
+        var terms: [String] = []
+        var values: [String] = []
+        for item in items {
+            switch item {
+            case .range(let a, let b, let stride, let c):
+                guard type.isNumeric else { throw fail("a range needs an integer on the left of IN, found \(type)", c) }
+                if (b - a) / stride < 100 {
+                    for v in Swift.stride(from: a, through: b, by: stride) { values.append(bind(.integer(Int64(v)))) }
+                } else {
+                    let lo = bind(.integer(Int64(a))), hi = bind(.integer(Int64(b)))
+                    var term = "(\(value) BETWEEN \(lo) AND \(hi)"
+                    if stride > 1 { term += " AND (\(value) - \(bind(.integer(Int64(a))))) % \(bind(.integer(Int64(stride)))) = 0" }
+                    terms.append(term + ")")
+                }
+            case .value(.bind(let name, let c)):
+                guard let bound = binds[name] else { throw fail("no value for :\(name); give one with --bind \(name)=VALUE", c) }
+                let list: [BindValue]
+                if case .list(let l) = bound { list = l } else { list = [bound] }
+                for v in list {
+                    switch v {
+                    case .integer(let i): values.append(bind(.integer(Int64(i))))
+                    case .float(let d): values.append(bind(.real(d)))
+                    case .string(let s):
+                        if type.isNumeric { throw fail(":\(name) holds '\(s)', not \(type)", c) }
+                        values.append(bind(.text(s)))
+                    case .list: break
+                    }
+                }
+            case .value(let e):
+                if case .name = e {} else if case .literal = e {} else if case .unary("-", .literal, _) = e {} else {
+                    throw fail("IN lists hold values and names, not expressions", e.column)
+                }
+                let (sql, t) = try compile(e)
+                try checkComparable(type, t, left, e, column: e.column)
+                values.append(sql)
+            }
+        }
+        if !values.isEmpty { terms.append("\(value) IN (\(values.joined(separator: ", ")))") }
+        let sql = "(" + terms.joined(separator: " OR ") + ")"
+        return (negated ? "(NOT \(sql))" : sql, .bool)
+    }
+
+    // MARK: Names
+
+    private func name(_ parts: [String], column: Int) throws -> (String, ValueType) {
+        if let extra = extraNames, let resolved = try extra(self, parts) { return resolved }
+        if parts.count == 1 {
+            let n = parts[0]
+            if let dim = universe[n], dim.isDimension {
+                return (try dimension(n, column: column), Self.type(of: dim.primaryKey!.type))
+            }
+            if let dataset = datasetAlias {
+                switch n {
+                case "ingest_date": return ("\(dataset).ingest_date", .time)
+                case "dataset_id": return ("\(dataset).id", .uuid)
+                case "run": return ("\(runAlias!).name", .string)
+                case "collection": return ("\(collectionAlias!).name", .string)
+                default: break
+                }
+            }
+            if let record = recordElement, let field = try field(record, n, column: column) { return field }
+            throw fail("unknown name '\(n)': expected a dimension (\(universe.dimensions.map(\.name).joined(separator: ", ")))"
+                       + (datasetAlias != nil ? ", ingest_date, run, collection or dataset_id" : "")
+                       + (recordElement.map { " or a field of \($0)" } ?? ""), column)
+        }
+        let (first, second) = (parts[0], parts[1])
+        if let dataset = datasetAlias, first == datasetType || first == "dataset" {
+            guard parts.count == 2 else { throw fail("dataset fields have one part: \(first).ingest_date", column) }
+            switch second {
+            case "dataset_id", "id": return ("\(dataset).id", .uuid)
+            case "ingest_date": return ("\(dataset).ingest_date", .time)
+            case "run": return ("\(runAlias!).name", .string)
+            case "collection": return ("\(collectionAlias!).name", .string)
+            default: throw fail("unknown dataset field '\(second)': expected dataset_id, ingest_date, run or collection", column)
+            }
+        }
+        guard universe[first] != nil else {
+            throw fail("unknown element '\(first)' in '\(parts.joined(separator: "."))'"
+                       + (datasetType.map { "; dataset fields are written \($0).ingest_date" } ?? ""), column)
+        }
+        if parts.count == 3 {
+            guard second == "timespan", parts[2] == "begin" || parts[2] == "end" else {
+                throw fail("expected \(first).timespan.begin or \(first).timespan.end", column)
+            }
+            guard universe[first]!.isTemporal else { throw fail("'\(first)' has no timespan", column) }
+            let a = try element(first, column: column)
+            return ("\(a).timespan_\(parts[2])", .time)
+        }
+        guard let resolved = try field(first, second, column: column) else {
+            let element = universe[first]!
+            let fields = DimensionSchema.columns(of: element, in: universe).map(\.name).filter { !$0.hasPrefix("timespan_") }
+                + (element.isTemporal ? ["timespan"] : [])
+            throw fail("'\(first)' has no field '\(second)'; fields: \(fields.joined(separator: ", "))", column)
+        }
+        return resolved
+    }
+
+    /// A field of an element's record (`exposure.obs_id`, `detector.full_name`, `visit.timespan`).
+    private func field(_ elementName: String, _ fieldName: String, column: Int) throws -> (String, ValueType)? {
+        guard let element = universe[elementName] else { return nil }
+        if fieldName == "region" { throw fail("sky regions are not supported yet", column) }
+        if fieldName == "timespan" {
+            guard element.isTemporal else { return nil }
+            let a = try self.element(elementName, column: column)
+            return ("", .timespan(begin: "\(a).timespan_begin", end: "\(a).timespan_end"))
+        }
+        // The primary key of a dimension is its value, which needs no join.
+        if element.primaryKey?.name == fieldName && element.isDimension {
+            return (try dimension(elementName, column: column), Self.type(of: element.primaryKey!.type))
+        }
+        guard let col = DimensionSchema.columns(of: element, in: universe).first(where: { $0.name == fieldName && $0.role != .timespan }) else {
+            return nil
+        }
+        if col.role == .required || col.role == .implied, let dim = universe[fieldName], dim.isDimension {
+            return (try dimension(fieldName, column: column), Self.type(of: col.type))
+        }
+        let a = try self.element(elementName, column: column)
+        return ("\(a).\(q(fieldName))", Self.type(of: col.type))
+    }
+
+    static func type(of column: DimensionColumn.ValueType) -> ValueType {
+        switch column {
+        case .int: return .integer
+        case .float: return .float
+        case .string, .hash: return .string
+        case .bool: return .integer
+        }
+    }
+
+    // MARK: Ordering
+
+    /// `ORDER BY` terms from names (`visit`, `-exposure.obs_id`, `-timespan.begin` of the record element).
+    func orderBy(_ names: [String]) throws -> [String] {
+        try names.flatMap { $0.split(separator: ",").map { String($0).trimmedSpaces } }.filter { !$0.isEmpty }.map { item in
+            let descending = item.hasPrefix("-")
+            let text = descending ? String(item.dropFirst()) : item
+            var parts = text.split(separator: ".").map(String.init)
+            if parts.first == "timespan", let record = recordElement { parts.insert(record, at: 0) }
+            let (sql, type) = try name(parts, column: 0)
+            if case .timespan(let begin, _) = type { return begin + (descending ? " DESC" : "") }
+            return sql + (descending ? " DESC" : "")
+        }
+    }
+}
