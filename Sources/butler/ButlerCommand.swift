@@ -17,7 +17,8 @@ struct ButlerCommand: AsyncParsableCommand {
             Create.self, ConfigDump.self,
             RegisterDatasetType.self, RemoveDatasetType.self, QueryDatasetTypes.self,
             RegisterCollection.self, QueryCollections.self, CollectionChain.self, RemoveCollections.self, RemoveRuns.self,
-            RegisterInstrument.self, IngestRaws.self, IngestFiles.self, DefineVisits.self, QueryDatasets.self,
+            RegisterInstrument.self, IngestRaws.self, IngestFiles.self, DefineVisits.self,
+            QueryDatasets.self, QueryDataIds.self, QueryDimensionRecords.self,
         ]
     )
 

@@ -80,10 +80,10 @@ final class QueryBuilder {
         return "\(base)_\(aliasCounter)"
     }
 
-    /// Adds a parameter and returns its placeholder.
+    /// Adds a parameter and returns its numbered placeholder (`?3`), so SQL can use operands in any order.
     func bind(_ value: SQLValue) -> String {
         parameters.append(value)
-        return "?"
+        return "?\(parameters.count)"
     }
 
     func fail(_ message: String, _ column: Int) -> ButlerError {
@@ -105,8 +105,11 @@ final class QueryBuilder {
         if let known = dimensions[name] { return known }
         guard visiting.insert(name).inserted, let target = universe[name], target.isDimension else { return nil }
         defer { visiting.remove(name) }
-        // 1. An element whose record implies it (exposure -> physical_filter -> band).
-        for element in universe.elements where element.hasTable && element.isDimension && element.implies.contains(name) {
+        // 1. An element whose record implies it (exposure -> physical_filter -> band), preferring elements whose
+        //    value is already known (so exposure's filter comes from the exposure, not through a visit).
+        let candidates = universe.elements.filter { $0.hasTable && $0.isDimension && $0.implies.contains(name) }
+            .sorted { (dimensions[$0.name] != nil ? 0 : 1) < (dimensions[$1.name] != nil ? 0 : 1) }
+        for element in candidates {
             if let alias = try joinDimensionTable(element.name, &visiting) {
                 let sql = "\(alias).\(q(name))"
                 dimensions[name] = sql
@@ -139,7 +142,9 @@ final class QueryBuilder {
         if let known = dimensions[name] { return known }
         guard visiting.insert(name).inserted else { return nil }
         defer { visiting.remove(name) }
-        for element in universe.elements where element.hasTable && element.isDimension && element.implies.contains(name) {
+        let candidates = universe.elements.filter { $0.hasTable && $0.isDimension && $0.implies.contains(name) }
+            .sorted { (dimensions[$0.name] != nil ? 0 : 1) < (dimensions[$1.name] != nil ? 0 : 1) }
+        for element in candidates {
             if let alias = try joinDimensionTable(element.name, &visiting) {
                 let sql = "\(alias).\(q(name))"
                 dimensions[name] = sql
@@ -260,8 +265,9 @@ final class QueryBuilder {
                 if ta == .string || tb == .string { throw fail("OVERLAPS of regions is not supported yet; it compares two timespans", column) }
                 throw fail("OVERLAPS compares two timespans (x.timespan or (T'begin', T'end')), found \(ta) and \(tb)", column)
             }
-            // Half-open [begin, end); NULL bounds are unbounded.
-            return ("((\(ab) IS NULL OR \(be) IS NULL OR \(ab) < \(be)) AND (\(bb) IS NULL OR \(ae) IS NULL OR \(bb) < \(ae)))", .bool)
+            // Half-open [begin, end); NULL bounds are unbounded. Each operand appears once (its parameters bind once).
+            let lo = "-9223372036854775808", hi = "9223372036854775807"
+            return ("(COALESCE(\(ab), \(lo)) < COALESCE(\(be), \(hi)) AND COALESCE(\(bb), \(lo)) < COALESCE(\(ae), \(hi)))", .bool)
         }
         if ["+", "-", "*", "/", "%"].contains(op) {
             guard ta.isNumeric, tb.isNumeric else { throw fail("'\(op)' needs numbers, found \(ta) and \(tb)", column) }
@@ -418,6 +424,31 @@ final class QueryBuilder {
         case .string, .hash: return .string
         case .bool: return .integer
         }
+    }
+
+    // MARK: Assembling
+
+    /// `SELECT DISTINCT columns FROM ... JOIN ... WHERE condition ORDER BY order, defaultOrder LIMIT OFFSET`.
+    /// The result columns are named `c0, c1, ...`; `order` terms come from ``orderBy(_:)``.
+    func selectSQL(columns: [String], condition: String?, order: [String], defaultOrder: [String], limit: Int?, offset: Int) -> String {
+        var select: [String] = []
+        for (i, column) in columns.enumerated() { select.append("\(column) AS c\(i)") }
+        var orderTerms: [String] = []
+        for (i, term) in order.enumerated() {
+            let descending = term.hasSuffix(" DESC")
+            let expression = descending ? String(term.dropLast(5)) : term
+            select.append("\(expression) AS o\(i)")
+            orderTerms.append("o\(i)" + (descending ? " DESC" : ""))
+        }
+        var sql = "SELECT DISTINCT " + select.joined(separator: ", ")
+        sql += " FROM " + from.joined(separator: ", ")
+        if !joins.isEmpty { sql += " " + joins.joined(separator: " ") }
+        if let condition { sql += " WHERE " + condition }
+        let orderBy = orderTerms + defaultOrder
+        if !orderBy.isEmpty { sql += " ORDER BY " + orderBy.joined(separator: ", ") }
+        if let limit { sql += " LIMIT \(max(0, limit))" } else if offset > 0 { sql += " LIMIT -1" }
+        if offset > 0 { sql += " OFFSET \(offset)" }
+        return sql
     }
 
     // MARK: Ordering

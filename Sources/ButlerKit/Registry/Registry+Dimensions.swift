@@ -73,6 +73,12 @@ extension Registry {
         }
     }
 
+    /// The field names of an element's records, in table order.
+    public func recordFields(of element: String) -> [String] {
+        guard let e = universe[element], e.hasTable else { return [] }
+        return DimensionSchema.columns(of: e, in: universe).map(\.name)
+    }
+
     // MARK: Data IDs
 
     /// Validates and expands a data ID: values are typed, required dimensions checked, records looked up and

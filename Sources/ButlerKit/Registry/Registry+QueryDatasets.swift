@@ -149,7 +149,7 @@ extension Registry {
             JOIN collection AS run ON run.collection_id = d.run_id
             JOIN collection AS coll ON coll.collection_id = t.collection_id
             \(builder.joins.joined(separator: "\n"))
-            WHERE t.dataset_type_id = ? AND t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
+            WHERE t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
             """
         if query.findFirst {
             let partition = dims.isEmpty ? "" : "PARTITION BY " + dims.map { "inner_q." + q($0) }.joined(separator: ", ")
@@ -162,7 +162,7 @@ extension Registry {
         if query.offset > 0 { sql += " OFFSET \(query.offset)" }
         var seen = Set<String>()
         var results: [DatasetResult] = []
-        for row in try c.query(sql, [.integer(stored.id)] + builder.parameters) {
+        for row in try c.query(sql, builder.parameters) {
             guard let idText = row[0].string, let id = UUID(uuidString: idText) else { continue }
             if !query.findFirst && !seen.insert(idText + "|" + (row[1].string ?? "")).inserted { continue }
             var values: [String: DataIDValue] = [:]

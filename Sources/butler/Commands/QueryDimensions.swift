@@ -1,0 +1,91 @@
+import ArgumentParser
+import ButlerKit
+import Foundation
+
+extension DimensionQuery {
+    init(_ options: WhereOptions, datasets: String?, collections: [String]) throws {
+        self.init()
+        self.datasets = datasets
+        self.collections = collections
+        self.where = options.where
+        self.binds = try options.binds()
+        self.orderBy = options.orderBy
+        self.limit = options.limit > 0 ? options.limit : nil
+        self.offset = options.offset
+    }
+}
+
+func cell(_ value: DataIDValue?) -> Cell {
+    switch value {
+    case .int(let i)?: return .int(i)
+    case .string(let s)?: return .string(s)
+    case nil: return .null
+    }
+}
+
+func cell(_ value: DimensionValue?) -> Cell {
+    switch value {
+    case .int(let i)?: return .int(i)
+    case .float(let d)?: return .double(d)
+    case .string(let s)?: return .string(s)
+    case .bool(let b)?: return .bool(b)
+    case nil: return .null
+    }
+}
+
+extension ButlerCommand {
+    struct QueryDataIds: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "query-data-ids",
+            abstract: "List data IDs over dimensions (with what they require and imply), constrained by --where and datasets.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("Dimensions of the data IDs.", valueName: "dimensions")) var dimensions: [String] = []
+        @Option(name: .long, help: "Only data IDs that have a dataset of this type (needs --collections).") var datasets: String?
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for --datasets.", valueName: "collections")) var collections: [String] = []
+        @OptionGroup var query: WhereOptions
+        @OptionGroup var output: FormatOption
+
+        func validate() throws {
+            if dimensions.isEmpty && datasets == nil { throw ValidationError("give dimensions or --datasets") }
+        }
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let (group, ids) = try butler.registry.queryDataIDs(dimensions, try DimensionQuery(query, datasets: datasets, collections: collections))
+            let table = ResultTable(columns: group.names, rows: ids.map { id in group.names.map { cell(id[$0]) } })
+            if ids.isEmpty && output.format == .table {
+                FileHandle.standardError.write(Data("butler: no results: no data IDs over \(group) match\n".utf8))
+                return
+            }
+            emit(render([table], as: output.format))
+        }
+    }
+
+    struct QueryDimensionRecords: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "query-dimension-records",
+            abstract: "List the records of one dimension element, constrained by --where and datasets.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("Dimension element (exposure, detector, visit, ...).", valueName: "element")) var element: String
+        @Option(name: .long, help: "Only records that have a dataset of this type (needs --collections).") var datasets: String?
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for --datasets.", valueName: "collections")) var collections: [String] = []
+        @OptionGroup var query: WhereOptions
+        @OptionGroup var output: FormatOption
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let records = try butler.registry.queryDimensionRecords(element, try DimensionQuery(query, datasets: datasets, collections: collections))
+            let columns = butler.registry.recordFields(of: element)
+            let table = ResultTable(columns: columns, rows: records.map { r in columns.map { cell(r[$0]) } })
+            if records.isEmpty && output.format == .table {
+                FileHandle.standardError.write(Data("butler: no results: no \(element) records match\n".utf8))
+                return
+            }
+            emit(render([table], as: output.format))
+        }
+    }
+}
