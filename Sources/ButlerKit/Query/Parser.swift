@@ -1,5 +1,6 @@
 /// A recursive-descent parser for Rubin's `--where` grammar. Precedence, low to high:
-/// `OR` < `AND` < `OVERLAPS` < `= !=` < `< <= > >=` < `+ -` < `* / %` < unary `+ - NOT`.
+/// `OR` < `AND` < `NOT` < `OVERLAPS` < `= !=` < `< <= > >=` < `+ -` < `* / %` < unary `+ -`.
+/// (Rubin binds `NOT` tightest, which makes `NOT band = 'g'` an error; here it negates the comparison, as in SQL.)
 struct Parser {
     let text: String
     let tokens: [Token]
@@ -57,13 +58,23 @@ struct Parser {
     }
 
     mutating func parseAnd() throws(ExpressionError) -> Expression {
-        var left = try parseOverlaps()
+        var left = try parseNot()
         while isKeyword("AND") {
             let column = current.column
             advance()
-            left = .binary("AND", left, try parseOverlaps(), column: column)
+            left = .binary("AND", left, try parseNot(), column: column)
         }
         return left
+    }
+
+    /// `NOT` applies to a whole comparison, as in SQL: `NOT band = 'g'` is `NOT (band = 'g')`.
+    mutating func parseNot() throws(ExpressionError) -> Expression {
+        if isKeyword("NOT") && !(position + 1 < tokens.count && tokens[position + 1].kind == .keyword("IN")) {
+            let column = current.column
+            advance()
+            return .unary("NOT", try parseNot(), column: column)
+        }
+        return try parseOverlaps()
     }
 
     mutating func parseOverlaps() throws(ExpressionError) -> Expression {
@@ -157,7 +168,6 @@ struct Parser {
 
     mutating func parseUnary() throws(ExpressionError) -> Expression {
         let column = current.column
-        if isKeyword("NOT") { advance(); return .unary("NOT", try parseUnary(), column: column) }
         if isSymbol("-") { advance(); return .unary("-", try parseUnary(), column: column) }
         if isSymbol("+") { advance(); return try parseUnary() }
         return try parsePrimary()
