@@ -18,7 +18,9 @@ struct ButlerCommand: AsyncParsableCommand {
             RegisterDatasetType.self, RemoveDatasetType.self, QueryDatasetTypes.self,
             RegisterCollection.self, QueryCollections.self, CollectionChain.self, RemoveCollections.self, RemoveRuns.self,
             RegisterInstrument.self, IngestRaws.self, IngestFiles.self, DefineVisits.self,
-            QueryDatasets.self, QueryDataIds.self, QueryDimensionRecords.self,
+            QueryDatasets.self, QueryDataIds.self, QueryDimensionRecords.self, FindDataset.self,
+            Associate.self, Disassociate.self, CertifyCalibrations.self, DecertifyCalibrations.self,
+            PruneDatasets.self, RetrieveArtifacts.self,
         ]
     )
 

@@ -1,0 +1,87 @@
+public import Foundation
+
+/// How ``Butler/pruneDatasets(_:mode:)`` removes datasets (Rubin's `prune-datasets` modes).
+public enum PruneMode: Sendable, Equatable {
+    /// Delete the files only; the registry keeps the datasets.
+    case unstore
+    /// Remove the datasets completely, with their files; they must belong to this RUN.
+    case purge(run: String)
+    /// Remove the datasets from a TAGGED collection only.
+    case disassociate(tag: String)
+}
+
+extension Butler {
+    /// Removes datasets as `mode` says; registry rows go first, in one transaction, then the files that no
+    /// remaining dataset uses (files outside the datastore, ingested with `direct`, are never deleted).
+    ///
+    /// - Returns: the number of datasets affected.
+    @discardableResult
+    public func pruneDatasets(_ refs: [DatasetRef], mode: PruneMode) throws -> Int {
+        switch mode {
+        case .disassociate(let tag):
+            return try registry.disassociate(tag, refs)
+        case .purge(let run):
+            if let other = refs.first(where: { $0.run != run }) {
+                throw ButlerError(.invalidValue, "dataset \(other.id.uuidString.lowercased()) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
+            }
+            deleteFiles(try registry.purgeDatasets(refs.map(\.id)))
+        case .unstore:
+            deleteFiles(try registry.removeFileRecords(refs.map(\.id)))
+        }
+        return refs.count
+    }
+
+    private func deleteFiles(_ paths: [String]) {
+        for path in paths where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
+            let url = datastoreRoot.appendingPathComponent(path)
+            do { try FileManager.default.removeItem(at: url) } catch {
+                logger.warning("could not delete file", metadata: ["path": "\(url.path)", "error": "\(error.localizedDescription)"])
+            }
+        }
+    }
+
+    /// Copies the files of datasets out of the repository into `destination`.
+    ///
+    /// - Parameters:
+    ///   - preservePath: keep the datastore layout (`run/type/.../file`); otherwise every file goes directly into
+    ///     `destination`.
+    ///   - clobber: overwrite existing files; otherwise an existing file is an error and nothing is copied.
+    /// - Returns: the files written.
+    @discardableResult
+    public func retrieveArtifacts(_ refs: [DatasetRef], to destination: String, preservePath: Bool = true, clobber: Bool = false) throws -> [URL] {
+        let locations = try registry.fileLocations(refs.map(\.id), datastoreRoot: datastoreRoot)
+        let destinationRoot = URL(fileURLWithPath: destination)
+        var plan: [(URL, URL)] = []
+        var seen = Set<String>()
+        for ref in refs {
+            guard let source = locations[ref.id], seen.insert(source.path).inserted else { continue }
+            let relative: String
+            if preservePath, source.path.hasPrefix(datastoreRoot.path + "/") {
+                relative = String(source.path.dropFirst(datastoreRoot.path.count + 1))
+            } else {
+                relative = source.lastPathComponent
+            }
+            let target = destinationRoot.appendingPathComponent(relative)
+            if !clobber && FileManager.default.fileExists(atPath: target.path) {
+                throw ButlerError(.alreadyExists, "\(target.path) exists; pass --clobber to overwrite it")
+            }
+            guard FileManager.default.fileExists(atPath: source.path) else {
+                throw ButlerError(.notFound, "the file of dataset \(ref.id.uuidString.lowercased()) is missing: \(source.path)")
+            }
+            plan.append((source, target))
+        }
+        if Set(plan.map(\.1.path)).count != plan.count {
+            throw ButlerError(.conflict, "several files would be written to the same name in \(destination); keep the datastore layout (--preserve-path)")
+        }
+        for (source, target) in plan {
+            do {
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+                try FileManager.default.copyItem(at: source, to: target)
+            } catch {
+                throw ButlerError(.io, "cannot copy \(source.path) to \(target.path): \(error.localizedDescription)")
+            }
+        }
+        return plan.map(\.1)
+    }
+}

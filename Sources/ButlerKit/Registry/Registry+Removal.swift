@@ -1,0 +1,57 @@
+public import Foundation
+
+extension Registry {
+    /// Removes datasets from the registry completely (their RUN, tags, certifications and file records).
+    ///
+    /// - Returns: the paths of their files that no remaining dataset uses (for the caller to delete).
+    package func purgeDatasets(_ ids: [UUID]) throws -> [String] {
+        try database.write { c in
+            let paths = try filePaths(ids, in: c)
+            for chunk in Self.chunks(ids) {
+                let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let args = chunk.map { SQLValue.text($0.uuidString.lowercased()) }
+                for table in try tagTables(in: c) { try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (\(list))", args) }
+                for table in try calibTables(in: c) { try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (\(list))", args) }
+                try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(list))", args)
+                try c.execute("DELETE FROM dataset WHERE id IN (\(list))", args)
+            }
+            return try unreferenced(paths, in: c)
+        }
+    }
+
+    /// Removes the file records of datasets, keeping the datasets (Rubin's `--unstore`).
+    ///
+    /// - Returns: the paths no remaining record uses.
+    package func removeFileRecords(_ ids: [UUID]) throws -> [String] {
+        try database.write { c in
+            let paths = try filePaths(ids, in: c)
+            for chunk in Self.chunks(ids) {
+                try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
+                              chunk.map { .text($0.uuidString.lowercased()) })
+            }
+            return try unreferenced(paths, in: c)
+        }
+    }
+
+    private func filePaths(_ ids: [UUID], in c: any SQLConnection) throws -> [String] {
+        var paths = Set<String>()
+        for chunk in Self.chunks(ids) {
+            let rows = try c.query("SELECT DISTINCT path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
+                                   chunk.map { .text($0.uuidString.lowercased()) })
+            paths.formUnion(rows.compactMap { $0[0].string })
+        }
+        return paths.sorted()
+    }
+
+    private func unreferenced(_ paths: [String], in c: any SQLConnection) throws -> [String] {
+        try paths.filter { try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text($0)]) == nil }
+    }
+
+    package func calibTables(in c: any SQLConnection) throws -> [String] {
+        try c.query("SELECT id FROM dimension_group ORDER BY id").compactMap { $0[0].int64 }.map(Self.calibTableName).filter { try c.tableExists($0) }
+    }
+
+    static func chunks(_ ids: [UUID]) -> [[UUID]] {
+        stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) }
+    }
+}
