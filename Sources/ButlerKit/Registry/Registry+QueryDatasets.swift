@@ -91,6 +91,16 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/invalidValue`` for a bad expression (the message shows a caret under the problem),
     ///   ``ButlerError/Code/notFound`` for a named collection or dataset type that does not exist.
     public func queryDatasets(_ query: DatasetQuery) throws -> DatasetQueryResult {
+        var results: [DatasetResult] = []
+        let reasons = try forEachDataset(query) { results.append($0) }
+        return DatasetQueryResult(datasets: results, reasons: reasons)
+    }
+
+    /// Runs a dataset query and hands each dataset to `body` as it is read, so memory does not grow with the
+    /// number of results.
+    ///
+    /// - Returns: when nothing was found, the reasons that could be found.
+    public func forEachDataset(_ query: DatasetQuery, _ body: (DatasetResult) throws -> Void) throws -> [String] {
         let expression: Expression?
         do { expression = try Parser.parse(query.where) } catch { throw error.butlerError }
         return try database.read { c in
@@ -103,7 +113,7 @@ extension Registry {
             }
             let types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
             if types.isEmpty { reasons.append("no dataset type matched \(query.datasetTypes.joined(separator: ", "))") }
-            var results: [DatasetResult] = []
+            var count = 0
             for stored in types {
                 // Collection summaries let the search skip collections that cannot hold this type.
                 let holding = Set(try c.query("SELECT collection_id FROM collection_summary_dataset_type WHERE dataset_type_id = ?",
@@ -115,18 +125,20 @@ extension Registry {
                     }
                     continue
                 }
-                let found = try queryDatasets(of: stored, in: relevant, query: query, expression: expression, c)
-                if found.isEmpty && expression != nil {
-                    reasons.append("no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", ")) matches the --where expression")
+                let found = try queryDatasets(of: stored, in: relevant, query: query, expression: expression, c, body)
+                if found == 0 {
+                    reasons.append(expression != nil
+                        ? "no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", ")) matches the --where expression"
+                        : "no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", "))")
                 }
-                results += found
+                count += found
             }
-            return DatasetQueryResult(datasets: results, reasons: results.isEmpty ? reasons : [])
+            return count == 0 ? reasons : []
         }
     }
 
     private func queryDatasets(of stored: StoredDatasetType, in collections: [CollectionRecord], query: DatasetQuery,
-                               expression: Expression?, _ c: any SQLConnection) throws -> [DatasetResult] {
+                               expression: Expression?, _ c: any SQLConnection, _ body: (DatasetResult) throws -> Void) throws -> Int {
         let dims = stored.type.dimensions.required
         let builder = QueryBuilder(universe: universe, expression: query.where)
         builder.binds = query.binds
@@ -160,18 +172,18 @@ extension Registry {
         sql = "SELECT * FROM (\(sql)) AS found ORDER BY \((userOrder + defaultOrder).joined(separator: ", "))"
         if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 { sql += " LIMIT -1" }
         if query.offset > 0 { sql += " OFFSET \(query.offset)" }
-        var seen = Set<String>()
-        var results: [DatasetResult] = []
-        for row in try c.query(sql, builder.parameters) {
-            guard let idText = row[0].string, let id = UUID(uuidString: idText) else { continue }
-            if !query.findFirst && !seen.insert(idText + "|" + (row[1].string ?? "")).inserted { continue }
+        // Rows are unique per (dataset, collection) by the tags table's key, so they stream without de-duplication.
+        var count = 0
+        try c.forEachRow(sql, builder.parameters) { row in
+            guard let idText = row[0].string, let id = UUID(uuidString: idText) else { return }
             var values: [String: DataIDValue] = [:]
             for (i, dim) in dims.enumerated() { values[dim] = DataIDValue(row[3 + i]) }
             let ref = DatasetRef(id: id, datasetType: stored.type, run: row[2].string ?? "",
                                  dataId: DataCoordinate(dimensions: stored.type.dimensions, values: values))
-            results.append(DatasetResult(ref: ref, collection: row[1].string ?? ""))
+            try body(DatasetResult(ref: ref, collection: row[1].string ?? ""))
+            count += 1
         }
-        return results
+        return count
     }
 
     /// Names beyond dimensions and dataset fields that `--where` understands (extended by later features).

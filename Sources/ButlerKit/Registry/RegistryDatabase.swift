@@ -19,6 +19,8 @@ package protocol SQLConnection {
     func execute(_ sql: String, _ arguments: [SQLValue]) throws
     /// Runs one query with bound parameters and returns every row.
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Runs one query and hands each row to `body` as it is read (memory does not grow with the row count).
+    func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws
     /// Inserts many rows into one table (prepared statement on SQLite, COPY on PostgreSQL).
     func insertRows(into table: String, columns: [String], rows: [[SQLValue]]) throws
     /// Whether a table exists.

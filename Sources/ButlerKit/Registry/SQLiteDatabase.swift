@@ -93,6 +93,23 @@ private struct SQLiteConnection: SQLConnection {
         }
     }
 
+    func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
+        do {
+            let statement = try db.cachedStatement(sql: sql)
+            let columns = statement.columnNames
+            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.map(\.databaseValue)))
+            var values: [SQLValue] = []
+            values.reserveCapacity(columns.count)
+            while let row = try cursor.next() {
+                values.removeAll(keepingCapacity: true)
+                for i in 0..<columns.count { values.append(SQLValue(row[i] as DatabaseValue)) }
+                try body(SQLRow(columns: columns, values: values))
+            }
+        } catch let error as DatabaseError {
+            throw Self.butlerError(error)
+        }
+    }
+
     func insertRows(into table: String, columns: [String], rows: [[SQLValue]]) throws {
         guard !rows.isEmpty else { return }
         let sql = "INSERT INTO \(q(table)) (\(columns.map(q).joined(separator: ", "))) VALUES ("

@@ -26,27 +26,14 @@ extension ButlerCommand {
             q.collections = collections
             q.findFirst = findFirst
             try query.apply(to: &q)
+            if output.format != .table {
+                try stream(butler, q)
+                return
+            }
             let found = try butler.registry.queryDatasets(q)
             let results = found.datasets
             for reason in found.reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
-            if output.format == .json {
-                let objects = results.map { r -> String in
-                    let dataId = r.ref.dataId.required.map { k, v -> String in
-                        switch v {
-                        case .int(let i): return "\(jsonString(k)): \(i)"
-                        case .string(let s): return "\(jsonString(k)): \(jsonString(s))"
-                        }
-                    }.joined(separator: ", ")
-                    var fields = ["\"dataset_type\": \(jsonString(r.ref.datasetType.name))", "\"run\": \(jsonString(r.ref.run))",
-                                  "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.uuidString.lowercased()))",
-                                  "\"data_id\": {\(dataId)}"]
-                    if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
-                    return "{" + fields.joined(separator: ", ") + "}"
-                }
-                emit(objects.isEmpty ? "[]\n" : "[\n  " + objects.joined(separator: ",\n  ") + "\n]\n")
-                return
-            }
             var tables: [ResultTable] = []
             for (typeName, group) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
                 let dims = group[0].ref.datasetType.dimensions.required
@@ -66,13 +53,59 @@ extension ButlerCommand {
                 tables.append(table)
             }
             if tables.isEmpty {
-                if output.format == .table && found.reasons.isEmpty {
-                    FileHandle.standardError.write(Data("No datasets found.\n".utf8))
-                }
-                if output.format == .csv { emit("") }
+                if found.reasons.isEmpty { FileHandle.standardError.write(Data("No datasets found.\n".utf8)) }
                 return
             }
             emit(render(tables, as: output.format))
+        }
+
+        /// JSON and CSV stream: rows are written as the registry returns them (file locations in chunks).
+        func stream(_ butler: Butler, _ query: DatasetQuery) throws {
+            let out = StreamWriter()
+            var pending: [DatasetResult] = []
+            var count = 0
+            var currentType: String?
+            func write(_ chunk: [DatasetResult]) throws {
+                let uris = showUri ? try butler.registry.fileLocations(chunk.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+                for r in chunk {
+                    let dims = r.ref.datasetType.dimensions.required
+                    if output.format == .json {
+                        let dataId = r.ref.dataId.required.map { k, v -> String in
+                            switch v {
+                            case .int(let i): return "\(jsonString(k)): \(i)"
+                            case .string(let s): return "\(jsonString(k)): \(jsonString(s))"
+                            }
+                        }.joined(separator: ", ")
+                        var fields = ["\"dataset_type\": \(jsonString(r.ref.datasetType.name))", "\"run\": \(jsonString(r.ref.run))",
+                                      "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.uuidString.lowercased()))",
+                                      "\"data_id\": {\(dataId)}"]
+                        if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
+                        out.write((count == 0 ? "[\n  " : ",\n  ") + "{" + fields.joined(separator: ", ") + "}")
+                    } else {
+                        if currentType != r.ref.datasetType.name {
+                            if currentType != nil { out.write("\n") }
+                            currentType = r.ref.datasetType.name
+                            out.write((["type", "run", "id"] + dims + (showUri ? ["URI"] : [])).map(csvField).joined(separator: ",") + "\n")
+                        }
+                        var row = [r.ref.datasetType.name, r.ref.run, r.ref.id.uuidString.lowercased()] + dims.map { r.ref.dataId[$0]?.description ?? "" }
+                        if showUri { row.append(uris[r.ref.id]?.absoluteString ?? "") }
+                        out.write(row.map(csvField).joined(separator: ",") + "\n")
+                    }
+                    count += 1
+                }
+            }
+            let reasons = try butler.registry.forEachDataset(query) { result in
+                if showUri {
+                    pending.append(result)
+                    if pending.count >= 1000 { try write(pending); pending.removeAll(keepingCapacity: true) }
+                } else {
+                    try write([result])
+                }
+            }
+            try write(pending)
+            if output.format == .json { out.write(count == 0 ? "[]\n" : "\n]\n") }
+            out.flush()
+            for reason in reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
         }
     }
 }
