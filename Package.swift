@@ -47,6 +47,8 @@ let package = Package(
         ),
         // Writes synthetic raws for `make bench`.
         .executableTarget(name: "make-raws", dependencies: ["FITS"]),
+        // Fills a large registry through ButlerKit for `make bench`.
+        .executableTarget(name: "make-registry", dependencies: ["ButlerKit"]),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
         .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),

@@ -5,6 +5,9 @@
 set -euo pipefail
 BUTLER=${1:-.build/release/butler}
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
+MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
+# BENCH_ONLY=ingest|query runs one part.
+ONLY=${BENCH_ONLY:-all}
 OUT=${BENCH_OUT:-bench-out}
 FILES=${BENCH_FILES:-5000}
 MEMORY_FILES=${BENCH_MEMORY_FILES:-50000}
@@ -44,6 +47,7 @@ rm -rf "$OUT/startup"
 echo "butler query-collections (empty repository): $(median_ms 20 "$BUTLER" query-collections "$OUT/startup") ms"
 rm -rf "$OUT/startup"
 
+if [ "$ONLY" = all ] || [ "$ONLY" = ingest ]; then
 echo
 echo "== raw ingest: $FILES synthetic LSSTCam raws, 256x256 int16 ($(( FILES / 9 )) exposures x 9 detectors, 100 exposures a night)"
 RAWS="$OUT/raws-$FILES"
@@ -97,3 +101,28 @@ for n in 5000 "$MEMORY_FILES"; do
   awk -v n="$n" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "%6d files: %7.2f s %8.0f files/s   peak RSS %6.1f MB\n", n, s, n / s, m / 1024 }'
   rm -rf "$OUT/repo"
 done
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = query ]; then
+echo
+REG="$OUT/registry-1m"
+if [ ! -f "$REG/butler.yaml" ]; then
+  rm -rf "$REG"
+  t=$(measure "$MAKE_REGISTRY" "$REG" 20000 10 300)
+  echo "== queries on a registry of 1,000,000 datasets (5 types x 20,000 exposures x 10 detectors, 300 runs under bench/all); generated in ${t% *} s"
+else
+  echo "== queries on a registry of 1,000,000 datasets (5 types x 20,000 exposures x 10 detectors, 300 runs under bench/all)"
+fi
+echo "registry file: $(du -h "$REG/gen3.sqlite3" | cut -f1)"
+EXP=2025051000042
+echo "query-datasets, one exposure and detector, over the chain: $(median_ms 20 "$BUTLER" query-datasets "$REG" raw --collections bench/all --where "exposure = $EXP AND detector = 3") ms (median of 20)"
+echo "query-datasets, same, all five types:                     $(median_ms 20 "$BUTLER" query-datasets "$REG" --collections bench/all --where "exposure = $EXP AND detector = 3") ms"
+echo "query-collections bench/all:                               $(median_ms 20 "$BUTLER" query-collections "$REG" bench/all) ms"
+echo "query-collections, all 301 collections as JSON:            $(median_ms 20 "$BUTLER" query-collections "$REG" --format json) ms"
+r=$(measure "$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-first --format json)
+rows=$("$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-first --format csv | tail -n +2 | wc -l)
+awk -v s="${r% *}" -v m="${r#* }" -v n="$rows" 'BEGIN { printf "find-first calexp over 300 runs, %d rows as JSON:       %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
+r=$(measure "$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-first --format json --limit 20000)
+awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "same, first 20,000 rows:                                   %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
+echo "query-data-ids exposure over one night (where day_obs):   $(median_ms 5 "$BUTLER" query-data-ids "$REG" exposure --where "day_obs = 20250510") ms"
+fi

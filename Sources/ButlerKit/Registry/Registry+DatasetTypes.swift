@@ -127,6 +127,10 @@ extension Registry {
         }
         let table = Self.tagTableName(id)
         try c.execute(tagTableDDL(table, group: group, dialect: c.dialect))
+        // Look-ups by data ID (most specific dimension first) without naming the collection or the instrument.
+        if !group.required.isEmpty {
+            try c.execute("CREATE INDEX \(q(table + "_data_id")) ON \(q(table)) (dataset_type_id\(group.required.reversed().map { ", " + q($0) }.joined()))")
+        }
         return (id, table)
     }
 

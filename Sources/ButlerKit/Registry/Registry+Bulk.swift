@@ -1,0 +1,37 @@
+import Foundation
+
+extension Registry {
+    /// Inserts many datasets of one type into a RUN with prepared statements, without per-dataset data ID expansion:
+    /// `dataIds` hold the required dimension values in the type's order, and their dimension records must exist.
+    /// For generators and bulk loads; ``insertDatasets(_:run:dataIds:idGenerationMode:)`` is the checked path.
+    package func insertDatasetsUnchecked(_ datasetType: String, run: String, dataIds: [[DataIDValue]], idGenerationMode: DatasetIdGenerationMode) throws {
+        try database.write { c in
+            let stored = try requireDatasetType(datasetType, in: c)
+            let runRecord = try requireCollection(run, in: c)
+            let dims = stored.type.dimensions.required
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000) + 37_000_000_000
+            var datasets: [[SQLValue]] = [], tags: [[SQLValue]] = []
+            datasets.reserveCapacity(dataIds.count)
+            tags.reserveCapacity(dataIds.count)
+            for values in dataIds {
+                let coordinate = DataCoordinate(dimensions: stored.type.dimensions, values: Dictionary(uniqueKeysWithValues: zip(dims, values)))
+                let id = SQLValue.text(idGenerationMode.makeId(datasetType: datasetType, run: run, dataId: coordinate).uuidString.lowercased())
+                datasets.append([id, .integer(stored.id), .integer(runRecord.id), .integer(now)])
+                tags.append([.integer(stored.id), id, .integer(runRecord.id)] + values.map(\.sqlValue))
+            }
+            try c.insertRows(into: "dataset", columns: ["id", "dataset_type_id", "run_id", "ingest_date"], rows: datasets)
+            try c.insertRows(into: stored.tagTable, columns: ["dataset_type_id", "dataset_id", "collection_id"] + dims, rows: tags)
+            try c.execute("\(c.dialect.insertOrIgnore) collection_summary_dataset_type (collection_id, dataset_type_id) VALUES (?, ?)\(c.dialect.insertOrIgnoreSuffix)",
+                          [.integer(runRecord.id), .integer(stored.id)])
+        }
+    }
+
+    /// Inserts many records of one element with prepared statements (fields as in ``DimensionRecord``), unchecked.
+    package func insertDimensionRecordsUnchecked(_ element: String, _ records: [DimensionRecord]) throws {
+        let e = try tableElement(element)
+        let columns = DimensionSchema.columns(of: e, in: universe)
+        try database.write { c in
+            try c.insertRows(into: element, columns: columns.map(\.name), rows: records.map { r in columns.map { r[$0.name]?.sqlValue ?? .null } })
+        }
+    }
+}
