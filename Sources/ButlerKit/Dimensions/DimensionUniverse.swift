@@ -40,7 +40,11 @@ public struct DimensionUniverse: Sendable {
     public init(yaml: String, source: String = "dimension configuration") throws {
         let file: UniverseFile
         do {
-            file = try YAMLDecoder().decode(UniverseFile.self, from: yaml)
+            // Read from the YAML node tree directly: Codable decoding costs more than the rest of start-up.
+            guard let node = try Yams.compose(yaml: yaml) else { throw UniverseFile.Problem(message: "empty document") }
+            file = try UniverseFile(node)
+        } catch let problem as UniverseFile.Problem {
+            throw ButlerError(.invalidConfig, "invalid dimension configuration \(source): \(problem.message)")
         } catch {
             throw ButlerError(.invalidConfig, "invalid dimension configuration \(source): \(describeYAMLError(error))")
         }
@@ -248,34 +252,32 @@ public struct DimensionColumn: Sendable, Hashable {
 
 // MARK: - The YAML file
 
-private struct UniverseFile: Decodable {
+private struct UniverseFile {
+    struct Problem: Error { let message: String }
     var namespace: String?
     var version: Int
     var elements: [String: ElementSpec]
     var order: [String]
 
-    enum CodingKeys: String, CodingKey { case namespace, version, elements }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        namespace = try c.decodeIfPresent(String.self, forKey: .namespace)
-        version = try c.decode(Int.self, forKey: .version)
-        let e = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .elements)
+    init(_ node: Node) throws {
+        guard let top = node.mapping else { throw Problem(message: "expected a mapping at the top level") }
+        namespace = top["namespace"]?.string
+        guard let v = top["version"]?.int else { throw Problem(message: "missing key 'version' (an integer)") }
+        version = v
+        guard let elementsNode = top["elements"]?.mapping else { throw Problem(message: "missing key 'elements' (a mapping)") }
         var elements: [String: ElementSpec] = [:]
-        for key in e.allKeys { elements[key.stringValue] = try e.decode(ElementSpec.self, forKey: key) }
+        var order: [String] = []
+        for (key, value) in elementsNode {
+            guard let name = key.string else { throw Problem(message: "an element name is not a string") }
+            elements[name] = try ElementSpec(value, element: name)
+            order.append(name)
+        }
         self.elements = elements
-        self.order = e.allKeys.map(\.stringValue)
+        self.order = order
     }
 }
 
-private struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { return nil }
-}
-
-private struct ElementSpec: Decodable {
+private struct ElementSpec {
     var doc: String?
     var keys: [ColumnSpec]?
     var requires: [String]?
@@ -287,14 +289,58 @@ private struct ElementSpec: Decodable {
     var always_join: Bool?
     var populated_by: String?
     var view_of: String?
+
+    init(_ node: Node, element: String) throws {
+        guard let m = node.mapping else { throw UniverseFile.Problem(message: "element '\(element)' is not a mapping") }
+        let known: Set<String> = ["doc", "keys", "requires", "implies", "metadata", "governor", "temporal", "spatial", "always_join", "populated_by", "view_of", "storage"]
+        for key in m.keys { if let k = key.string, !known.contains(k) { throw UniverseFile.Problem(message: "element '\(element)' has unknown key '\(k)'") } }
+        func strings(_ key: String) throws -> [String]? {
+            guard let n = m[key] else { return nil }
+            guard let seq = n.sequence else { throw UniverseFile.Problem(message: "'\(element).\(key)' must be a list") }
+            return try seq.map { item in
+                guard let s = item.string else { throw UniverseFile.Problem(message: "'\(element).\(key)' must list names") }
+                return s
+            }
+        }
+        func columns(_ key: String) throws -> [ColumnSpec]? {
+            guard let n = m[key] else { return nil }
+            guard let seq = n.sequence else { throw UniverseFile.Problem(message: "'\(element).\(key)' must be a list") }
+            return try seq.map { try ColumnSpec($0, element: element) }
+        }
+        doc = m["doc"]?.string
+        keys = try columns("keys")
+        requires = try strings("requires")
+        implies = try strings("implies")
+        metadata = try columns("metadata")
+        governor = m["governor"]?.bool
+        temporal = m["temporal"]?.bool
+        spatial = m["spatial"]?.bool
+        always_join = m["always_join"]?.bool
+        populated_by = m["populated_by"]?.string
+        view_of = m["view_of"]?.string
+    }
 }
 
-private struct ColumnSpec: Decodable {
+private struct ColumnSpec {
     var name: String
     var type: DimensionColumn.ValueType
     var length: Int?
     var nbytes: Int?
     var doc: String?
+
+    init(_ node: Node, element: String) throws {
+        guard let m = node.mapping, let name = m["name"]?.string else {
+            throw UniverseFile.Problem(message: "a column of '\(element)' needs a name")
+        }
+        guard let typeName = m["type"]?.string, let type = DimensionColumn.ValueType(rawValue: typeName) else {
+            throw UniverseFile.Problem(message: "column '\(element).\(name)' needs a type: int, float, string, bool or hash")
+        }
+        self.name = name
+        self.type = type
+        length = m["length"]?.int
+        nbytes = m["nbytes"]?.int
+        doc = m["doc"]?.string
+    }
 }
 
 /// A one-line description of a YAML decoding error.

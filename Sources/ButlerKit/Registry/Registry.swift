@@ -28,7 +28,7 @@ public final class Registry: @unchecked Sendable {
     /// The dimension universe of the repository.
     public let universe: DimensionUniverse
     /// The storage classes the registry accepts.
-    public let storageClasses: StorageClasses
+    public var storageClasses: StorageClasses { .builtIn }
     package let logger: Logger
 
     package static let universeAttribute = "config:dimensions.yaml"
@@ -36,7 +36,6 @@ public final class Registry: @unchecked Sendable {
     private init(database: any RegistryDatabase, universe: DimensionUniverse, logger: Logger) {
         self.database = database
         self.universe = universe
-        self.storageClasses = .builtIn
         self.logger = logger
     }
 

@@ -45,10 +45,14 @@ public struct ButlerConfig: @unchecked Sendable {
 
     /// A configuration from YAML text merged over the defaults.
     package init(root: URL, text: String, source: String) throws {
-        let defaults = try Self.parse(try Self.defaultsText(), source: "default configuration")
         let given = try Self.parse(text, source: source)
         self.root = root
-        self.node = Self.merge(defaults, given)
+        // A complete butler.yaml (as `create` writes) needs no defaults; read them only when something is missing.
+        if ["registry.db", "datastore.root", "datastore.templates.default"].allSatisfy({ Self.sets(given, $0) }) {
+            self.node = given
+        } else {
+            self.node = Self.merge(try Self.parse(try Self.defaultsText(), source: "default configuration"), given)
+        }
         // Fail early on the values every repository needs.
         _ = try registryURL
         _ = try datastoreRoot
