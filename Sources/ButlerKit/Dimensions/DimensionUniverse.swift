@@ -41,7 +41,7 @@ public struct DimensionUniverse: Sendable {
         let file: UniverseFile
         do {
             // Read from the YAML node tree directly: Codable decoding costs more than the rest of start-up.
-            guard let node = try Yams.compose(yaml: yaml) else { throw UniverseFile.Problem(message: "empty document") }
+            guard let node = try Yams.compose(yaml: yaml, .basic) else { throw UniverseFile.Problem(message: "empty document") }
             file = try UniverseFile(node)
         } catch let problem as UniverseFile.Problem {
             throw ButlerError(.invalidConfig, "invalid dimension configuration \(source): \(problem.message)")
