@@ -252,6 +252,14 @@ public struct DimensionColumn: Sendable, Hashable {
 
 // MARK: - The YAML file
 
+extension Node.Mapping {
+    /// The value for a string key, compared as text (Yams' own subscript builds a tagged node, which loads its
+    /// regular-expression resolver: a measurable part of start-up).
+    func value(_ key: String) -> Node? {
+        first { $0.key.string == key }?.value
+    }
+}
+
 private struct UniverseFile {
     struct Problem: Error { let message: String }
     var namespace: String?
@@ -261,10 +269,10 @@ private struct UniverseFile {
 
     init(_ node: Node) throws {
         guard let top = node.mapping else { throw Problem(message: "expected a mapping at the top level") }
-        namespace = top["namespace"]?.string
-        guard let v = top["version"]?.int else { throw Problem(message: "missing key 'version' (an integer)") }
+        namespace = top.value("namespace")?.string
+        guard let v = top.value("version")?.int else { throw Problem(message: "missing key 'version' (an integer)") }
         version = v
-        guard let elementsNode = top["elements"]?.mapping else { throw Problem(message: "missing key 'elements' (a mapping)") }
+        guard let elementsNode = top.value("elements")?.mapping else { throw Problem(message: "missing key 'elements' (a mapping)") }
         var elements: [String: ElementSpec] = [:]
         var order: [String] = []
         for (key, value) in elementsNode {
@@ -307,17 +315,17 @@ private struct ElementSpec {
             guard let seq = n.sequence else { throw UniverseFile.Problem(message: "'\(element).\(key)' must be a list") }
             return try seq.map { try ColumnSpec($0, element: element) }
         }
-        doc = m["doc"]?.string
+        doc = m.value("doc")?.string
         keys = try columns("keys")
         requires = try strings("requires")
         implies = try strings("implies")
         metadata = try columns("metadata")
-        governor = m["governor"]?.bool
-        temporal = m["temporal"]?.bool
-        spatial = m["spatial"]?.bool
-        always_join = m["always_join"]?.bool
-        populated_by = m["populated_by"]?.string
-        view_of = m["view_of"]?.string
+        governor = m.value("governor")?.bool
+        temporal = m.value("temporal")?.bool
+        spatial = m.value("spatial")?.bool
+        always_join = m.value("always_join")?.bool
+        populated_by = m.value("populated_by")?.string
+        view_of = m.value("view_of")?.string
     }
 }
 
@@ -329,17 +337,17 @@ private struct ColumnSpec {
     var doc: String?
 
     init(_ node: Node, element: String) throws {
-        guard let m = node.mapping, let name = m["name"]?.string else {
+        guard let m = node.mapping, let name = m.value("name")?.string else {
             throw UniverseFile.Problem(message: "a column of '\(element)' needs a name")
         }
-        guard let typeName = m["type"]?.string, let type = DimensionColumn.ValueType(rawValue: typeName) else {
+        guard let typeName = m.value("type")?.string, let type = DimensionColumn.ValueType(rawValue: typeName) else {
             throw UniverseFile.Problem(message: "column '\(element).\(name)' needs a type: int, float, string, bool or hash")
         }
         self.name = name
         self.type = type
-        length = m["length"]?.int
-        nbytes = m["nbytes"]?.int
-        doc = m["doc"]?.string
+        length = m.value("length")?.int
+        nbytes = m.value("nbytes")?.int
+        doc = m.value("doc")?.string
     }
 }
 

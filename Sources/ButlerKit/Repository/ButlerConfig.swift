@@ -93,7 +93,7 @@ public struct ButlerConfig: @unchecked Sendable {
     private static func lookup(_ node: Node, _ path: String) -> Node? {
         var current: Node? = node
         for part in path.split(separator: ".") where !part.isEmpty {
-            current = current?.mapping?[Node(String(part))]
+            current = current?.mapping?.value(String(part))
         }
         return current
     }

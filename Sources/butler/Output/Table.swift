@@ -51,8 +51,9 @@ struct ResultTable {
             for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.text.count) }
         }
         func line(_ values: [String]) -> String {
-            zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                .joined(separator: " ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            var text = zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
+            while text.last == " " { text.removeLast() }
+            return text
         }
         var out = ""
         if let title { out += title + "\n\n" }
