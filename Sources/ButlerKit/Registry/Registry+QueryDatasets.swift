@@ -44,29 +44,49 @@ extension Registry {
     /// refused with `findFirst`). No argument means every collection.
     /// - Throws: ``ButlerError/Code/notFound`` for a named collection that does not exist.
     package func resolveCollections(_ arguments: [String], findFirst: Bool, in c: any SQLConnection) throws -> [CollectionRecord] {
-        let values = arguments.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let values = arguments.flatMap { $0.split(separator: ",").map { String($0).trimmedSpaces } }.filter { !$0.isEmpty }
+        // Two queries load every collection and chain; chains are flattened in memory (a chain of hundreds of runs
+        // costs no more than a short one).
+        var byName: [String: CollectionRecord] = [:]
+        var children: [Int64: [String]] = [:]
+        for row in try c.query("""
+            SELECT collection_chain.parent, child.name FROM collection_chain
+            JOIN collection AS child ON child.collection_id = collection_chain.child ORDER BY collection_chain.parent, collection_chain.position
+            """) {
+            if let p = row[0].int64, let n = row[1].string { children[p, default: []].append(n) }
+        }
+        var allNames: [String] = []
+        for row in try c.query("SELECT collection_id, name, type, doc FROM collection ORDER BY name") {
+            guard let id = row[0].int64, let name = row[1].string, let type = row[2].int.flatMap(CollectionType.init(rawValue:)) else { continue }
+            byName[name] = CollectionRecord(name: name, type: type, doc: row[3].string, children: children[id] ?? [], id: id)
+            allNames.append(name)
+        }
+        func flatten(_ name: String, _ path: Set<String>, _ out: inout [String]) {
+            guard let record = byName[name] else { return }
+            if record.type != .chained { out.append(name); return }
+            for child in record.children where !path.contains(child) { flatten(child, path.union([child]), &out) }
+        }
         var names: [String] = []
         if values.isEmpty || values == ["*"] || values == ["..."] {
             if findFirst {
                 throw ButlerError(.invalidValue, "--find-first needs an ordered list of collections (--collections NAME,...), not all of them")
             }
-            names = try c.query("SELECT name FROM collection WHERE type != ? ORDER BY name", [.integer(Int64(CollectionType.chained.rawValue))]).compactMap { $0[0].string }
+            names = allNames.filter { byName[$0]!.type != .chained }
         } else {
             for value in values {
                 if NamePattern.hasWildcard(value) {
                     if findFirst {
                         throw ButlerError(.invalidValue, "--find-first needs collection names in search order, not the pattern '\(value)'")
                     }
-                    let matched = try c.query("SELECT name FROM collection ORDER BY name").compactMap { $0[0].string }.filter { NamePattern([value]).matches($0) }
-                    for name in matched { names += try flatten(name, in: c) }
+                    for name in allNames where NamePattern([value]).matches(name) { flatten(name, [name], &names) }
                 } else {
-                    guard try collection(value, in: c) != nil else { throw ButlerError(.notFound, "no collection named '\(value)'") }
-                    names += try flatten(value, in: c)
+                    guard byName[value] != nil else { throw ButlerError(.notFound, "no collection named '\(value)'") }
+                    flatten(value, [value], &names)
                 }
             }
         }
         var seen = Set<String>()
-        return try names.filter { seen.insert($0).inserted }.compactMap { try collection($0, in: c) }
+        return names.filter { seen.insert($0).inserted }.compactMap { byName[$0] }
     }
 
     /// Datasets of the types matching `datasetTypes` (all when empty) in `collections`.
@@ -169,7 +189,12 @@ extension Registry {
         }
         let userOrder = order.enumerated().map { "order_\($0.offset)" + ($0.element.hasSuffix(" DESC") ? " DESC" : "") }
         let defaultOrder = dims.map(q) + ["search_rank"]
-        sql = "SELECT * FROM (\(sql)) AS found ORDER BY \((userOrder + defaultOrder).joined(separator: ", "))"
+        if query.findFirst && userOrder.isEmpty {
+            // The window already sorts by data ID; a second sort of every row would only delay the first one.
+            sql = "SELECT * FROM (\(sql)) AS found"
+        } else {
+            sql = "SELECT * FROM (\(sql)) AS found ORDER BY \((userOrder + defaultOrder).joined(separator: ", "))"
+        }
         if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 { sql += " LIMIT -1" }
         if query.offset > 0 { sql += " OFFSET \(query.offset)" }
         // Rows are unique per (dataset, collection) by the tags table's key, so they stream without de-duplication.
