@@ -22,7 +22,7 @@ extension Butler {
             return try registry.disassociate(tag, refs)
         case .purge(let run):
             if let other = refs.first(where: { $0.run != run }) {
-                throw ButlerError(.invalidValue, "dataset \(other.id.uuidString.lowercased()) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
+                throw ButlerError(.invalidValue, "dataset \(other.id.lowercasedString) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
             }
             deleteFiles(try registry.purgeDatasets(refs.map(\.id)))
         case .unstore:
@@ -66,7 +66,7 @@ extension Butler {
                 throw ButlerError(.alreadyExists, "\(target.path) exists; pass --clobber to overwrite it")
             }
             guard FileManager.default.fileExists(atPath: source.path) else {
-                throw ButlerError(.notFound, "the file of dataset \(ref.id.uuidString.lowercased()) is missing: \(source.path)")
+                throw ButlerError(.notFound, "the file of dataset \(ref.id.lowercasedString) is missing: \(source.path)")
             }
             plan.append((source, target))
         }

@@ -204,7 +204,7 @@ final class QueryBuilder {
                 return (bind(.integer(t.nanoseconds)), .time)
             case .uuid(let s):
                 guard let uuid = UUID(uuidString: s) else { throw fail("invalid UUID '\(s)'", column) }
-                return (bind(.text(uuid.uuidString.lowercased())), .uuid)
+                return (bind(.text(uuid.lowercasedString)), .uuid)
             }
         case .name(let parts, let column):
             return try name(parts, column: column)

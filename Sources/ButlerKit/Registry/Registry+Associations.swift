@@ -72,7 +72,7 @@ extension Registry {
             for ref in refs {
                 let stored = try requireDatasetType(ref.datasetType.name, in: c)
                 let dims = stored.type.dimensions.required
-                let id = ref.id.uuidString.lowercased()
+                let id = ref.id.lowercasedString
                 if try c.queryOne("SELECT 1 FROM \(q(stored.tagTable)) WHERE dataset_id = ? AND collection_id = ?", [.text(id), .integer(record.id)]) != nil { continue }
                 do {
                     try c.execute("INSERT INTO \(q(stored.tagTable)) (dataset_type_id, dataset_id, collection_id\(dims.map { ", " + q($0) }.joined())) VALUES (?, ?, ?\(String(repeating: ", ?", count: dims.count)))",
@@ -101,8 +101,8 @@ extension Registry {
             var removed = 0
             for ref in refs {
                 let stored = try requireDatasetType(ref.datasetType.name, in: c)
-                let before = try c.queryOne("SELECT COUNT(*) FROM \(q(stored.tagTable)) WHERE dataset_id = ? AND collection_id = ?", [.text(ref.id.uuidString.lowercased()), .integer(record.id)])?[0].int ?? 0
-                try c.execute("DELETE FROM \(q(stored.tagTable)) WHERE dataset_id = ? AND collection_id = ?", [.text(ref.id.uuidString.lowercased()), .integer(record.id)])
+                let before = try c.queryOne("SELECT COUNT(*) FROM \(q(stored.tagTable)) WHERE dataset_id = ? AND collection_id = ?", [.text(ref.id.lowercasedString), .integer(record.id)])?[0].int ?? 0
+                try c.execute("DELETE FROM \(q(stored.tagTable)) WHERE dataset_id = ? AND collection_id = ?", [.text(ref.id.lowercasedString), .integer(record.id)])
                 removed += before
             }
             return removed
@@ -142,7 +142,7 @@ extension Registry {
                     }
                 }
                 try c.execute("INSERT INTO \(q(table)) (dataset_type_id, dataset_id, collection_id\(dims.map { ", " + q($0) }.joined()), validity_begin, validity_end) VALUES (?, ?, ?\(String(repeating: ", ?", count: dims.count)), ?, ?)",
-                              [.integer(stored.id), .text(ref.id.uuidString.lowercased()), .integer(record.id)] + dims.map { ref.dataId[$0]!.sqlValue }
+                              [.integer(stored.id), .text(ref.id.lowercasedString), .integer(record.id)] + dims.map { ref.dataId[$0]!.sqlValue }
                               + [SQLValue(validity.begin?.nanoseconds), SQLValue(validity.end?.nanoseconds)])
                 try c.execute("\(c.dialect.insertOrIgnore) collection_summary_dataset_type (collection_id, dataset_type_id) VALUES (?, ?)\(c.dialect.insertOrIgnoreSuffix)",
                               [.integer(record.id), .integer(stored.id)])
@@ -279,11 +279,11 @@ extension Registry {
             guard let row = try c.queryOne("""
                 SELECT dt.name, run.name FROM dataset AS d JOIN dataset_type AS dt ON dt.id = d.dataset_type_id
                 JOIN collection AS run ON run.collection_id = d.run_id WHERE d.id = ?
-                """, [.text(id.uuidString.lowercased())]), let typeName = row[0].string else { return nil }
+                """, [.text(id.lowercasedString)]), let typeName = row[0].string else { return nil }
             let stored = try requireDatasetType(typeName, in: c)
             let dims = stored.type.dimensions.required
             guard let tag = try c.queryOne("SELECT \(dims.isEmpty ? "1" : dims.map(q).joined(separator: ", ")) FROM \(q(stored.tagTable)) WHERE dataset_id = ? LIMIT 1",
-                                           [.text(id.uuidString.lowercased())]) else { return nil }
+                                           [.text(id.lowercasedString)]) else { return nil }
             var values: [String: DataIDValue] = [:]
             for (i, d) in dims.enumerated() { values[d] = DataIDValue(tag[i]) }
             let dataId = try expandDataID(values, dimensions: stored.type.dimensions.names, in: c)

@@ -15,7 +15,7 @@ extension Registry {
             tags.reserveCapacity(dataIds.count)
             for values in dataIds {
                 let coordinate = DataCoordinate(dimensions: stored.type.dimensions, values: Dictionary(uniqueKeysWithValues: zip(dims, values)))
-                let id = SQLValue.text(idGenerationMode.makeId(datasetType: datasetType, run: run, dataId: coordinate).uuidString.lowercased())
+                let id = SQLValue.text(idGenerationMode.makeId(datasetType: datasetType, run: run, dataId: coordinate).lowercasedString)
                 datasets.append([id, .integer(stored.id), .integer(runRecord.id), .integer(now)])
                 tags.append([.integer(stored.id), id, .integer(runRecord.id)] + values.map(\.sqlValue))
             }

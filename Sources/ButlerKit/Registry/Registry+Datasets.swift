@@ -80,18 +80,18 @@ extension Registry {
             let id = idGenerationMode.makeId(datasetType: type.name, run: run, dataId: dataId)
             do {
                 try c.execute("INSERT INTO dataset (id, dataset_type_id, run_id, ingest_date) VALUES (?, ?, ?, ?)",
-                              [.text(id.uuidString.lowercased()), .integer(stored.id), .integer(runRecord.id), .integer(now)])
-                try c.execute(tagSQL, [.integer(stored.id), .text(id.uuidString.lowercased()), .integer(runRecord.id)]
+                              [.text(id.lowercasedString), .integer(stored.id), .integer(runRecord.id), .integer(now)])
+                try c.execute(tagSQL, [.integer(stored.id), .text(id.lowercasedString), .integer(runRecord.id)]
                               + dims.map { dataId[$0]!.sqlValue })
             } catch ButlerError.conflict {
-                throw ButlerError(.conflict, "a '\(type.name)' dataset with data ID \(dataId) already exists in run '\(run)'\(idGenerationMode == .unique ? "" : " (dataset id \(id.uuidString.lowercased()))")")
+                throw ButlerError(.conflict, "a '\(type.name)' dataset with data ID \(dataId) already exists in run '\(run)'\(idGenerationMode == .unique ? "" : " (dataset id \(id.lowercasedString))")")
             }
             if let files {
                 let f = files[i]
                 try c.execute("""
                     INSERT INTO file_datastore_records (dataset_id, component, path, formatter, storage_class, checksum, file_size, source_path, hdu)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(id.uuidString.lowercased()), .text(f.component), .text(f.path), SQLValue(f.formatter),
+                    """, [.text(id.lowercasedString), .text(f.component), .text(f.path), SQLValue(f.formatter),
                           .text(f.storageClass), SQLValue(f.checksum), SQLValue(f.fileSize), SQLValue(f.sourcePath), SQLValue(f.hdu)])
             }
             for governor in universe.governors where dataId[governor.name] != nil {
@@ -114,7 +114,7 @@ extension Registry {
     public func storedFiles(of datasetId: UUID) throws -> [StoredFileInfo] {
         try database.read { c in
             try c.query("SELECT path, storage_class, component, checksum, file_size, formatter, source_path, hdu FROM file_datastore_records WHERE dataset_id = ? ORDER BY component",
-                        [.text(datasetId.uuidString.lowercased())]).map {
+                        [.text(datasetId.lowercasedString)]).map {
                 var info = StoredFileInfo(path: $0[0].string!, storageClass: $0[1].string ?? "", component: $0[2].string ?? "",
                                           checksum: $0[3].string, fileSize: $0[4].int64, formatter: $0[5].string)
                 info.sourcePath = $0[6].string

@@ -200,7 +200,7 @@ extension Registry {
         // Rows are unique per (dataset, collection) by the tags table's key, so they stream without de-duplication.
         var count = 0
         try c.forEachRow(sql, builder.parameters) { row in
-            guard let idText = row[0].string, let id = UUID(uuidString: idText) else { return }
+            guard let idText = row[0].string, let id = UUID(registryText: idText) else { return }
             var values: [String: DataIDValue] = [:]
             for (i, dim) in dims.enumerated() { values[dim] = DataIDValue(row[3 + i]) }
             let ref = DatasetRef(id: id, datasetType: stored.type, run: row[2].string ?? "",
@@ -220,7 +220,7 @@ extension Registry {
             var result: [UUID: URL] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let sql = "SELECT dataset_id, path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))"
-                for row in try c.query(sql, chunk.map { .text($0.uuidString.lowercased()) }) {
+                for row in try c.query(sql, chunk.map { .text($0.lowercasedString) }) {
                     guard let id = row[0].string.flatMap(UUID.init(uuidString:)), let path = row[1].string else { continue }
                     result[id] = path.hasPrefix("/") ? URL(fileURLWithPath: path) : datastoreRoot.appendingPathComponent(path)
                 }

@@ -55,7 +55,7 @@ extension Registry {
                     FROM dataset LEFT JOIN file_datastore_records ON file_datastore_records.dataset_id = dataset.id
                     WHERE dataset.id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))
                     """
-                for row in try c.query(sql, chunk.map { .text($0.uuidString.lowercased()) }) {
+                for row in try c.query(sql, chunk.map { .text($0.lowercasedString) }) {
                     guard let id = row[0].string.flatMap(UUID.init(uuidString:)) else { continue }
                     var info = StoredFileInfo(path: row[1].string ?? "", storageClass: "Exposure", checksum: row[3].string, fileSize: row[4].int64)
                     info.sourcePath = row[2].string
@@ -114,14 +114,14 @@ extension Registry {
             var runIds: [String: Int64] = [:]
             for run in Set(raws.map(\.run)) { runIds[run] = try requireCollection(run, in: c).id }
             let existing = Set(try c.query("SELECT id FROM dataset WHERE id IN (\(Array(repeating: "?", count: raws.count).joined(separator: ", ")))",
-                                           raws.map { .text($0.id.uuidString.lowercased()) }).compactMap { $0[0].string })
+                                           raws.map { .text($0.id.lowercasedString) }).compactMap { $0[0].string })
             var inserted: [RawDataset] = []
             var skipped: [RawDataset] = []
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000) + 37_000_000_000
             var datasetRows: [[SQLValue]] = [], tagRows: [[SQLValue]] = [], fileRows: [[SQLValue]] = []
             var seenIds = Set<UUID>()
             for raw in raws {
-                let id = raw.id.uuidString.lowercased()
+                let id = raw.id.lowercasedString
                 if existing.contains(id) || !seenIds.insert(raw.id).inserted { skipped.append(raw); continue }
                 let runId = runIds[raw.run]!
                 datasetRows.append([.text(id), .integer(stored.id), .integer(runId), .integer(now)])

@@ -9,7 +9,7 @@ extension Registry {
             let paths = try filePaths(ids, in: c)
             for chunk in Self.chunks(ids) {
                 let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                let args = chunk.map { SQLValue.text($0.uuidString.lowercased()) }
+                let args = chunk.map { SQLValue.text($0.lowercasedString) }
                 for table in try tagTables(in: c) { try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (\(list))", args) }
                 for table in try calibTables(in: c) { try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (\(list))", args) }
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(list))", args)
@@ -27,7 +27,7 @@ extension Registry {
             let paths = try filePaths(ids, in: c)
             for chunk in Self.chunks(ids) {
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
-                              chunk.map { .text($0.uuidString.lowercased()) })
+                              chunk.map { .text($0.lowercasedString) })
             }
             return try unreferenced(paths, in: c)
         }
@@ -37,7 +37,7 @@ extension Registry {
         var paths = Set<String>()
         for chunk in Self.chunks(ids) {
             let rows = try c.query("SELECT DISTINCT path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
-                                   chunk.map { .text($0.uuidString.lowercased()) })
+                                   chunk.map { .text($0.lowercasedString) })
             paths.formUnion(rows.compactMap { $0[0].string })
         }
         return paths.sorted()

@@ -35,7 +35,7 @@ extension ButlerCommand {
             let mode: PruneMode = purge.map { .purge(run: $0) } ?? disassociate.map { .disassociate(tag: $0) } ?? .unstore
             if dryRun {
                 let table = ResultTable(columns: ["type", "run", "id", "data_id"], rows: refs.map {
-                    [.string($0.datasetType.name), .string($0.run), .string($0.id.uuidString.lowercased()), .string($0.dataId.keyValueString)]
+                    [.string($0.datasetType.name), .string($0.run), .string($0.id.lowercasedString), .string($0.dataId.keyValueString)]
                 })
                 emit(render([table], as: output.format))
                 return

@@ -134,7 +134,7 @@ extension ButlerCommand {
             let ref = try butler.registry.resolveDataset(dataset, collections: collections)
             let uri = try butler.registry.fileLocations([ref.id], datastoreRoot: butler.datastoreRoot)[ref.id]?.absoluteString
             let table = ResultTable(columns: ["type", "run", "id", "data_id", "uri"],
-                                    rows: [[.string(ref.datasetType.name), .string(ref.run), .string(ref.id.uuidString.lowercased()),
+                                    rows: [[.string(ref.datasetType.name), .string(ref.run), .string(ref.id.lowercasedString),
                                             .string(ref.dataId.keyValueString), uri.map(Cell.string) ?? .null]])
             emit(render([table], as: output.format))
         }

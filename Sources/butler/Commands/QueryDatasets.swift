@@ -39,7 +39,7 @@ extension ButlerCommand {
                 let dims = group[0].ref.datasetType.dimensions.required
                 var table = ResultTable(columns: ["type", "run", "id"] + dims + (showUri ? ["URI"] : []))
                 for r in group {
-                    var row: [Cell] = [.string(typeName), .string(r.ref.run), .string(r.ref.id.uuidString.lowercased())]
+                    var row: [Cell] = [.string(typeName), .string(r.ref.run), .string(r.ref.id.lowercasedString)]
                     row += dims.map { d in
                         switch r.ref.dataId[d] {
                         case .int(let i)?: return .int(i)
@@ -77,7 +77,7 @@ extension ButlerCommand {
                             }
                         }.joined(separator: ", ")
                         var fields = ["\"dataset_type\": \(jsonString(r.ref.datasetType.name))", "\"run\": \(jsonString(r.ref.run))",
-                                      "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.uuidString.lowercased()))",
+                                      "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.lowercasedString))",
                                       "\"data_id\": {\(dataId)}"]
                         if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
                         out.write((count == 0 ? "[\n  " : ",\n  ") + "{" + fields.joined(separator: ", ") + "}")
@@ -87,7 +87,7 @@ extension ButlerCommand {
                             currentType = r.ref.datasetType.name
                             out.write((["type", "run", "id"] + dims + (showUri ? ["URI"] : [])).map(csvField).joined(separator: ",") + "\n")
                         }
-                        var row = [r.ref.datasetType.name, r.ref.run, r.ref.id.uuidString.lowercased()] + dims.map { r.ref.dataId[$0]?.description ?? "" }
+                        var row = [r.ref.datasetType.name, r.ref.run, r.ref.id.lowercasedString] + dims.map { r.ref.dataId[$0]?.description ?? "" }
                         if showUri { row.append(uris[r.ref.id]?.absoluteString ?? "") }
                         out.write(row.map(csvField).joined(separator: ",") + "\n")
                     }

@@ -93,6 +93,8 @@ func render(_ tables: [ResultTable], as format: OutputFormat) -> String {
 }
 
 func jsonString(_ s: String) -> String {
+    // Most values need no escaping.
+    if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
     var out = "\""
     for scalar in s.unicodeScalars {
         switch scalar {
