@@ -52,19 +52,7 @@ extension Butler {
         var recordCache: [String: [String: String]] = [:]
         for row in rows {
             if placedByFile[row.file] == nil {
-                var values: [String: String] = ["run": run, "datasetType": type.name]
-                for (k, v) in row.dataId.values { values[k] = v.description }
-                // Record attributes the templates use (detector.full_name, exposure.obs_id, visit.name, ...).
-                for element in ["detector", "exposure", "visit"] where row.dataId[element] != nil {
-                    let key = element + "|" + row.dataId.keyValueString
-                    if recordCache[key] == nil {
-                        var filter: [String: DataIDValue] = ["id": row.dataId[element]!]
-                        for dim in registry.universe.requiredDimensions(of: element) { filter[dim] = row.dataId[dim] }
-                        let fields = try registry.fetchDimensionRecords(element, dataId: filter).first?.fields ?? [:]
-                        recordCache[key] = Dictionary(uniqueKeysWithValues: fields.map { ("\(element).\($0.key)", $0.value.description) })
-                    }
-                    values.merge(recordCache[key]!) { a, _ in a }
-                }
+                let values = try templateValues(run: run, datasetType: type.name, dataId: row.dataId, cache: &recordCache)
                 let relative = try template.format(values) + RawIngester.fitsExtensionOrOwn(of: row.file, storageClass: type.storageClass)
                 do {
                     let placed = try datastore.transfer(row.file, to: relative, mode: transfer, checksum: checksum)
@@ -98,6 +86,26 @@ extension Butler {
             throw error
         }
         return report
+    }
+}
+
+extension Butler {
+    /// The values a file template can use for a dataset: run, dataset type, data ID values, and the fields of its
+    /// detector, exposure and visit records (`detector.full_name`, `exposure.obs_id`, ...), looked up once per record.
+    func templateValues(run: String, datasetType: String, dataId: DataCoordinate, cache: inout [String: [String: String]]) throws -> [String: String] {
+        var values: [String: String] = ["run": run, "datasetType": datasetType]
+        for (k, v) in dataId.values { values[k] = v.description }
+        for element in ["detector", "exposure", "visit"] where dataId[element] != nil {
+            let key = element + "|" + dataId.keyValueString
+            if cache[key] == nil {
+                var filter: [String: DataIDValue] = ["id": dataId[element]!]
+                for dim in registry.universe.requiredDimensions(of: element) { filter[dim] = dataId[dim] }
+                let fields = try registry.fetchDimensionRecords(element, dataId: filter).first?.fields ?? [:]
+                cache[key] = Dictionary(uniqueKeysWithValues: fields.map { ("\(element).\($0.key)", $0.value.description) })
+            }
+            values.merge(cache[key]!) { a, _ in a }
+        }
+        return values
     }
 }
 

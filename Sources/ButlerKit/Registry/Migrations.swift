@@ -12,6 +12,7 @@ package enum Migrations {
     package static let all: [Migration] = [
         Migration(name: "v1-core", apply: coreTables),
         Migration(name: "v2-datastore-source", apply: datastoreSource),
+        Migration(name: "v3-provenance", apply: provenanceTables),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.

@@ -211,8 +211,15 @@ extension Registry {
         return count
     }
 
-    /// Names beyond dimensions and dataset fields that `--where` understands (extended by later features).
-    var extraQueryNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)? { nil }
+    /// Names beyond dimensions and dataset fields that `--where` understands: `metrics.NAME`, a dataset's QA metric
+    /// (no value when the dataset has none).
+    var extraQueryNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)? {
+        { builder, parts in
+            guard parts.count == 2, parts[0] == "metrics", let dataset = builder.datasetAlias else { return nil }
+            let name = builder.bind(.text(parts[1]))
+            return ("(SELECT value FROM dataset_metric WHERE dataset_metric.dataset_id = \(dataset).id AND dataset_metric.name = \(name))", .float)
+        }
+    }
 
     /// The absolute location of each dataset's file (its first file record).
     public func fileLocations(_ ids: [UUID], datastoreRoot: URL) throws -> [UUID: URL] {

@@ -1,0 +1,60 @@
+public import Foundation
+
+/// One execution of one step (a task label) on one data ID in one RUN, as recorded in the registry.
+///
+/// Build one, then record it with its outputs through ``Butler/put(_:)`` or ``Registry/record(_:)``.
+public struct Quantum: Sendable {
+    /// Whether the step succeeded.
+    public enum Status: String, Sendable { case succeeded, failed }
+
+    /// A time-ordered id (UUIDv7).
+    public var id: UUID
+    /// The step's label (`isr`, `calibrate`).
+    public var taskLabel: String
+    /// The RUN the outputs go to.
+    public var run: String
+    /// The data ID the step ran on, as `key=value` text.
+    public var dataId: [String: String]
+    public var host: String?
+    public var user: String?
+    /// The command line that ran.
+    public var command: String?
+    public var start: Date?
+    public var end: Date?
+    public var status: Status
+    public var exitCode: Int32?
+    public var environment: SoftwareEnvironment
+    public var configs: [ConfigFile]
+    /// Simple `key=value` parameters.
+    public var parameters: [String: String]
+    /// Inputs with their roles (connection names: `raw`, `bias`, `flat`).
+    public var inputs: [(role: String, ref: DatasetRef)]
+    /// The dataset holding the captured log, if any.
+    public var logDatasetId: UUID?
+
+    public init(taskLabel: String, run: String, dataId: [String: String] = [:], status: Status = .succeeded,
+                environment: SoftwareEnvironment = SoftwareEnvironment(), configs: [ConfigFile] = [], parameters: [String: String] = [:],
+                inputs: [(role: String, ref: DatasetRef)] = []) {
+        self.id = DatasetIdGenerationMode.uuid7()
+        self.taskLabel = taskLabel
+        self.run = run
+        self.dataId = dataId
+        self.status = status
+        self.environment = environment
+        self.configs = configs
+        self.parameters = parameters
+        self.inputs = inputs
+        self.host = ProcessInfo.processInfo.hostName
+        self.user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
+        self.start = Date()
+        self.end = Date()
+    }
+
+    /// The digest of the step's configuration (config file hashes and parameters), which must be the same for one
+    /// task label within one RUN.
+    var configDigest: String {
+        let text = configs.map { "file \($0.name) \($0.hash)\n" }.sorted().joined()
+            + parameters.sorted { $0.key < $1.key }.map { "param \($0.key)=\($0.value)\n" }.joined()
+        return ConfigFile(name: "digest", content: Data(text.utf8)).hash
+    }
+}

@@ -1,0 +1,105 @@
+extension Migrations {
+    /// Provenance in the registry: quanta (one execution of one step), their inputs and outputs with roles,
+    /// content-addressed software environments and configs, parameters, QA metrics, and tombstones of removed
+    /// datasets that others were derived from.
+    static func provenanceTables(_ c: any SQLConnection) throws {
+        let d = c.dialect
+        let statements = [
+            """
+            CREATE TABLE software_environment (
+                id VARCHAR(64) PRIMARY KEY,
+                code_commit VARCHAR(64),
+                code_dirty \(d.boolean),
+                executable_hash VARCHAR(64))
+            """,
+            """
+            CREATE TABLE environment_package (
+                environment_id VARCHAR(64) NOT NULL REFERENCES software_environment (id) ON DELETE CASCADE,
+                name VARCHAR(128) NOT NULL,
+                version VARCHAR(128) NOT NULL,
+                PRIMARY KEY (environment_id, name))
+            """,
+            "CREATE INDEX environment_package_version ON environment_package (name, version)",
+            """
+            CREATE TABLE config_blob (
+                hash VARCHAR(64) PRIMARY KEY,
+                format VARCHAR(16) NOT NULL,
+                content \(d.blob) NOT NULL)
+            """,
+            """
+            CREATE TABLE quantum (
+                id \(d.uuid) PRIMARY KEY,
+                task_label VARCHAR(128) NOT NULL,
+                run_id \(d.bigint) NOT NULL REFERENCES collection (collection_id),
+                data_id TEXT NOT NULL,
+                host VARCHAR(256),
+                user_name VARCHAR(128),
+                command TEXT,
+                start_time \(d.bigint),
+                end_time \(d.bigint),
+                status VARCHAR(16) NOT NULL,
+                exit_code INTEGER,
+                environment_id VARCHAR(64) REFERENCES software_environment (id),
+                config_digest VARCHAR(64),
+                log_dataset_id \(d.uuid))
+            """,
+            "CREATE INDEX quantum_task ON quantum (task_label, run_id)",
+            "CREATE INDEX quantum_environment ON quantum (environment_id)",
+            """
+            CREATE TABLE quantum_config (
+                quantum_id \(d.uuid) NOT NULL REFERENCES quantum (id) ON DELETE CASCADE,
+                name VARCHAR(256) NOT NULL,
+                config_hash VARCHAR(64) NOT NULL REFERENCES config_blob (hash),
+                PRIMARY KEY (quantum_id, name))
+            """,
+            "CREATE INDEX quantum_config_hash ON quantum_config (config_hash)",
+            """
+            CREATE TABLE quantum_parameter (
+                quantum_id \(d.uuid) NOT NULL REFERENCES quantum (id) ON DELETE CASCADE,
+                name VARCHAR(128) NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (quantum_id, name))
+            """,
+            """
+            CREATE TABLE quantum_input (
+                quantum_id \(d.uuid) NOT NULL REFERENCES quantum (id) ON DELETE CASCADE,
+                dataset_id \(d.uuid) NOT NULL,
+                role VARCHAR(64) NOT NULL,
+                PRIMARY KEY (quantum_id, dataset_id, role))
+            """,
+            "CREATE INDEX quantum_input_dataset ON quantum_input (dataset_id)",
+            """
+            CREATE TABLE quantum_output (
+                quantum_id \(d.uuid) NOT NULL REFERENCES quantum (id) ON DELETE CASCADE,
+                dataset_id \(d.uuid) NOT NULL UNIQUE,
+                role VARCHAR(64) NOT NULL,
+                PRIMARY KEY (quantum_id, dataset_id))
+            """,
+            """
+            CREATE TABLE run_task_config (
+                run_id \(d.bigint) NOT NULL REFERENCES collection (collection_id) ON DELETE CASCADE,
+                task_label VARCHAR(128) NOT NULL,
+                config_digest VARCHAR(64) NOT NULL,
+                PRIMARY KEY (run_id, task_label))
+            """,
+            """
+            CREATE TABLE dataset_metric (
+                dataset_id \(d.uuid) NOT NULL REFERENCES dataset (id) ON DELETE CASCADE,
+                name VARCHAR(64) NOT NULL,
+                value \(d.double) NOT NULL,
+                PRIMARY KEY (dataset_id, name))
+            """,
+            "CREATE INDEX dataset_metric_name ON dataset_metric (name, value)",
+            """
+            CREATE TABLE dataset_tombstone (
+                dataset_id \(d.uuid) PRIMARY KEY,
+                dataset_type VARCHAR(128) NOT NULL,
+                data_id TEXT NOT NULL,
+                run VARCHAR(64) NOT NULL,
+                checksum VARCHAR(128),
+                removed_at \(d.bigint) NOT NULL)
+            """,
+        ]
+        for sql in statements { try c.execute(sql) }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import ButlerKit
+import ButlerTestSupport
+
+/// Recording provenance with put: the quantum, inputs with roles, environment, configs, parameters and metrics.
+@Suite("Provenance recording")
+struct ProvenanceRecordTests {
+    static func repository(_ dir: TemporaryDirectory) throws -> Butler {
+        let butler = try makeRepository(in: dir)
+        var options = RawIngestOptions()
+        options.transfer = .direct
+        options.processes = 2
+        _ = try butler.ingestRaws([fixture("lsst/latiss-AT_O_20230321_000053.fits"), fixture("lsst/latiss-AT_O_20240624_000106_R00_S00.fits")], options: options)
+        try butler.registry.registerDatasetType(try butler.registry.makeDatasetType("postISRCCD", storageClass: "ExposureF", dimensions: ["instrument", "detector", "exposure"]))
+        return butler
+    }
+
+    func request(_ dir: TemporaryDirectory, exposure: String = "2023032100053", config: String = "doBias: true\n") throws -> PutRequest {
+        let file = dir.path("out-\(exposure).fits")
+        try FileManager.default.copyItem(atPath: fixture("lsst/latiss-AT_O_20230321_000053.fits"), toPath: file)
+        try config.write(toFile: dir.path("isr.yaml"), atomically: true, encoding: .utf8)
+        var r = PutRequest(file: file, run: "u/me/isr", datasetType: "postISRCCD", dataId: ["instrument": "LATISS", "detector": "0", "exposure": exposure])
+        r.inputs = [Butler.parseInput("raw=raw:instrument=LATISS,detector=0,exposure=\(exposure)")]
+        r.collections = ["LATISS/raw/all"]
+        r.taskLabel = "isr"
+        r.configs = [try ConfigFile(contentsOf: dir.path("isr.yaml"))]
+        r.parameters = ["doFlat": "false"]
+        r.environment = SoftwareEnvironment(packages: ["ip_isr": "1.2.3", "numpy": "2.1.0"], codeCommit: "abc123", codeDirty: false)
+        r.metrics = ["background": 1234.5]
+        return r
+    }
+
+    @Test("put records the output, its quantum, inputs with roles, environment, config, parameters and metrics")
+    func put() throws {
+        let dir = TemporaryDirectory()
+        let butler = try Self.repository(dir)
+        let ref = try butler.put(try request(dir))
+        #expect(ref.run == "u/me/isr")
+        let rows = try butler.registry.database.read { c in
+            try c.query("""
+                SELECT q.task_label, q.status, q.data_id, i.role, i.dataset_id, o.role, q.environment_id, q.config_digest
+                FROM quantum q JOIN quantum_output o ON o.quantum_id = q.id JOIN quantum_input i ON i.quantum_id = q.id
+                WHERE o.dataset_id = ?
+                """, [.text(ref.id.lowercasedString)])
+        }
+        #expect(rows.count == 1)
+        #expect(rows[0][0].string == "isr")
+        #expect(rows[0][1].string == "succeeded")
+        #expect(rows[0][2].string == "detector=0,exposure=2023032100053,instrument=LATISS")
+        #expect(rows[0][3].string == "raw")
+        #expect(rows[0][4].string == "5d46d9db-ef3e-55ee-aac3-4ac15cd4d8a6")
+        #expect(try butler.registry.metrics(of: ref.id) == ["background": 1234.5])
+        // The environment and config are stored once and shared.
+        _ = try butler.put(try request(dir, exposure: "2024062400106"))
+        let counts = try butler.registry.database.read { c in
+            (try c.queryOne("SELECT COUNT(*) FROM software_environment")![0].int!, try c.queryOne("SELECT COUNT(*) FROM config_blob")![0].int!,
+             try c.queryOne("SELECT COUNT(*) FROM quantum")![0].int!)
+        }
+        #expect(counts == (1, 1, 2))
+        // Metrics select datasets in --where.
+        var q = DatasetQuery()
+        q.datasetTypes = ["postISRCCD"]
+        q.where = "metrics.background > 1000"
+        #expect(try butler.registry.queryDatasets(q).datasets.count == 2)
+        q.where = "metrics.background > 2000 OR metrics.seeing < 1"
+        #expect(try butler.registry.queryDatasets(q).datasets.isEmpty)
+    }
+
+    @Test("one config per task label in a run: a different one is refused, showing what differs, and nothing is written")
+    func configConsistency() throws {
+        let dir = TemporaryDirectory()
+        let butler = try Self.repository(dir)
+        _ = try butler.put(try request(dir))
+        var other = try request(dir, exposure: "2024062400106", config: "doBias: false\n")
+        other.parameters = ["doFlat": "true"]
+        let before = try registrySnapshot(dir.path("repo"))
+        let error = butlerError { try butler.put(other) }
+        #expect(error?.code == .conflict)
+        #expect(error?.message.contains("isr.yaml") == true)
+        #expect(error?.message.contains("doFlat: false -> true") == true)
+        #expect(try registrySnapshot(dir.path("repo")) == before)
+        other.run = "u/me/isr-v2"
+        #expect(try butler.put(other).run == "u/me/isr-v2")
+    }
+
+    @Test("inputs must exist; bad metric names and files are refused")
+    func badInput() throws {
+        let dir = TemporaryDirectory()
+        let butler = try Self.repository(dir)
+        var r = try request(dir)
+        r.inputs = [Butler.parseInput("raw=00000000-0000-0000-0000-000000000000")]
+        #expect(errorCode { try butler.put(r) } == .notFound)
+        r = try request(dir, exposure: "2024062400106")
+        r.metrics = ["bad name": 1]
+        #expect(errorCode { try butler.put(r) } == .invalidName)
+        r.metrics = [:]
+        r.file = dir.path("missing.fits")
+        #expect(errorCode { try butler.put(r) } == .notFound)
+        #expect(try butler.registry.queryDatasets(["postISRCCD"]).isEmpty)
+    }
+
+    @Test("package listings: pip freeze, conda environment.yml, plain lists")
+    func packages() throws {
+        let pip = try SoftwareEnvironment.parsePackages("numpy==2.1.0\n# comment\nastropy==6.0\n-e git+https://x#egg=y\nmylib @ file:///src/mylib\n", source: "pip")
+        #expect(pip == ["numpy": "2.1.0", "astropy": "6.0", "mylib": "file:///src/mylib"])
+        let conda = try SoftwareEnvironment.parsePackages("name: env\ndependencies:\n  - python=3.11.7=h1234\n  - numpy=1.26\n  - pip:\n    - lsst-daf-butler==30.0\n", source: "env.yml")
+        #expect(conda == ["python": "3.11.7", "numpy": "1.26", "lsst-daf-butler": "30.0"])
+        #expect(try SoftwareEnvironment.parsePackages("ip_isr 1.2\nmeas_base 3.4\n", source: "plain") == ["ip_isr": "1.2", "meas_base": "3.4"])
+        #expect(errorCode { try SoftwareEnvironment.parsePackages("what is this line\n", source: "bad") } == .invalidValue)
+        #expect(Butler.parseInput("bias=bias:instrument=LATISS,detector=0").role == "bias")
+        #expect(Butler.parseInput("raw:instrument=LATISS,detector=0").role == nil)
+    }
+}
