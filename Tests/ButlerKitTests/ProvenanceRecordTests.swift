@@ -112,3 +112,55 @@ struct ProvenanceRecordTests {
         #expect(Butler.parseInput("raw:instrument=LATISS,detector=0").role == nil)
     }
 }
+
+@Suite("butler run")
+struct RunStepTests {
+    func request(_ run: String, _ command: [String]) -> RunRequest {
+        var r = RunRequest(run: run, taskLabel: "isr", command: command)
+        r.inputs = [Butler.parseInput("raw=raw:instrument=LATISS,detector=0,exposure=2023032100053")]
+        r.collections = ["LATISS/raw/all"]
+        r.outputs = [("out", "postISRCCD:instrument=LATISS,detector=0,exposure=2023032100053")]
+        return r
+    }
+
+    @Test("success: outputs stored with provenance and the log; {ROLE} substitution; executable hash recorded")
+    func success() throws {
+        let dir = TemporaryDirectory()
+        let butler = try ProvenanceRecordTests.repository(dir)
+        let result = try butler.run(request("u/me/run1", ["/bin/sh", "-c", "echo processing {raw}; cp {raw} {out}"]))
+        #expect(result.status == .succeeded)
+        #expect(result.exitCode == 0)
+        #expect(result.outputs.count == 1)
+        #expect(result.log.contains("processing /"))
+        let row = try butler.registry.database.read { c in
+            try c.queryOne("SELECT q.status, q.log_dataset_id, e.executable_hash, q.command FROM quantum q JOIN software_environment e ON e.id = q.environment_id WHERE q.id = ?",
+                           [.text(result.quantumId.lowercasedString)])
+        }
+        #expect(row?[0].string == "succeeded")
+        #expect(row?[1].string != nil)
+        #expect(row?[2].string?.count == 64)
+        #expect(row?[3].string?.contains("cp /") == true)
+        let file = try butler.registry.storedFiles(of: result.outputs[0].id).first
+        #expect(file.map { FileManager.default.fileExists(atPath: butler.datastoreRoot.appendingPathComponent($0.path).path) } == true)
+    }
+
+    @Test("failure: a failed quantum with its log and exit code, no outputs; a missing output is a failure too")
+    func failure() throws {
+        let dir = TemporaryDirectory()
+        let butler = try ProvenanceRecordTests.repository(dir)
+        let failed = try butler.run(request("u/me/run2", ["/bin/sh", "-c", "echo broken >&2; exit 7"]))
+        #expect(failed.status == .failed)
+        #expect(failed.exitCode == 7)
+        #expect(failed.outputs.isEmpty)
+        #expect(failed.log.contains("broken"))
+        #expect(try butler.registry.queryDatasets(["postISRCCD"]).isEmpty)
+        #expect(try butler.registry.queryDatasets(["isr_log"]).count == 1)
+        let missing = try butler.run(request("u/me/run3", ["/bin/true"]))
+        #expect(missing.status == .failed)
+        #expect(missing.exitCode == 1)
+        #expect(missing.failure?.contains("did not write output(s) out") == true)
+        let statuses = try butler.registry.database.read { c in try c.query("SELECT status, exit_code FROM quantum ORDER BY start_time").map { "\($0[0].string!):\($0[1].int!)" } }
+        #expect(statuses == ["failed:7", "failed:1"])
+        #expect(errorCode { try butler.run(request("u/me/run4", [])) } == .invalidValue)
+    }
+}

@@ -56,39 +56,63 @@ extension Butler {
     ///   for a config that differs from the one this task already used in the run.
     @discardableResult
     public func put(_ request: PutRequest) throws -> DatasetRef {
-        guard let type = try registry.datasetType(request.datasetType) else {
-            throw ButlerError(.notFound, "no dataset type named '\(request.datasetType)'; register it with register-dataset-type first")
-        }
-        guard FileManager.default.fileExists(atPath: request.file) else {
-            throw ButlerError(.notFound, "no such file: \(request.file)")
-        }
         try registry.registerRun(request.run)
-        let dataId = try registry.expandDataID(request.dataId, dimensions: type.dimensions.names)
         let inputs = try request.inputs.map { input -> (role: String, ref: DatasetRef) in
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)
             return (input.role ?? ref.datasetType.name, ref)
         }
-        var cache: [String: [String: String]] = [:]
-        let values = try templateValues(run: request.run, datasetType: type.name, dataId: dataId, cache: &cache)
-        let relative = try fileTemplate(for: type).format(values) + RawIngester.fitsExtensionOrOwn(of: request.file, storageClass: type.storageClass)
-        let placed = try datastore.transfer(request.file, to: relative, mode: request.transfer, checksum: checksumsEnabled)
+        let output = try prepareOutput(role: nil, datasetType: request.datasetType, dataId: request.dataId)
         var quantum = Quantum(taskLabel: request.taskLabel ?? "put", run: request.run,
-                              dataId: Dictionary(uniqueKeysWithValues: dataId.required.map { ($0.0, $0.1.description) }),
+                              dataId: Dictionary(uniqueKeysWithValues: output.dataId.required.map { ($0.0, $0.1.description) }),
                               environment: request.environment, configs: request.configs, parameters: request.parameters, inputs: inputs)
         quantum.command = request.command
+        return try store([(output, request.file)], quantum: quantum, transfer: request.transfer, metrics: request.metrics)[0]
+    }
+
+    /// An output to store: its role, dataset type and expanded data ID.
+    struct PreparedOutput {
+        let role: String
+        let type: DatasetType
+        let dataId: DataCoordinate
+    }
+
+    func prepareOutput(role: String?, datasetType: String, dataId: [String: String]) throws -> PreparedOutput {
+        guard let type = try registry.datasetType(datasetType) else {
+            throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
+        }
+        return PreparedOutput(role: role ?? type.name, type: type, dataId: try registry.expandDataID(dataId, dimensions: type.dimensions.names))
+    }
+
+    /// Places output files and registers them with their quantum in one transaction; on failure the placed files
+    /// are removed and nothing is registered.
+    func store(_ outputs: [(PreparedOutput, String)], quantum: Quantum, transfer: TransferMode, metrics: [String: Double] = [:],
+               extra: ((any SQLConnection) throws -> Void)? = nil) throws -> [DatasetRef] {
+        var cache: [String: [String: String]] = [:]
+        var placed: [FileDatastore.Placed] = []
         do {
+            for (output, file) in outputs {
+                guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
+                let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
+                let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
+                placed.append(try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled))
+            }
             return try registry.database.write { c in
-                var file = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum, fileSize: placed.size)
-                let source = absolutePath(request.file)
-                file.sourcePath = datastore.contains(source) ? nil : source
-                let refs = try registry.insertDatasets(type.name, run: request.run, dataIds: [dataId.values], idGenerationMode: .unique,
-                                                       files: [file], in: c)
-                try registry.record(quantum, outputs: [(type.name, refs[0])], in: c)
-                try registry.recordMetrics(request.metrics, for: refs[0].id, in: c)
-                return refs[0]
+                var refs: [(String, DatasetRef)] = []
+                for ((output, file), place) in zip(outputs, placed) {
+                    var info = StoredFileInfo(path: place.recordedPath, storageClass: output.type.storageClass, checksum: place.checksum, fileSize: place.size)
+                    let source = absolutePath(file)
+                    info.sourcePath = datastore.contains(source) ? nil : source
+                    let ref = try registry.insertDatasets(output.type.name, run: quantum.run, dataIds: [output.dataId.values], idGenerationMode: .unique,
+                                                          files: [info], in: c)[0]
+                    refs.append((output.role, ref))
+                }
+                try registry.record(quantum, outputs: refs.map { (role: $0.0, ref: $0.1) }, in: c)
+                if let first = refs.first { try registry.recordMetrics(metrics, for: first.1.id, in: c) }
+                try extra?(c)
+                return refs.map(\.1)
             }
         } catch {
-            if let created = placed.created { datastore.remove(created) }
+            for p in placed { if let created = p.created { datastore.remove(created) } }
             throw error
         }
     }

@@ -22,6 +22,20 @@ struct ProvenanceOptions: ParsableArguments {
         request.collections = collections
         request.configs = try config.map { try ConfigFile(contentsOf: $0) }
         request.parameters = try pairs(param, "--param")
+        request.environment = try environment()
+        request.command = CommandLine.arguments.joined(separator: " ")
+    }
+
+    func apply(to request: inout RunRequest) throws {
+        request.inputs = input.map(Butler.parseInput)
+        request.collections = collections
+        request.configs = try config.map { try ConfigFile(contentsOf: $0) }
+        request.parameters = try pairs(param, "--param")
+        request.environment = try environment()
+    }
+
+    /// The software environment from --packages-from and --package.
+    func environment() throws -> SoftwareEnvironment {
         var packages: [String: String] = [:]
         if let packagesFrom {
             let text: String
@@ -31,8 +45,7 @@ struct ProvenanceOptions: ParsableArguments {
             packages = try SoftwareEnvironment.parsePackages(text, source: packagesFrom)
         }
         for (k, v) in try pairs(package, "--package") { packages[k] = v }
-        request.environment = SoftwareEnvironment(packages: packages)
-        request.command = CommandLine.arguments.joined(separator: " ")
+        return SoftwareEnvironment(packages: packages)
     }
 }
 
