@@ -16,7 +16,8 @@ extension Butler {
     ///
     /// - Returns: the number of datasets affected.
     @discardableResult
-    public func pruneDatasets(_ refs: [DatasetRef], mode: PruneMode) throws -> Int {
+    /// - Parameter force: remove datasets that others were derived from, keeping tombstones in their provenance.
+    public func pruneDatasets(_ refs: [DatasetRef], mode: PruneMode, force: Bool = false) throws -> Int {
         switch mode {
         case .disassociate(let tag):
             return try registry.disassociate(tag, refs)
@@ -24,7 +25,7 @@ extension Butler {
             if let other = refs.first(where: { $0.run != run }) {
                 throw ButlerError(.invalidValue, "dataset \(other.id.lowercasedString) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
             }
-            deleteFiles(try registry.purgeDatasets(refs.map(\.id)))
+            deleteFiles(try registry.purgeDatasets(refs.map(\.id), force: force))
         case .unstore:
             deleteFiles(try registry.removeFileRecords(refs.map(\.id)))
         }

@@ -164,3 +164,32 @@ struct RunStepTests {
         #expect(errorCode { try butler.run(request("u/me/run4", [])) } == .invalidValue)
     }
 }
+
+@Suite("Provenance integrity")
+struct ProvenanceIntegrityTests {
+    @Test("removing a dataset others were derived from is refused unless forced, which keeps a tombstone")
+    func tombstones() throws {
+        let dir = TemporaryDirectory()
+        let butler = try ProvenanceRecordTests.repository(dir)
+        var r = RunRequest(run: "u/me/isr", taskLabel: "isr", command: ["/bin/sh", "-c", "cp {raw} {out}"])
+        r.inputs = [Butler.parseInput("raw=raw:instrument=LATISS,detector=0,exposure=2023032100053")]
+        r.collections = ["LATISS/raw/all"]
+        r.outputs = [("out", "postISRCCD:instrument=LATISS,detector=0,exposure=2023032100053")]
+        let result = try butler.run(r)
+        #expect(result.status == .succeeded)
+        let raw = try butler.registry.resolveDataset("5d46d9db-ef3e-55ee-aac3-4ac15cd4d8a6")
+        let refused = butlerError { try butler.pruneDatasets([raw], mode: .purge(run: "LATISS/raw/all")) }
+        #expect(refused?.code == .inUse)
+        #expect(refused?.message.contains(result.outputs[0].id.lowercasedString) == true)
+        #expect(errorCode { try butler.removeRuns(["LATISS/raw/all"]) } == .inUse)
+        #expect(try butler.registry.dataset(raw.id) != nil)
+        // Removing the output and its input together is fine; forcing the input alone keeps a tombstone.
+        try butler.pruneDatasets([raw], mode: .purge(run: "LATISS/raw/all"), force: true)
+        #expect(try butler.registry.dataset(raw.id) == nil)
+        let stone = try #require(try butler.registry.tombstone(raw.id))
+        #expect(stone.datasetType == "raw")
+        #expect(stone.run == "LATISS/raw/all")
+        #expect(stone.dataId == "instrument=LATISS,detector=0,exposure=2023032100053")
+        #expect(stone.checksum?.count == 64)
+    }
+}

@@ -158,6 +158,12 @@ extension Registry {
                     result.unlinkedFrom[run.name] = parents
                 }
             }
+            // Provenance: datasets others were derived from go only when unlinking is forced, leaving tombstones.
+            var removing = Set<String>()
+            for run in runs {
+                removing.formUnion(try c.query("SELECT id FROM dataset WHERE run_id = ?", [.integer(run.id)]).compactMap { $0[0].string })
+            }
+            try guardProvenance(removing: removing, force: unlinkFromChains, in: c)
             for run in runs {
                 result.files += try c.query("""
                     SELECT file_datastore_records.path FROM file_datastore_records

@@ -4,8 +4,9 @@ extension Registry {
     /// Removes datasets from the registry completely (their RUN, tags, certifications and file records).
     ///
     /// - Returns: the paths of their files that no remaining dataset uses (for the caller to delete).
-    package func purgeDatasets(_ ids: [UUID]) throws -> [String] {
+    package func purgeDatasets(_ ids: [UUID], force: Bool = false) throws -> [String] {
         try database.write { c in
+            try guardProvenance(removing: Set(ids.map(\.lowercasedString)), force: force, in: c)
             let paths = try filePaths(ids, in: c)
             for chunk in Self.chunks(ids) {
                 let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")

@@ -17,6 +17,7 @@ extension ButlerCommand {
         @Option(name: .long, help: "Remove the datasets completely, with their files; they must belong to this RUN.") var purge: String?
         @Option(name: .long, help: "Remove the datasets from this TAGGED collection only.") var disassociate: String?
         @Flag(name: .long, help: "Only list what would be removed.") var dryRun = false
+        @Flag(name: .long, help: "With --purge: also remove datasets that others were derived from (their provenance keeps a tombstone).") var force = false
         @OptionGroup var output: FormatOption
 
         func validate() throws {
@@ -40,7 +41,7 @@ extension ButlerCommand {
                 emit(render([table], as: output.format))
                 return
             }
-            let n = try butler.pruneDatasets(refs, mode: mode)
+            let n = try butler.pruneDatasets(refs, mode: mode, force: force)
             switch mode {
             case .unstore: emit("Unstored \(n) dataset(s)\n")
             case .purge(let run): emit("Purged \(n) dataset(s) from \(run)\n")

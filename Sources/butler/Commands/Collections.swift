@@ -185,7 +185,7 @@ extension ButlerCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Glob pattern of run names.", valueName: "glob")) var glob: String
-        @Flag(name: .long, help: "Unlink runs from the chains that list them, and remove them.") var force = false
+        @Flag(name: .long, help: "Unlink runs from the chains that list them, and remove datasets others were derived from (keeping tombstones).") var force = false
         @Flag(name: .long, inversion: .prefixedNo, help: "Ask before removing (only asked when standard input is a terminal).") var confirm = true
 
         func run() throws {
