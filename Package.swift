@@ -41,6 +41,7 @@ let package = Package(
             name: "butler",
             dependencies: [
                 "ButlerKit",
+                "FITS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

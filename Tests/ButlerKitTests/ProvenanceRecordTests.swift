@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ButlerKit
 import ButlerTestSupport
+import FITS
 
 /// Recording provenance with put: the quantum, inputs with roles, environment, configs, parameters and metrics.
 @Suite("Provenance recording")
@@ -191,5 +192,49 @@ struct ProvenanceIntegrityTests {
         #expect(stone.run == "LATISS/raw/all")
         #expect(stone.dataId == "instrument=LATISS,detector=0,exposure=2023032100053")
         #expect(stone.checksum?.count == 64)
+    }
+}
+
+@Suite("FITS provenance cards")
+struct HeaderProvenanceTests {
+    @Test("a FITS output carries Rubin's LSST BUTLER cards, read back by CFITSIO; old cards are replaced; checksums match")
+    func stamping() throws {
+        let dir = TemporaryDirectory()
+        let butler = try ProvenanceRecordTests.repository(dir)
+        var first = RunRequest(run: "u/me/isr", taskLabel: "isr", command: ["/bin/cp", "{raw}", "{out}"])
+        first.inputs = [Butler.parseInput("raw=raw:instrument=LATISS,detector=0,exposure=2023032100053")]
+        first.collections = ["LATISS/raw/all"]
+        first.outputs = [("out", "postISRCCD:instrument=LATISS,detector=0,exposure=2023032100053")]
+        let step1 = try butler.run(first)
+        let out1 = step1.outputs[0]
+        let path1 = try #require(butler.registry.fileLocations([out1.id], datastoreRoot: butler.datastoreRoot)[out1.id]).path
+        let scan = try FITSScan.read(path1)
+        #expect(scan.warnings.isEmpty, "CHECKSUM and DATASUM are updated")
+        let header = scan.hdus[0].header
+        #expect(header.string("LSST BUTLER ID") == out1.id.lowercasedString)
+        #expect(header.string("LSST BUTLER RUN") == "u/me/isr")
+        #expect(header.string("LSST BUTLER DATASETTYPE") == "postISRCCD")
+        #expect(header.int("LSST BUTLER DATAID EXPOSURE") == 2023032100053)
+        #expect(header.string("LSST BUTLER DATAID INSTRUMENT") == "LATISS")
+        #expect(header.string("LSST BUTLER QUANTUM") == step1.quantumId.lowercasedString)
+        #expect(header.int("LSST BUTLER N_INPUTS") == 1)
+        #expect(header.string("LSST BUTLER INPUT 0 ID") == "5d46d9db-ef3e-55ee-aac3-4ac15cd4d8a6")
+        #expect(header.string("LSST BUTLER INPUT 0 DATASETTYPE") == "raw")
+        #expect(header.string("OBSID") == "AT_O_20230321_000053", "the rest of the header is kept")
+        let (_, sum) = try FileDatastore.measure(path1, checksum: true)
+        #expect(try butler.registry.storedFiles(of: out1.id).first?.checksum == sum, "the recorded checksum is that of the stamped file")
+
+        // A second step from the stamped file: its cards are replaced, not added to.
+        try butler.registry.registerDatasetType(try butler.registry.makeDatasetType("calexp", storageClass: "ExposureF", dimensions: ["instrument", "detector", "exposure"]))
+        var second = RunRequest(run: "u/me/calib", taskLabel: "calibrate", command: ["/bin/cp", "{in}", "{out}"])
+        second.inputs = [("in", out1.id.lowercasedString)]
+        second.outputs = [("out", "calexp:instrument=LATISS,detector=0,exposure=2023032100053")]
+        let step2 = try butler.run(second)
+        let path2 = try #require(butler.registry.fileLocations(step2.outputs.map(\.id), datastoreRoot: butler.datastoreRoot).values.first).path
+        let cards = try HeaderProvenance.read(path2)
+        #expect(cards.filter { $0.keyword == "LSST BUTLER ID" }.count == 1)
+        #expect(cards.first { $0.keyword == "LSST BUTLER ID" }?.value == .string(step2.outputs[0].id.lowercasedString))
+        #expect(cards.first { $0.keyword == "LSST BUTLER INPUT 0 ID" }?.value == .string(out1.id.lowercasedString))
+        #expect(try FITSScan.read(path2).warnings.isEmpty)
     }
 }

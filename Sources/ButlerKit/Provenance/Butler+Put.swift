@@ -1,4 +1,5 @@
 public import Foundation
+import FITS
 
 /// What ``Butler/put(_:)`` registers: a file made elsewhere, with how it was made.
 public struct PutRequest: Sendable {
@@ -89,12 +90,24 @@ extension Butler {
                extra: ((any SQLConnection) throws -> Void)? = nil) throws -> [DatasetRef] {
         var cache: [String: [String: String]] = [:]
         var placed: [FileDatastore.Placed] = []
+        let ids = outputs.map { _ in DatasetIdGenerationMode.uuid7() }
         do {
-            for (output, file) in outputs {
+            for ((output, file), id) in zip(outputs, ids) {
                 guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
                 let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
                 let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
-                placed.append(try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled))
+                var place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled)
+                // A FITS output that is the repository's own copy carries its provenance in its header, as Rubin's do;
+                // the recorded size and checksum are those of the stamped file.
+                if let created = place.created, transfer == .copy || transfer == .move, FITSWriter.looksLikeFITS(created.path) {
+                    placed.append(place)
+                    let ref = DatasetRef(id: id, datasetType: output.type, run: quantum.run, dataId: output.dataId)
+                    try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: quantum.id, inputs: quantum.inputs.map(\.ref)))
+                    let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
+                    placed.removeLast()
+                    place = FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
+                }
+                placed.append(place)
             }
             return try registry.database.write { c in
                 var refs: [(String, DatasetRef)] = []
@@ -103,7 +116,7 @@ extension Butler {
                     let source = absolutePath(file)
                     info.sourcePath = datastore.contains(source) ? nil : source
                     let ref = try registry.insertDatasets(output.type.name, run: quantum.run, dataIds: [output.dataId.values], idGenerationMode: .unique,
-                                                          files: [info], in: c)[0]
+                                                          files: [info], ids: [ids[refs.count]], in: c)[0]
                     refs.append((output.role, ref))
                 }
                 try registry.record(quantum, outputs: refs.map { (role: $0.0, ref: $0.1) }, in: c)

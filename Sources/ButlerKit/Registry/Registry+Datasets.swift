@@ -62,7 +62,7 @@ extension Registry {
 
     /// Inserts datasets and, when given, their datastore records (one per data ID), in the caller's transaction.
     package func insertDatasets(_ datasetTypeName: String, run: String, dataIds: [[String: DataIDValue]],
-                                idGenerationMode: DatasetIdGenerationMode, files: [StoredFileInfo]?,
+                                idGenerationMode: DatasetIdGenerationMode, files: [StoredFileInfo]?, ids: [UUID]? = nil,
                                 in c: any SQLConnection) throws -> [DatasetRef] {
         let stored = try requireDatasetType(datasetTypeName, in: c)
         let runRecord = try requireCollection(run, in: c)
@@ -77,7 +77,7 @@ extension Registry {
         var governors = Set<[String]>()
         for (i, raw) in dataIds.enumerated() {
             let dataId = try expandDataID(raw, dimensions: type.dimensions.names, in: c)
-            let id = idGenerationMode.makeId(datasetType: type.name, run: run, dataId: dataId)
+            let id = ids?[i] ?? idGenerationMode.makeId(datasetType: type.name, run: run, dataId: dataId)
             do {
                 try c.execute("INSERT INTO dataset (id, dataset_type_id, run_id, ingest_date) VALUES (?, ?, ?, ?)",
                               [.text(id.lowercasedString), .integer(stored.id), .integer(runRecord.id), .integer(now)])
