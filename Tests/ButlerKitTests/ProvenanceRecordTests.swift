@@ -238,3 +238,63 @@ struct HeaderProvenanceTests {
         #expect(try FITSScan.read(path2).warnings.isEmpty)
     }
 }
+
+@Suite("butler record")
+struct RecordSpecTests {
+    @Test("many quanta in one transaction, chained through named outputs; a bad document writes nothing")
+    func record() throws {
+        let dir = TemporaryDirectory()
+        let butler = try ProvenanceRecordTests.repository(dir)
+        try butler.registry.registerDatasetType(try butler.registry.makeDatasetType("calexp", storageClass: "ExposureF", dimensions: ["instrument", "detector", "exposure"]))
+        try FileManager.default.copyItem(atPath: fixture("lsst/latiss-AT_O_20230321_000053.fits"), toPath: dir.path("isr.fits"))
+        try FileManager.default.copyItem(atPath: fixture("lsst/latiss-AT_O_20230321_000053.fits"), toPath: dir.path("calexp.fits"))
+        let json = """
+            {"run": "u/wf/run1", "collections": ["LATISS/raw/all"],
+             "environments": {"stack": {"packages": {"ip_isr": "1.2", "pipe_tasks": "3.4"}, "code_commit": "abc123", "code_dirty": false}},
+             "configs": {"isr.yaml": {"content": "doBias: true\\n"}},
+             "quanta": [
+               {"task": "isr", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}, "environment": "stack",
+                "configs": ["isr.yaml"], "parameters": {"doFlat": "false"}, "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:00:10Z",
+                "inputs": [{"role": "raw", "dataset": "raw:instrument=LATISS,detector=0,exposure=2023032100053"}],
+                "outputs": [{"name": "isr-0", "role": "exposure", "dataset_type": "postISRCCD",
+                             "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}, "file": "isr.fits",
+                             "metrics": {"background": 3.5}}]},
+               {"task": "calibrate", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}, "environment": "stack",
+                "inputs": [{"role": "exposure", "output": "isr-0"}],
+                "outputs": [{"role": "calexp", "dataset_type": "calexp",
+                             "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}, "file": "calexp.fits",
+                             "metrics": {"seeing": 0.8}}]},
+               {"task": "calibrate", "status": "failed", "exit_code": 2, "environment": "stack",
+                "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2024062400106},
+                "inputs": [{"dataset": "raw:instrument=LATISS,detector=0,exposure=2024062400106"}]}
+             ]}
+            """
+        let ids = try butler.record(try RecordSpec(json: Data(json.utf8), source: "spec.json", baseDirectory: dir.url))
+        #expect(ids.count == 3)
+        let calexp = try #require(try butler.registry.queryDatasets(["calexp"]).first?.ref)
+        let record = try butler.registry.provenanceRecord(of: calexp)
+        #expect(record.taskLabel == "calibrate")
+        #expect(record.inputs.map(\.datasetType) == ["postISRCCD"])
+        #expect(record.packages == ["ip_isr": "1.2", "pipe_tasks": "3.4"])
+        #expect(record.codeCommit == "abc123")
+        #expect(record.metrics == ["seeing": 0.8])
+        let isr = try butler.registry.provenanceRecord(of: try butler.registry.resolveDataset(record.inputs[0].id.lowercasedString))
+        #expect(isr.configs.keys.sorted() == ["isr.yaml"])
+        #expect(isr.parameters == ["doFlat": "false"])
+        #expect(isr.inputs.first?.id.lowercasedString == "5d46d9db-ef3e-55ee-aac3-4ac15cd4d8a6")
+
+        let before = try registrySnapshot(dir.path("repo"))
+        for bad in [
+            #"{"quanta": []}"#,
+            #"{"run": "u/x", "quanta": [{"data_id": {}}]}"#,
+            #"{"run": "u/x", "quanta": [{"task": "t", "inputs": [{"output": "nothing"}]}]}"#,
+            #"{"run": "u/x", "quanta": [{"task": "t", "outputs": [{"dataset_type": "calexp", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2024062400106}, "file": "missing.fits"}]}]}"#,
+            #"{"run": "u/x", "quanta": [{"task": "t", "status": "maybe"}]}"#,
+            "not json",
+        ] {
+            let error = butlerError { try butler.record(try RecordSpec(json: Data(bad.utf8), source: "bad.json", baseDirectory: dir.url)) }
+            #expect(error?.message.hasPrefix("bad.json") == true, "\(bad): \(error?.message ?? "no error")")
+        }
+        #expect(try registrySnapshot(dir.path("repo")) == before)
+    }
+}

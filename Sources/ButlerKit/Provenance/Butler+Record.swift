@@ -1,0 +1,220 @@
+public import Foundation
+import FITS
+
+/// A batch of quanta to record at once (`butler record SPEC.json`), for workflow systems.
+///
+/// The JSON document:
+/// ```json
+/// {
+///   "run": "u/me/run1",
+///   "collections": ["LATISS/raw/all"],
+///   "environments": {"stack": {"packages": {"ip_isr": "1.2"}, "code_commit": "abc", "code_dirty": false}},
+///   "configs": {"isr.yaml": {"path": "configs/isr.yaml"}},
+///   "quanta": [{
+///     "task": "isr", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053},
+///     "status": "succeeded", "exit_code": 0, "environment": "stack", "configs": ["isr.yaml"], "parameters": {"doBias": "true"},
+///     "inputs": [{"role": "raw", "dataset": "raw:instrument=LATISS,detector=0,exposure=2023032100053"}],
+///     "outputs": [{"name": "isr-0", "role": "out", "dataset_type": "postISRCCD", "data_id": {...}, "file": "out.fits",
+///                  "metrics": {"background": 12.5}}]
+///   }]
+/// }
+/// ```
+/// An input may also be `{"role": "in", "output": "isr-0"}`: an output of an earlier quantum of the same document.
+public struct RecordSpec: Sendable {
+    let object: [String: any Sendable]
+    let source: String
+    let baseDirectory: URL
+
+    /// Parses a JSON document; `source` names it in errors, relative file paths resolve against `baseDirectory`.
+    public init(json: Data, source: String, baseDirectory: URL) throws {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: json) } catch {
+            throw ButlerError(.invalidValue, "\(source): not valid JSON: \(error.localizedDescription)")
+        }
+        guard let object = parsed as? [String: Any] else { throw ButlerError(.invalidValue, "\(source): expected a JSON object at the top level") }
+        self.object = object.mapValues { RecordSpec.sendable($0) }
+        self.source = source
+        self.baseDirectory = baseDirectory
+    }
+
+    /// A path from the document: absolute, or relative to the document's folder.
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : baseDirectory.appendingPathComponent(path).path
+    }
+
+    private static func sendable(_ value: Any) -> any Sendable {
+        switch value {
+        case let d as [String: Any]: return d.mapValues { sendable($0) } as [String: any Sendable]
+        case let a as [Any]: return a.map { sendable($0) } as [any Sendable]
+        case let s as String: return s
+        default:
+            if type(of: value) == Bool.self, let b = value as? Bool { return b }
+            if let i = value as? Int { return i }
+            if let d = value as? Double { return d }
+            return String(describing: value)
+        }
+    }
+}
+
+extension Butler {
+    /// Records many quanta with their output files, environments, configs and metrics in one transaction: all or
+    /// nothing. Output files are placed first and removed again if anything fails.
+    ///
+    /// - Returns: the ids of the quanta recorded, in document order.
+    /// - Throws: ``ButlerError/Code/invalidValue`` naming the JSON path of a malformed or missing field.
+    @discardableResult
+    public func record(_ spec: RecordSpec) throws -> [UUID] {
+        let top = spec.object
+        func fail(_ path: String, _ why: String) -> ButlerError { ButlerError(.invalidValue, "\(spec.source): \(path): \(why)") }
+        func string(_ d: [String: any Sendable], _ key: String, _ path: String) throws -> String {
+            guard let s = d[key] as? String, !s.isEmpty else { throw fail("\(path).\(key)", "missing or not a string") }
+            return s
+        }
+        func stringMap(_ value: (any Sendable)?, _ path: String) throws -> [String: String] {
+            guard let value else { return [:] }
+            guard let d = value as? [String: any Sendable] else { throw fail(path, "expected an object") }
+            return d.mapValues { "\($0)" }
+        }
+        let defaultRun = top["run"] as? String
+        let collections = (top["collections"] as? [any Sendable])?.compactMap { $0 as? String } ?? []
+        // Environments and configs, by name.
+        var environments: [String: SoftwareEnvironment] = [:]
+        for (name, value) in (top["environments"] as? [String: any Sendable]) ?? [:] {
+            guard let d = value as? [String: any Sendable] else { throw fail("environments.\(name)", "expected an object") }
+            environments[name] = SoftwareEnvironment(packages: try stringMap(d["packages"], "environments.\(name).packages"),
+                                                     codeCommit: d["code_commit"] as? String, codeDirty: d["code_dirty"] as? Bool,
+                                                     executableHash: d["executable_sha256"] as? String)
+        }
+        var configs: [String: ConfigFile] = [:]
+        for (name, value) in (top["configs"] as? [String: any Sendable]) ?? [:] {
+            guard let d = value as? [String: any Sendable] else { throw fail("configs.\(name)", "expected an object with path or content") }
+            if let path = d["path"] as? String {
+                let file = try ConfigFile(contentsOf: spec.resolve(path))
+                configs[name] = ConfigFile(name: name, content: file.content)
+            } else if let content = d["content"] as? String {
+                configs[name] = ConfigFile(name: name, content: Data(content.utf8))
+            } else {
+                throw fail("configs.\(name)", "needs 'path' or 'content'")
+            }
+        }
+        guard let quantaList = top["quanta"] as? [any Sendable], !quantaList.isEmpty else { throw fail("quanta", "missing or empty list") }
+
+        // Resolve everything before touching the datastore.
+        struct Planned { var quantum: Quantum; var outputs: [(PreparedOutput, String, UUID, [String: Double])]; var outputRefs: [(String, DatasetRef)] }
+        var planned: [Planned] = []
+        var named: [String: DatasetRef] = [:]
+        var resolved: [String: DatasetRef] = [:]
+        for (i, item) in quantaList.enumerated() {
+            let path = "quanta[\(i)]"
+            guard let q = item as? [String: any Sendable] else { throw fail(path, "expected an object") }
+            let task = try string(q, "task", path)
+            guard let run = (q["run"] as? String) ?? defaultRun else { throw fail(path, "no 'run' here or at the top level") }
+            try Registry.validateCollectionName(run)
+            var quantum = Quantum(taskLabel: task, run: run, dataId: try stringMap(q["data_id"], "\(path).data_id"),
+                                  parameters: try stringMap(q["parameters"], "\(path).parameters"))
+            if let env = q["environment"] as? String {
+                guard let e = environments[env] else { throw fail("\(path).environment", "no environment named '\(env)'") }
+                quantum.environment = e
+            }
+            quantum.configs = try ((q["configs"] as? [any Sendable]) ?? []).map { c -> ConfigFile in
+                guard let name = c as? String, let file = configs[name] else { throw fail("\(path).configs", "no config named '\(c)'") }
+                return file
+            }
+            if let status = q["status"] as? String {
+                guard let s = Quantum.Status(rawValue: status) else { throw fail("\(path).status", "expected 'succeeded' or 'failed'") }
+                quantum.status = s
+            }
+            quantum.exitCode = (q["exit_code"] as? Int).map(Int32.init)
+            quantum.command = q["command"] as? String
+            quantum.host = (q["host"] as? String) ?? quantum.host
+            quantum.user = (q["user"] as? String) ?? quantum.user
+            for (key, keyPath) in [("start", \Quantum.start), ("end", \Quantum.end)] {
+                if let text = q[key] as? String {
+                    guard let t = ISO8601DateFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text + "Z") else {
+                        throw fail("\(path).\(key)", "'\(text)' is not an ISO 8601 time")
+                    }
+                    quantum[keyPath: keyPath] = t
+                }
+            }
+            for (j, input) in ((q["inputs"] as? [any Sendable]) ?? []).enumerated() {
+                guard let d = input as? [String: any Sendable] else { throw fail("\(path).inputs[\(j)]", "expected an object") }
+                let role = d["role"] as? String
+                if let outputName = d["output"] as? String {
+                    guard let ref = named[outputName] else { throw fail("\(path).inputs[\(j)].output", "no earlier output named '\(outputName)'") }
+                    quantum.inputs.append((role ?? ref.datasetType.name, ref))
+                } else {
+                    let name = try string(d, "dataset", "\(path).inputs[\(j)]")
+                    let ref = try resolved[name] ?? registry.resolveDataset(name, collections: collections)
+                    resolved[name] = ref
+                    quantum.inputs.append((role ?? ref.datasetType.name, ref))
+                }
+            }
+            var outputs: [(PreparedOutput, String, UUID, [String: Double])] = []
+            for (j, output) in ((q["outputs"] as? [any Sendable]) ?? []).enumerated() {
+                let opath = "\(path).outputs[\(j)]"
+                guard let d = output as? [String: any Sendable] else { throw fail(opath, "expected an object") }
+                let prepared = try prepareOutput(role: d["role"] as? String, datasetType: try string(d, "dataset_type", opath),
+                                                 dataId: try stringMap(d["data_id"], "\(opath).data_id"))
+                let file = spec.resolve(try string(d, "file", opath))
+                guard FileManager.default.fileExists(atPath: file) else { throw fail("\(opath).file", "no such file: \(file)") }
+                var metrics: [String: Double] = [:]
+                for (k, v) in (d["metrics"] as? [String: any Sendable]) ?? [:] {
+                    guard let x = (v as? Double) ?? (v as? Int).map(Double.init) else { throw fail("\(opath).metrics.\(k)", "not a number") }
+                    metrics[k] = x
+                }
+                let id = DatasetIdGenerationMode.uuid7()
+                outputs.append((prepared, file, id, metrics))
+                if let name = d["name"] as? String {
+                    named[name] = DatasetRef(id: id, datasetType: prepared.type, run: run, dataId: prepared.dataId)
+                }
+            }
+            if quantum.status == .failed && !outputs.isEmpty { throw fail(path, "a failed quantum has no outputs") }
+            planned.append(Planned(quantum: quantum, outputs: outputs, outputRefs: []))
+        }
+        for run in Set(planned.map(\.quantum.run)) { try registry.registerRun(run) }
+
+        // Place every file, then register everything in one transaction.
+        var placedFiles: [URL] = []
+        var cache: [String: [String: String]] = [:]
+        do {
+            var placements: [[FileDatastore.Placed]] = []
+            for plan in planned {
+                var row: [FileDatastore.Placed] = []
+                for (output, file, id, _) in plan.outputs {
+                    let values = try templateValues(run: plan.quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
+                    let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
+                    var place = try datastore.transfer(file, to: relative, mode: .copy, checksum: checksumsEnabled)
+                    if let created = place.created {
+                        placedFiles.append(created)
+                        if FITSWriter.looksLikeFITS(created.path) {
+                            let ref = DatasetRef(id: id, datasetType: output.type, run: plan.quantum.run, dataId: output.dataId)
+                            try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: plan.quantum.id, inputs: plan.quantum.inputs.map(\.ref)))
+                            let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
+                            place = FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
+                        }
+                    }
+                    row.append(place)
+                }
+                placements.append(row)
+            }
+            try registry.database.write { c in
+                for (plan, row) in zip(planned, placements) {
+                    var refs: [(role: String, ref: DatasetRef)] = []
+                    for ((output, file, id, metrics), place) in zip(plan.outputs, row) {
+                        var info = StoredFileInfo(path: place.recordedPath, storageClass: output.type.storageClass, checksum: place.checksum, fileSize: place.size)
+                        info.sourcePath = absolutePath(file)
+                        let ref = try registry.insertDatasets(output.type.name, run: plan.quantum.run, dataIds: [output.dataId.values],
+                                                              idGenerationMode: .unique, files: [info], ids: [id], in: c)[0]
+                        try registry.recordMetrics(metrics, for: id, in: c)
+                        refs.append((output.role, ref))
+                    }
+                    try registry.record(plan.quantum, outputs: refs, in: c)
+                }
+            }
+        } catch {
+            for url in placedFiles { datastore.remove(url) }
+            throw error
+        }
+        return planned.map(\.quantum.id)
+    }
+}
