@@ -48,6 +48,8 @@ let package = Package(
         ),
         // Writes synthetic raws for `make bench`.
         .executableTarget(name: "make-raws", dependencies: ["FITS"]),
+        // A tiny two-step example pipeline for `make demo`.
+        .executableTarget(name: "demo-step", dependencies: ["FITS"]),
         // Fills a large registry through ButlerKit for `make bench`.
         .executableTarget(name: "make-registry", dependencies: ["ButlerKit"]),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.

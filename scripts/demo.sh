@@ -3,6 +3,7 @@
 # define visits, register dataset types, build a chain of collections, and list what is there.
 set -euo pipefail
 BUTLER=${1:-.build/debug/butler}
+STEP=$(dirname "$BUTLER")/demo-step
 REPO=${DEMO_REPO:-demo-repo}
 rm -rf "$REPO"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
@@ -35,3 +36,32 @@ step "$BUTLER" certify-calibrations "$REPO" LATISS/calib/bias-2023 LATISS/calib 
 step "$BUTLER" find-dataset "$REPO" bias:instrument=LATISS,detector=0,exposure=2023032100053 --collections LATISS/defaults
 # A bad expression says where and why.
 "$BUTLER" query-datasets "$REPO" raw --where "exposure = 'AT_O_20230321_000053'" || true
+
+# The main job: calibrations, a two-step pipeline recorded with full provenance, and the PVI's lineage.
+CONF="$REPO/configs"; mkdir -p "$CONF"
+printf 'doBias: true\ndoFlat: true\noverscan: median\n' > "$CONF/isr.yaml"
+printf 'astrometry: gaia_dr3\nphotometry: ps1\n' > "$CONF/calibrate.yaml"
+printf 'numpy==2.1.0\nastropy==6.1.0\nlsst-ip-isr==30.0.1\nlsst-pipe-tasks==30.0.1\n' > "$CONF/requirements.txt"
+step "$BUTLER" register-dataset-type "$REPO" flat ExposureF instrument detector physical_filter --is-calibration
+step "$BUTLER" register-dataset-type "$REPO" postISRCCD ExposureF instrument detector exposure
+step "$BUTLER" register-dataset-type "$REPO" pvi ExposureF instrument visit detector
+step "$BUTLER" put "$REPO" Fixtures/raw/lsst/lsstCam-MC_C_20250425_000031_R01_S01.fits --run LSSTCam/calib/bias-20250425 \
+    --dataset-type bias --data-id instrument=LSSTCam,detector=1 --task cpBias --package cp_pipe=30.0.1
+step "$BUTLER" put "$REPO" Fixtures/raw/lsst/lsstCam-MC_O_20250415_000060_R01_S01.fits --run LSSTCam/calib/flat-20250415 \
+    --dataset-type flat --data-id instrument=LSSTCam,detector=1,physical_filter=y_10 --task cpFlat --package cp_pipe=30.0.1
+step "$BUTLER" certify-calibrations "$REPO" LSSTCam/calib/bias-20250425 LSSTCam/calib bias --begin-date 2025-04-01
+step "$BUTLER" certify-calibrations "$REPO" LSSTCam/calib/flat-20250415 LSSTCam/calib flat --begin-date 2025-04-01
+step "$BUTLER" collection-chain "$REPO" LSSTCam/defaults LSSTCam/raw/all LSSTCam/calib
+DATAID=instrument=LSSTCam,detector=1,exposure=2025060900578
+step "$BUTLER" run "$REPO" --run u/demo/drp --task isr --collections LSSTCam/defaults \
+    --input raw=raw:$DATAID --input bias=bias:$DATAID --input flat=flat:$DATAID \
+    --output postISRCCD=postISRCCD:$DATAID --config "$CONF/isr.yaml" --param doDefect=false \
+    --packages-from "$CONF/requirements.txt" --code . -- "$STEP" isr {raw} {bias} {flat} {postISRCCD} {metrics}
+step "$BUTLER" run "$REPO" --run u/demo/drp --task calibrate --collections u/demo/drp \
+    --input exposure=postISRCCD:$DATAID --output pvi=pvi:instrument=LSSTCam,detector=1,visit=2025060900578 \
+    --config "$CONF/calibrate.yaml" --packages-from "$CONF/requirements.txt" --code . -- "$STEP" pvi {exposure} {pvi} {metrics}
+step "$BUTLER" query-datasets "$REPO" pvi --where "metrics.seeing < 0.9" --show-uri
+# How was this PVI made? (from the registry, then from the file's own header)
+step "$BUTLER" provenance "$REPO" pvi:instrument=LSSTCam,detector=1,visit=2025060900578 --collections u/demo/drp
+PVI=$("$BUTLER" query-datasets "$REPO" pvi --show-uri --format csv | tail -1 | awk -F, '{print $NF}' | sed 's|^file://||')
+step "$BUTLER" provenance "$PVI"

@@ -84,6 +84,9 @@ extension Butler {
             substitutions[output.role] = path
             outputPaths.append(path)
         }
+        // {metrics}: a JSON object of name -> number the step may write; attached to its first output.
+        let metricsPath = staging.appendingPathComponent("metrics.json").path
+        substitutions["metrics"] = metricsPath
         let arguments = request.command.map { argument in
             substitutions.reduce(argument) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
         }
@@ -112,7 +115,19 @@ extension Butler {
             dimensions: logType.dimensions.names))
         var stored: [(PreparedOutput, String)] = [(logOutput, logPath)]
         if failure == nil { stored = zip(outputs, outputPaths).map { ($0, $1) } + stored }
-        let refs = try store(stored, quantum: quantum, transfer: .move) { c in
+        var metrics: [String: Double] = [:]
+        if failure == nil, let data = FileManager.default.contents(atPath: metricsPath) {
+            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw ButlerError(.invalidValue, "the metrics file the step wrote is not a JSON object of name -> number")
+            }
+            for (name, value) in object {
+                guard let number = (value as? Double) ?? (value as? Int).map(Double.init) else {
+                    throw ButlerError(.invalidValue, "metric '\(name)' written by the step is not a number")
+                }
+                metrics[name] = number
+            }
+        }
+        let refs = try store(stored, quantum: quantum, transfer: .move, metrics: metrics) { c in
             // The log is the last output stored; point the quantum at it.
             try c.execute("UPDATE quantum SET log_dataset_id = (SELECT dataset_id FROM quantum_output WHERE quantum_id = ? AND role = 'log') WHERE id = ?",
                           [.text(quantum.id.lowercasedString), .text(quantum.id.lowercasedString)])
