@@ -126,3 +126,43 @@ r=$(measure "$BUTLER" query-datasets "$REG" calexp --collections bench/all --fin
 awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "same, first 20,000 rows:                                   %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
 echo "query-data-ids exposure over one night (where day_obs):   $(median_ms 5 "$BUTLER" query-data-ids "$REG" exposure --where "day_obs = 20250510") ms"
 fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = provenance ]; then
+echo
+echo "== provenance recording"
+REG="$OUT/registry-1m"
+[ -f "$REG/butler.yaml" ] || "$MAKE_REGISTRY" "$REG" 20000 10 300 >/dev/null
+WORK="$OUT/provenance"
+rm -rf "$WORK"; mkdir -p "$WORK"
+cp -r "$REG" "$WORK/repo"
+"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null
+for t in raw postISRCCD calexpBackground; do
+  "$BUTLER" query-datasets "$WORK/repo" "$t" --collections bench/all --format csv --limit 100000 > "$WORK/$t.csv"
+done
+echo "fake output" > "$WORK/output.dat"
+python3 - "$WORK" <<'PY'
+import csv, json, sys
+work = sys.argv[1]
+ids = {}
+for t in ["raw", "postISRCCD", "calexpBackground"]:
+    with open(f"{work}/{t}.csv") as f:
+        for row in csv.DictReader(f):
+            ids.setdefault((row["detector"], row["exposure"]), {})[t] = row["id"]
+quanta = []
+for (det, exp), inputs in list(ids.items())[:100000]:
+    quanta.append({"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)},
+                   "environment": "stack", "configs": ["step.yaml"], "parameters": {"mode": "bench"},
+                   "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
+                   "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "direct", "file": "output.dat",
+                                "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)}}]})
+spec = {"run": "bench/provenance", "environments": {"stack": {"packages": {f"pkg{i}": "1.0" for i in range(50)}}},
+        "configs": {"step.yaml": {"content": "a: 1\n"}}, "quanta": quanta}
+json.dump(spec, open(f"{work}/spec.json", "w"))
+print(f"spec: {len(quanta)} quanta, {sum(len(q['inputs']) for q in quanta)} inputs")
+PY
+r=$(measure "$BUTLER" record "$WORK/repo" "$WORK/spec.json")
+awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, 100,000 quanta (3 inputs, 1 output each, shared environment and config): %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
+rm -rf "$WORK/small"; "$BUTLER" create "$WORK/small" >/dev/null
+echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WORK/small" --run bench/noop --task noop -- /bin/true) ms (median of 10)"
+rm -rf "$WORK"
+fi

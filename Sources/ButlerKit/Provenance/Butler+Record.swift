@@ -99,8 +99,18 @@ extension Butler {
         }
         guard let quantaList = top["quanta"] as? [any Sendable], !quantaList.isEmpty else { throw fail("quanta", "missing or empty list") }
 
+        // Inputs named by UUID are looked up in bulk (a workflow may name hundreds of thousands).
+        var byId: [String: DatasetRef] = [:]
+        var wanted = Set<String>()
+        for item in quantaList {
+            for input in ((item as? [String: any Sendable])?["inputs"] as? [any Sendable]) ?? [] {
+                if let name = (input as? [String: any Sendable])?["dataset"] as? String, let id = UUID(registryText: name) { wanted.insert(id.lowercasedString) }
+            }
+        }
+        if !wanted.isEmpty { byId = try registry.datasetsById(Array(wanted)) }
+
         // Resolve everything before touching the datastore.
-        struct Planned { var quantum: Quantum; var outputs: [(PreparedOutput, String, UUID, [String: Double])]; var outputRefs: [(String, DatasetRef)] }
+        struct Planned { var quantum: Quantum; var outputs: [(PreparedOutput, String, UUID, [String: Double], TransferMode)]; var outputRefs: [(String, DatasetRef)] }
         var planned: [Planned] = []
         var named: [String: DatasetRef] = [:]
         var resolved: [String: DatasetRef] = [:]
@@ -144,12 +154,17 @@ extension Butler {
                     quantum.inputs.append((role ?? ref.datasetType.name, ref))
                 } else {
                     let name = try string(d, "dataset", "\(path).inputs[\(j)]")
+                    if let id = UUID(registryText: name) {
+                        guard let ref = byId[id.lowercasedString] else { throw fail("\(path).inputs[\(j)].dataset", "no dataset with id \(name)") }
+                        quantum.inputs.append((role ?? ref.datasetType.name, ref))
+                        continue
+                    }
                     let ref = try resolved[name] ?? registry.resolveDataset(name, collections: collections)
                     resolved[name] = ref
                     quantum.inputs.append((role ?? ref.datasetType.name, ref))
                 }
             }
-            var outputs: [(PreparedOutput, String, UUID, [String: Double])] = []
+            var outputs: [(PreparedOutput, String, UUID, [String: Double], TransferMode)] = []
             for (j, output) in ((q["outputs"] as? [any Sendable]) ?? []).enumerated() {
                 let opath = "\(path).outputs[\(j)]"
                 guard let d = output as? [String: any Sendable] else { throw fail(opath, "expected an object") }
@@ -163,7 +178,12 @@ extension Butler {
                     metrics[k] = x
                 }
                 let id = DatasetIdGenerationMode.uuid7()
-                outputs.append((prepared, file, id, metrics))
+                var transfer = TransferMode.copy
+                if let t = d["transfer"] as? String {
+                    guard let mode = TransferMode(rawValue: t) else { throw fail("\(opath).transfer", "unknown transfer mode '\(t)'") }
+                    transfer = mode
+                }
+                outputs.append((prepared, file, id, metrics, transfer))
                 if let name = d["name"] as? String {
                     named[name] = DatasetRef(id: id, datasetType: prepared.type, run: run, dataId: prepared.dataId)
                 }
@@ -180,11 +200,11 @@ extension Butler {
             var placements: [[FileDatastore.Placed]] = []
             for plan in planned {
                 var row: [FileDatastore.Placed] = []
-                for (output, file, id, _) in plan.outputs {
+                for (output, file, id, _, transfer) in plan.outputs {
                     let values = try templateValues(run: plan.quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
                     let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
-                    var place = try datastore.transfer(file, to: relative, mode: .copy, checksum: checksumsEnabled)
-                    if let created = place.created {
+                    var place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct)
+                    if let created = place.created, transfer == .copy || transfer == .move {
                         placedFiles.append(created)
                         if FITSWriter.looksLikeFITS(created.path) {
                             let ref = DatasetRef(id: id, datasetType: output.type, run: plan.quantum.run, dataId: output.dataId)
@@ -200,7 +220,7 @@ extension Butler {
             try registry.database.write { c in
                 for (plan, row) in zip(planned, placements) {
                     var refs: [(role: String, ref: DatasetRef)] = []
-                    for ((output, file, id, metrics), place) in zip(plan.outputs, row) {
+                    for ((output, file, id, metrics, _), place) in zip(plan.outputs, row) {
                         var info = StoredFileInfo(path: place.recordedPath, storageClass: output.type.storageClass, checksum: place.checksum, fileSize: place.size)
                         info.sourcePath = absolutePath(file)
                         let ref = try registry.insertDatasets(output.type.name, run: plan.quantum.run, dataIds: [output.dataId.values],
