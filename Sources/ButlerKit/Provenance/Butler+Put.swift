@@ -78,10 +78,29 @@ extension Butler {
     }
 
     func prepareOutput(role: String?, datasetType: String, dataId: [String: String]) throws -> PreparedOutput {
-        guard let type = try registry.datasetType(datasetType) else {
-            throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
+        var cache: [String: DataCoordinate] = [:]
+        return try prepareOutput(role: role, datasetType: datasetType, dataId: dataId, cache: &cache)
+    }
+
+    /// Prepares an output, reusing dataset types and expanded data IDs already looked up (batches repeat them).
+    func prepareOutput(role: String?, datasetType: String, dataId: [String: String], cache: inout [String: DataCoordinate]) throws -> PreparedOutput {
+        let typeKey = "type|" + datasetType
+        let type: DatasetType
+        if let known = cache[typeKey] {
+            type = DatasetType(name: datasetType, storageClass: known.values["storageClass"]?.description ?? "", dimensions: known.dimensions,
+                               isCalibration: known.values["isCalibration"] == .int(1))
+        } else {
+            guard let t = try registry.datasetType(datasetType) else {
+                throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
+            }
+            type = t
+            cache[typeKey] = DataCoordinate(dimensions: t.dimensions, values: ["storageClass": .string(t.storageClass), "isCalibration": .int(t.isCalibration ? 1 : 0)])
         }
-        return PreparedOutput(role: role ?? type.name, type: type, dataId: try registry.expandDataID(dataId, dimensions: type.dimensions.names))
+        let key = datasetType + "|" + dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        if let known = cache[key] { return PreparedOutput(role: role ?? type.name, type: type, dataId: known) }
+        let expanded = try registry.expandDataID(dataId, dimensions: type.dimensions.names)
+        cache[key] = expanded
+        return PreparedOutput(role: role ?? type.name, type: type, dataId: expanded)
     }
 
     /// Places output files and registers them with their quantum in one transaction; on failure the placed files

@@ -113,6 +113,7 @@ extension Butler {
         struct Planned { var quantum: Quantum; var outputs: [(PreparedOutput, String, UUID, [String: Double], TransferMode)]; var outputRefs: [(String, DatasetRef)] }
         var planned: [Planned] = []
         var named: [String: DatasetRef] = [:]
+        var expanded: [String: DataCoordinate] = [:]
         var resolved: [String: DatasetRef] = [:]
         for (i, item) in quantaList.enumerated() {
             let path = "quanta[\(i)]"
@@ -169,7 +170,7 @@ extension Butler {
                 let opath = "\(path).outputs[\(j)]"
                 guard let d = output as? [String: any Sendable] else { throw fail(opath, "expected an object") }
                 let prepared = try prepareOutput(role: d["role"] as? String, datasetType: try string(d, "dataset_type", opath),
-                                                 dataId: try stringMap(d["data_id"], "\(opath).data_id"))
+                                                 dataId: try stringMap(d["data_id"], "\(opath).data_id"), cache: &expanded)
                 let file = spec.resolve(try string(d, "file", opath))
                 guard FileManager.default.fileExists(atPath: file) else { throw fail("\(opath).file", "no such file: \(file)") }
                 var metrics: [String: Double] = [:]
@@ -201,8 +202,11 @@ extension Butler {
             for plan in planned {
                 var row: [FileDatastore.Placed] = []
                 for (output, file, id, _, transfer) in plan.outputs {
-                    let values = try templateValues(run: plan.quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
-                    let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
+                    var relative = ""
+                    if transfer != .direct {
+                        let values = try templateValues(run: plan.quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
+                        relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
+                    }
                     var place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct)
                     if let created = place.created, transfer == .copy || transfer == .move {
                         placedFiles.append(created)
@@ -217,6 +221,8 @@ extension Butler {
                 }
                 placements.append(row)
             }
+            let cache = RecordCache()
+            cache.knownDatasets = Set(byId.keys)
             try registry.database.write { c in
                 for (plan, row) in zip(planned, placements) {
                     var refs: [(role: String, ref: DatasetRef)] = []
@@ -228,7 +234,8 @@ extension Butler {
                         try registry.recordMetrics(metrics, for: id, in: c)
                         refs.append((output.role, ref))
                     }
-                    try registry.record(plan.quantum, outputs: refs, in: c)
+                    for ref in refs { cache.knownDatasets.insert(ref.ref.id.lowercasedString) }
+                    try registry.record(plan.quantum, outputs: refs, in: c, cache: cache)
                 }
             }
         } catch {

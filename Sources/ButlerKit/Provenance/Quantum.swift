@@ -44,16 +44,22 @@ public struct Quantum: Sendable {
         self.configs = configs
         self.parameters = parameters
         self.inputs = inputs
-        self.host = ProcessInfo.processInfo.hostName
+        self.host = Self.hostName
         self.user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
         self.start = Date()
         self.end = Date()
     }
 
+    /// This machine's name, looked up once (the lookup can be slow).
+    static let hostName = ProcessInfo.processInfo.hostName
+
     /// The digest of the step's configuration (config file hashes and parameters), which must be the same for one
     /// task label within one RUN.
-    var configDigest: String {
-        let text = configs.map { "file \($0.name) \($0.hash)\n" }.sorted().joined()
+    var configDigest: String { configDigest(hashes: configs.map(\.hash)) }
+
+    /// The digest, from config hashes already computed (in the order of ``configs``).
+    func configDigest(hashes: [String]) -> String {
+        let text = zip(configs, hashes).map { "file \($0.name) \($1)\n" }.sorted().joined()
             + parameters.sorted { $0.key < $1.key }.map { "param \($0.key)=\($0.value)\n" }.joined()
         return ConfigFile(name: "digest", content: Data(text.utf8)).hash
     }

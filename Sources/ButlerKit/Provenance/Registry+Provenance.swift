@@ -1,15 +1,34 @@
 public import Foundation
 
+/// What one transaction has written already, so a batch of quanta does not repeat shared rows or checks.
+package final class RecordCache {
+    var environments = Set<String>()
+    var configs = Set<String>()
+    var taskDigests: [String: String] = [:]
+    /// Datasets known to exist (looked up in bulk before the transaction, or inserted in it).
+    package var knownDatasets = Set<String>()
+    var runs: [String: Int64] = [:]
+    package init() {}
+}
+
 extension Registry {
     /// Records a quantum with its outputs (datasets inserted in the same transaction) in the caller's transaction.
     ///
     /// - Throws: ``ButlerError/Code/notFound`` for an input that is not in the registry,
     ///   ``ButlerError/Code/conflict`` when the task label already ran in this RUN with another config (the message
     ///   shows what differs) or an output already has a producer.
-    package func record(_ quantum: Quantum, outputs: [(role: String, ref: DatasetRef)], in c: any SQLConnection) throws {
-        let run = try requireCollection(quantum.run, in: c)
-        guard run.type == .run else { throw ButlerError(.invalidValue, "collection '\(quantum.run)' is \(run.type), not a RUN") }
-        for (role, ref) in quantum.inputs {
+    package func record(_ quantum: Quantum, outputs: [(role: String, ref: DatasetRef)], in c: any SQLConnection,
+                        cache: RecordCache = RecordCache()) throws {
+        let runId: Int64
+        if let known = cache.runs[quantum.run] {
+            runId = known
+        } else {
+            let run = try requireCollection(quantum.run, in: c)
+            guard run.type == .run else { throw ButlerError(.invalidValue, "collection '\(quantum.run)' is \(run.type), not a RUN") }
+            runId = run.id
+            cache.runs[quantum.run] = run.id
+        }
+        for (role, ref) in quantum.inputs where !cache.knownDatasets.contains(ref.id.lowercasedString) {
             guard try c.queryOne("SELECT 1 FROM dataset WHERE id = ?", [.text(ref.id.lowercasedString)]) != nil else {
                 throw ButlerError(.notFound, "input \(role)=\(ref.id.lowercasedString) is not in the registry")
             }
@@ -18,41 +37,46 @@ extension Registry {
         // The environment and configs, content-addressed: stored once, shared.
         let env = quantum.environment
         let envId = env.id
-        try c.execute("\(d.insertOrIgnore) software_environment (id, code_commit, code_dirty, executable_hash) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
-                      [.text(envId), SQLValue(env.codeCommit), SQLValue(env.codeDirty), SQLValue(env.executableHash)])
-        for (name, version) in env.packages.sorted(by: { $0.key < $1.key }) {
-            try c.execute("\(d.insertOrIgnore) environment_package (environment_id, name, version) VALUES (?, ?, ?)\(d.insertOrIgnoreSuffix)",
-                          [.text(envId), .text(name), .text(version)])
+        if cache.environments.insert(envId).inserted {
+            try c.execute("\(d.insertOrIgnore) software_environment (id, code_commit, code_dirty, executable_hash) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
+                          [.text(envId), SQLValue(env.codeCommit), SQLValue(env.codeDirty), SQLValue(env.executableHash)])
+            for (name, version) in env.packages.sorted(by: { $0.key < $1.key }) {
+                try c.execute("\(d.insertOrIgnore) environment_package (environment_id, name, version) VALUES (?, ?, ?)\(d.insertOrIgnoreSuffix)",
+                              [.text(envId), .text(name), .text(version)])
+            }
         }
-        for config in quantum.configs {
+        let configHashes = quantum.configs.map(\.hash)
+        for (config, hash) in zip(quantum.configs, configHashes) where cache.configs.insert(hash).inserted {
             try c.execute("\(d.insertOrIgnore) config_blob (hash, format, content) VALUES (?, ?, ?)\(d.insertOrIgnoreSuffix)",
-                          [.text(config.hash), .text(config.format), .blob(config.content)])
+                          [.text(hash), .text(config.format), .blob(config.content)])
         }
         // One task label in one RUN has one config.
-        let digest = quantum.configDigest
-        if let existing = try c.queryOne("SELECT config_digest FROM run_task_config WHERE run_id = ? AND task_label = ?",
-                                         [.integer(run.id), .text(quantum.taskLabel)])?[0].string {
+        let digest = quantum.configDigest(hashes: configHashes)
+        let taskKey = "\(runId)|\(quantum.taskLabel)"
+        if let existing = try cache.taskDigests[taskKey] ?? c.queryOne("SELECT config_digest FROM run_task_config WHERE run_id = ? AND task_label = ?",
+                                                                       [.integer(runId), .text(quantum.taskLabel)])?[0].string {
             if existing != digest {
                 throw ButlerError(.conflict, "task '\(quantum.taskLabel)' already ran in run '\(quantum.run)' with another config: "
-                                  + (try configDifferences(quantum, run: run.id, in: c)) + "; use a new run for a new config")
+                                  + (try configDifferences(quantum, run: runId, in: c)) + "; use a new run for a new config")
             }
         } else {
             try c.execute("INSERT INTO run_task_config (run_id, task_label, config_digest) VALUES (?, ?, ?)",
-                          [.integer(run.id), .text(quantum.taskLabel), .text(digest)])
+                          [.integer(runId), .text(quantum.taskLabel), .text(digest)])
         }
+        cache.taskDigests[taskKey] = digest
         let dataIdText = quantum.dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         try c.execute("""
             INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, start_time, end_time, status, exit_code,
                                  environment_id, config_digest, log_dataset_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(quantum.id.lowercasedString), .text(quantum.taskLabel), .integer(run.id), .text(dataIdText),
+            """, [.text(quantum.id.lowercasedString), .text(quantum.taskLabel), .integer(runId), .text(dataIdText),
                   SQLValue(quantum.host), SQLValue(quantum.user), SQLValue(quantum.command),
                   SQLValue(quantum.start.map { Self.taiNanoseconds($0) }), SQLValue(quantum.end.map { Self.taiNanoseconds($0) }),
                   .text(quantum.status.rawValue), SQLValue(quantum.exitCode.map { Int($0) }), .text(envId), .text(digest),
                   SQLValue(quantum.logDatasetId?.lowercasedString)])
-        for config in quantum.configs {
+        for (config, hash) in zip(quantum.configs, configHashes) {
             try c.execute("INSERT INTO quantum_config (quantum_id, name, config_hash) VALUES (?, ?, ?)",
-                          [.text(quantum.id.lowercasedString), .text(config.name), .text(config.hash)])
+                          [.text(quantum.id.lowercasedString), .text(config.name), .text(hash)])
         }
         for (name, value) in quantum.parameters {
             try c.execute("INSERT INTO quantum_parameter (quantum_id, name, value) VALUES (?, ?, ?)",
