@@ -135,7 +135,7 @@ extension Butler {
                     let source = absolutePath(file)
                     info.sourcePath = datastore.contains(source) ? nil : source
                     let ref = try registry.insertDatasets(output.type.name, run: quantum.run, dataIds: [output.dataId.values], idGenerationMode: .unique,
-                                                          files: [info], ids: [ids[refs.count]], in: c)[0]
+                                                          files: [info], ids: [ids[refs.count]], expandedDataIds: true, in: c)[0]
                     refs.append((output.role, ref))
                 }
                 try registry.record(quantum, outputs: refs.map { (role: $0.0, ref: $0.1) }, in: c)

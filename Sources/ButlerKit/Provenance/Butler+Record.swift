@@ -230,7 +230,7 @@ extension Butler {
                         var info = StoredFileInfo(path: place.recordedPath, storageClass: output.type.storageClass, checksum: place.checksum, fileSize: place.size)
                         info.sourcePath = absolutePath(file)
                         let ref = try registry.insertDatasets(output.type.name, run: plan.quantum.run, dataIds: [output.dataId.values],
-                                                              idGenerationMode: .unique, files: [info], ids: [id], in: c)[0]
+                                                              idGenerationMode: .unique, files: [info], ids: [id], expandedDataIds: true, in: c)[0]
                         try registry.recordMetrics(metrics, for: id, in: c)
                         refs.append((output.role, ref))
                     }

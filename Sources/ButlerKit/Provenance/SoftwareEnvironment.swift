@@ -25,7 +25,7 @@ public struct SoftwareEnvironment: Sendable, Hashable {
     public var id: String {
         var text = packages.sorted { $0.key < $1.key }.map { "\($0.key)==\($0.value)\n" }.joined()
         text += "commit=\(codeCommit ?? "")\ndirty=\(codeDirty.map { $0 ? "1" : "0" } ?? "")\nexecutable=\(executableHash ?? "")\n"
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return hexDigest(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// Reads a package listing: `pip freeze` output (`name==version`, `name @ url`), a conda `environment.yml`
@@ -109,6 +109,15 @@ public struct ConfigFile: Sendable, Hashable {
 
     /// SHA-256 of the content, hex.
     public var hash: String {
-        SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+        hexDigest(SHA256.hash(data: content))
     }
+}
+
+/// Lower-case hex of a digest (without `String(format:)`, which is slow in bulk).
+func hexDigest<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for byte in digest { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -63,7 +63,7 @@ extension Registry {
     /// Inserts datasets and, when given, their datastore records (one per data ID), in the caller's transaction.
     package func insertDatasets(_ datasetTypeName: String, run: String, dataIds: [[String: DataIDValue]],
                                 idGenerationMode: DatasetIdGenerationMode, files: [StoredFileInfo]?, ids: [UUID]? = nil,
-                                in c: any SQLConnection) throws -> [DatasetRef] {
+                                expandedDataIds: Bool = false, in c: any SQLConnection) throws -> [DatasetRef] {
         let stored = try requireDatasetType(datasetTypeName, in: c)
         let runRecord = try requireCollection(run, in: c)
         guard runRecord.type == .run else {
@@ -76,7 +76,10 @@ extension Registry {
         var refs: [DatasetRef] = []
         var governors = Set<[String]>()
         for (i, raw) in dataIds.enumerated() {
-            let dataId = try expandDataID(raw, dimensions: type.dimensions.names, in: c)
+            // Data IDs already expanded by the caller (all implied values present) are not looked up again.
+            let dataId = type.dimensions.names.allSatisfy({ raw[$0] != nil }) && raw.count == type.dimensions.names.count && expandedDataIds
+                ? DataCoordinate(dimensions: type.dimensions, values: raw)
+                : try expandDataID(raw, dimensions: type.dimensions.names, in: c)
             let id = ids?[i] ?? idGenerationMode.makeId(datasetType: type.name, run: run, dataId: dataId)
             do {
                 try c.execute("INSERT INTO dataset (id, dataset_type_id, run_id, ingest_date) VALUES (?, ?, ?, ?)",
