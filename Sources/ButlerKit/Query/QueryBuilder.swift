@@ -101,29 +101,22 @@ final class QueryBuilder {
         throw fail("dimension '\(name)' is not related to the dimensions of this query (\(known))", column)
     }
 
-    private func resolve(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+    /// Resolves a dimension: through an element whose record implies it, or else (with `throughJoins`) through a
+    /// join element that relates it to known dimensions (exposure <-> visit through visit_definition).
+    private func resolve(_ name: String, _ visiting: inout Set<String>, throughJoins: Bool = true) throws -> String? {
         if let known = dimensions[name] { return known }
         guard visiting.insert(name).inserted, let target = universe[name], target.isDimension else { return nil }
         defer { visiting.remove(name) }
-        // 1. An element whose record implies it (exposure -> physical_filter -> band), preferring elements whose
-        //    value is already known (so exposure's filter comes from the exposure, not through a visit).
-        let candidates = universe.elements.filter { $0.hasTable && $0.isDimension && $0.implies.contains(name) }
-            .sorted { (dimensions[$0.name] != nil ? 0 : 1) < (dimensions[$1.name] != nil ? 0 : 1) }
-        for element in candidates {
-            if let alias = try joinDimensionTable(element.name, &visiting) {
-                let sql = "\(alias).\(q(name))"
-                dimensions[name] = sql
-                return sql
-            }
-        }
-        // 2. A join element that relates it to known dimensions (exposure <-> visit through visit_definition).
+        if let sql = try resolveThroughImplyingElement(name, &visiting) { return sql }
+        guard throughJoins else { return nil }
         for element in universe.elements where element.hasTable && !element.isDimension {
             let required = universe.requiredDimensions(of: element.name)
             guard required.contains(name) else { continue }
             var keys: [(String, String)] = []
             var ok = true
+            // The other side resolves without further join elements (no chains of relations).
             for dim in required where dim != name {
-                guard let sql = try dimensions[dim] ?? resolveKnownOnly(dim, &visiting) else { ok = false; break }
+                guard let sql = try resolve(dim, &visiting, throughJoins: false) else { ok = false; break }
                 keys.append((dim, sql))
             }
             guard ok, !keys.isEmpty else { continue }
@@ -137,11 +130,9 @@ final class QueryBuilder {
         return nil
     }
 
-    /// Resolves a dimension without going through join elements (avoids joining chains of relations).
-    private func resolveKnownOnly(_ name: String, _ visiting: inout Set<String>) throws -> String? {
-        if let known = dimensions[name] { return known }
-        guard visiting.insert(name).inserted else { return nil }
-        defer { visiting.remove(name) }
+    /// An element whose record implies the dimension (exposure -> physical_filter -> band), preferring elements whose
+    /// value is already known (so an exposure's filter comes from the exposure, not through a visit).
+    private func resolveThroughImplyingElement(_ name: String, _ visiting: inout Set<String>) throws -> String? {
         let candidates = universe.elements.filter { $0.hasTable && $0.isDimension && $0.implies.contains(name) }
             .sorted { (dimensions[$0.name] != nil ? 0 : 1) < (dimensions[$1.name] != nil ? 0 : 1) }
         for element in candidates {
