@@ -7,13 +7,7 @@ import ButlerTestSupport
 @Suite("Tags, calibrations and pruning")
 struct CollectionsOfDatasetsTests {
     static func repository(_ dir: TemporaryDirectory, transfer: TransferMode = .direct) throws -> Butler {
-        let butler = try makeRepository(in: dir)
-        var options = RawIngestOptions()
-        options.transfer = transfer
-        options.processes = 2
-        _ = try butler.ingestRaws([fixturesDirectory.appendingPathComponent("raw").path], options: options)
-        try butler.registry.defineVisits(instrument: "LSSTCam")
-        return butler
+        try makeRepository(in: dir, transfer: transfer)
     }
 
     func refs(_ butler: Butler, _ type: String, _ collections: [String], where expression: String = "") throws -> [DatasetRef] {

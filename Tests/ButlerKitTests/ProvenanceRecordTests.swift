@@ -8,11 +8,7 @@ import FITS
 @Suite("Provenance recording")
 struct ProvenanceRecordTests {
     static func repository(_ dir: TemporaryDirectory) throws -> Butler {
-        let butler = try makeRepository(in: dir)
-        var options = RawIngestOptions()
-        options.transfer = .direct
-        options.processes = 2
-        _ = try butler.ingestRaws([fixture("lsst/latiss-AT_O_20230321_000053.fits"), fixture("lsst/latiss-AT_O_20240624_000106_R00_S00.fits")], options: options)
+        let butler = try makeRepository(in: dir, raws: [fixture("lsst/latiss-AT_O_20230321_000053.fits"), fixture("lsst/latiss-AT_O_20240624_000106_R00_S00.fits")])
         try butler.registry.registerDatasetType(try butler.registry.makeDatasetType("postISRCCD", storageClass: "ExposureF", dimensions: ["instrument", "detector", "exposure"]))
         return butler
     }

@@ -8,14 +8,7 @@ import ButlerTestSupport
 struct QueryTests {
     /// A repository with every fixture raw ingested, and LSSTCam visits defined.
     static func repository(_ dir: TemporaryDirectory) throws -> Butler {
-        let butler = try makeRepository(in: dir)
-        var options = RawIngestOptions()
-        options.transfer = .direct
-        options.processes = 2
-        let report = try butler.ingestRaws([fixturesDirectory.appendingPathComponent("raw").path], options: options)
-        precondition(report.failures.isEmpty)
-        try butler.registry.defineVisits(instrument: "LSSTCam")
-        return butler
+        try makeRepository(in: dir, transfer: .direct)
     }
 
     func exposures(_ butler: Butler, _ expression: String, binds: [String: BindValue] = [:], collections: [String] = []) throws -> [Int] {

@@ -191,3 +191,18 @@ public func derivedFITS(from source: String, to destination: String, replacing c
     }
     try bytes.write(to: URL(fileURLWithPath: destination))
 }
+
+/// A new repository holding the given raws (every fixture raw by default), ingested with `transfer`,
+/// and one visit per LSSTCam science exposure (when LSSTCam raws are among them).
+public func makeRepository(in dir: TemporaryDirectory, raws: [String]? = nil, transfer: TransferMode = .direct) throws -> Butler {
+    let butler = try makeRepository(in: dir)
+    var options = RawIngestOptions()
+    options.transfer = transfer
+    options.processes = 2
+    let report = try butler.ingestRaws(raws ?? [fixturesDirectory.appendingPathComponent("raw").path], options: options)
+    guard report.failures.isEmpty else { throw ButlerError(.invalidValue, "fixture ingest failed: \(report.failures)") }
+    if try butler.registry.fetchDimensionRecords("instrument", dataId: ["name": "LSSTCam"]).count == 1 {
+        try butler.registry.defineVisits(instrument: "LSSTCam")
+    }
+    return butler
+}
