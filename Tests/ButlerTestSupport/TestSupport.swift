@@ -116,14 +116,7 @@ public func insertTestInstrument(_ registry: Registry, name: String = "TestCam")
 
 /// The code of the ButlerError that `body` throws, or `nil` when it throws nothing (or something else).
 public func errorCode<T>(_ body: () throws -> T) -> ButlerError.Code? {
-    do {
-        _ = try body()
-        return nil
-    } catch let error as ButlerError {
-        return error.code
-    } catch {
-        return nil
-    }
+    butlerError(body)?.code
 }
 
 /// The ButlerError that `body` throws, or `nil`.

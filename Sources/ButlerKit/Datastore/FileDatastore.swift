@@ -144,7 +144,7 @@ package struct FileDatastore: Sendable {
             hasher.update(bufferPointer: bytes)
             return Int64(bytes.count)
         }
-        return (size, hex(hasher.finalize()))
+        return (size, hexDigest(hasher.finalize()))
     }
 
     /// Copies a file, hashing it on the way when asked (one read of the source).
@@ -184,7 +184,7 @@ package struct FileDatastore: Sendable {
             }
             return Int64(bytes.count)
         }
-        return (size, checksum ? hex(hasher.finalize()) : nil)
+        return (size, checksum ? hexDigest(hasher.finalize()) : nil)
     }
 
     /// Runs `body` over the whole contents of an open file, mapped into memory (an empty buffer for an empty file).
@@ -201,13 +201,6 @@ package struct FileDatastore: Sendable {
         return try body(UnsafeRawBufferPointer(start: map, count: size))
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// The path of `target` relative to the folder `base` (both absolute).
     static func relativePath(from base: String, to target: String) -> String {

@@ -110,7 +110,8 @@ extension Butler {
 }
 
 extension RawIngester {
-    /// The extension a stored file keeps: its FITS extension, or its own, or the storage class's.
+    /// The extension a stored file keeps: its FITS extension (`.fits`, `.fits.fz`, `.fits.gz`, `.fit`, `.fz`), or its
+    /// own, or the storage class's.
     static func fitsExtensionOrOwn(of path: String, storageClass: String) -> String {
         let name = URL(fileURLWithPath: path).lastPathComponent.lowercased()
         for ext in [".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz"] where name.hasSuffix(ext) { return ext }

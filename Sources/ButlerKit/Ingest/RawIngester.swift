@@ -346,16 +346,10 @@ struct RawIngester {
             "exposure": String(info.exposureId), "exposure.obs_id": info.obsId, "detector": String(info.detectorId),
             "detector.full_name": file.observations.count > 1 ? "all" : info.detectorName,
         ]
-        let relative = try template.format(values) + Self.fitsExtension(of: file.path)
+        let relative = try template.format(values) + Self.fitsExtensionOrOwn(of: file.path, storageClass: "Exposure")
         return try datastore.transfer(file.path, to: relative, mode: options.transfer, checksum: checksums)
     }
 
-    /// `.fits`, `.fits.fz`, `.fits.gz`, `.fit`, `.fz`: the extension a raw keeps in the datastore.
-    static func fitsExtension(of path: String) -> String {
-        let name = path.lowercased()
-        for ext in [".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz"] where name.hasSuffix(ext) { return ext }
-        return ".fits"
-    }
 
     /// Maps `items` with `transform` on up to `options.processes` threads, keeping the order.
     func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [R] {

@@ -103,6 +103,30 @@ extension Butler {
         return PreparedOutput(role: role ?? type.name, type: type, dataId: expanded)
     }
 
+    /// Puts one output file in the datastore at its templated path (none for `direct`). A FITS output that is the
+    /// repository's own copy carries its provenance in its header, as Rubin's do; the recorded size and checksum are
+    /// those of the stamped file. If stamping fails, the placed file is removed.
+    func placeOutput(_ output: PreparedOutput, file: String, id: UUID, quantum: Quantum, transfer: TransferMode,
+                     cache: inout [String: [String: String]]) throws -> FileDatastore.Placed {
+        guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
+        var relative = ""
+        if transfer != .direct {
+            let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
+            relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
+        }
+        let place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct)
+        guard let created = place.created, transfer == .copy || transfer == .move, FITSWriter.looksLikeFITS(created.path) else { return place }
+        do {
+            let ref = DatasetRef(id: id, datasetType: output.type, run: quantum.run, dataId: output.dataId)
+            try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: quantum.id, inputs: quantum.inputs.map(\.ref)))
+            let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
+            return FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
+        } catch {
+            datastore.remove(created)
+            throw error
+        }
+    }
+
     /// Places output files and registers them with their quantum in one transaction; on failure the placed files
     /// are removed and nothing is registered.
     func store(_ outputs: [(PreparedOutput, String)], quantum: Quantum, transfer: TransferMode, metrics: [String: Double] = [:],
@@ -112,21 +136,7 @@ extension Butler {
         let ids = outputs.map { _ in DatasetIdGenerationMode.uuid7() }
         do {
             for ((output, file), id) in zip(outputs, ids) {
-                guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
-                let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
-                let relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
-                var place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled)
-                // A FITS output that is the repository's own copy carries its provenance in its header, as Rubin's do;
-                // the recorded size and checksum are those of the stamped file.
-                if let created = place.created, transfer == .copy || transfer == .move, FITSWriter.looksLikeFITS(created.path) {
-                    placed.append(place)
-                    let ref = DatasetRef(id: id, datasetType: output.type, run: quantum.run, dataId: output.dataId)
-                    try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: quantum.id, inputs: quantum.inputs.map(\.ref)))
-                    let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
-                    placed.removeLast()
-                    place = FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
-                }
-                placed.append(place)
+                placed.append(try placeOutput(output, file: file, id: id, quantum: quantum, transfer: transfer, cache: &cache))
             }
             return try registry.database.write { c in
                 var refs: [(String, DatasetRef)] = []

@@ -1,5 +1,4 @@
 public import Foundation
-import FITS
 
 /// A batch of quanta to record at once (`butler record SPEC.json`), for workflow systems.
 ///
@@ -202,21 +201,8 @@ extension Butler {
             for plan in planned {
                 var row: [FileDatastore.Placed] = []
                 for (output, file, id, _, transfer) in plan.outputs {
-                    var relative = ""
-                    if transfer != .direct {
-                        let values = try templateValues(run: plan.quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
-                        relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
-                    }
-                    var place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct)
-                    if let created = place.created, transfer == .copy || transfer == .move {
-                        placedFiles.append(created)
-                        if FITSWriter.looksLikeFITS(created.path) {
-                            let ref = DatasetRef(id: id, datasetType: output.type, run: plan.quantum.run, dataId: output.dataId)
-                            try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: plan.quantum.id, inputs: plan.quantum.inputs.map(\.ref)))
-                            let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
-                            place = FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
-                        }
-                    }
+                    let place = try placeOutput(output, file: file, id: id, quantum: plan.quantum, transfer: transfer, cache: &cache)
+                    if let created = place.created { placedFiles.append(created) }
                     row.append(place)
                 }
                 placements.append(row)

@@ -225,7 +225,7 @@ extension Registry {
     public func fileLocations(_ ids: [UUID], datastoreRoot: URL) throws -> [UUID: URL] {
         try database.read { c in
             var result: [UUID: URL] = [:]
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            for chunk in ids.chunked(500) {
                 let sql = "SELECT dataset_id, path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))"
                 for row in try c.query(sql, chunk.map { .text($0.lowercasedString) }) {
                     guard let id = row[0].string.flatMap(UUID.init(uuidString:)), let path = row[1].string else { continue }

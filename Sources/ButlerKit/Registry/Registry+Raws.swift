@@ -48,7 +48,7 @@ extension Registry {
         guard !ids.isEmpty else { return [:] }
         return try database.read { c in
             var result: [UUID: StoredFileInfo] = [:]
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            for chunk in ids.chunked(500) {
                 let sql = """
                     SELECT dataset.id, file_datastore_records.path, file_datastore_records.source_path, file_datastore_records.checksum,
                            file_datastore_records.file_size

@@ -8,7 +8,7 @@ extension Registry {
         try database.write { c in
             try guardProvenance(removing: Set(ids.map(\.lowercasedString)), force: force, in: c)
             let paths = try filePaths(ids, in: c)
-            for chunk in Self.chunks(ids) {
+            for chunk in ids.chunked(500) {
                 let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
                 let args = chunk.map { SQLValue.text($0.lowercasedString) }
                 for table in try tagTables(in: c) { try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (\(list))", args) }
@@ -26,7 +26,7 @@ extension Registry {
     package func removeFileRecords(_ ids: [UUID]) throws -> [String] {
         try database.write { c in
             let paths = try filePaths(ids, in: c)
-            for chunk in Self.chunks(ids) {
+            for chunk in ids.chunked(500) {
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
                               chunk.map { .text($0.lowercasedString) })
             }
@@ -36,7 +36,7 @@ extension Registry {
 
     private func filePaths(_ ids: [UUID], in c: any SQLConnection) throws -> [String] {
         var paths = Set<String>()
-        for chunk in Self.chunks(ids) {
+        for chunk in ids.chunked(500) {
             let rows = try c.query("SELECT DISTINCT path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
                                    chunk.map { .text($0.lowercasedString) })
             paths.formUnion(rows.compactMap { $0[0].string })
@@ -50,9 +50,5 @@ extension Registry {
 
     package func calibTables(in c: any SQLConnection) throws -> [String] {
         try c.query("SELECT id FROM dimension_group ORDER BY id").compactMap { $0[0].int64 }.map(Self.calibTableName).filter { try c.tableExists($0) }
-    }
-
-    static func chunks(_ ids: [UUID]) -> [[UUID]] {
-        stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) }
     }
 }

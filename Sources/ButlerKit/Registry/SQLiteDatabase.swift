@@ -76,21 +76,9 @@ private struct SQLiteConnection: SQLConnection {
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        do {
-            let statement = try db.cachedStatement(sql: sql)
-            let columns = statement.columnNames
-            var rows: [SQLRow] = []
-            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.map(\.databaseValue)))
-            while let row = try cursor.next() {
-                var values: [SQLValue] = []
-                values.reserveCapacity(columns.count)
-                for i in 0..<columns.count { values.append(SQLValue(row[i] as DatabaseValue)) }
-                rows.append(SQLRow(columns: columns, values: values))
-            }
-            return rows
-        } catch let error as DatabaseError {
-            throw Self.butlerError(error)
-        }
+        var rows: [SQLRow] = []
+        try forEachRow(sql, arguments) { rows.append($0) }
+        return rows
     }
 
     func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
