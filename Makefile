@@ -3,12 +3,15 @@
 #   make test    installs what is missing, builds, and runs every test
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libcfitsio-dev libsqlite3-dev libpq-dev postgresql pkg-config
+DEB_PACKAGES := libcfitsio-dev libsqlite3-dev libpq-dev postgresql pkg-config graphviz
+# Python's `prov` package, which the tests use to check our PROV-JSON (from PyPI, in a virtual environment).
+PROV_VENV := .build/prov-venv
+PROV_VERSION := 3.2.3
 BIN := .build/debug/butler
 RELEASE_BIN := .build/release/butler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps prov-venv build release test demo bench clean
 
 # Installs the Debian packages that are missing (a fresh machine has none of them).
 deps:
@@ -21,13 +24,20 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "Debian packages present: $(DEB_PACKAGES)"; fi
 
+prov-venv: $(PROV_VENV)/.installed
+
+$(PROV_VENV)/.installed:
+	python3 -m venv $(PROV_VENV)
+	$(PROV_VENV)/bin/pip install --quiet --disable-pip-version-check prov==$(PROV_VERSION)
+	touch $@
+
 build: deps
 	$(SWIFT) build
 
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
-test: deps
+test: deps prov-venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -28,10 +28,11 @@ struct ProvenanceCLITests {
         let ok = try runButler(["run", repo, "--run", "u/run2", "--task", "isr3", "--input", "raw=raw:\(dataId)", "--collections", "LATISS/raw/all",
                                 "--output", "out=postISRCCD:\(dataId)", "--", "/bin/cp", "{raw}", "{out}"])
         #expect(ok.exitCode == 0, "\(ok.stderr)")
-        let lineage = try runButler(["provenance", repo, "postISRCCD:\(dataId)", "--collections", "u/run2"])
+        let lineage = try runButler(["provenance", repo, "postISRCCD:\(dataId)", "--collections", "u/run2", "--format", "json"])
         let record = try JSONSerialization.jsonObject(with: Data(lineage.stdout.utf8)) as! [String: Any]
-        #expect(record["task"] as? String == "isr3")
-        #expect((record["inputs"] as? [[String: Any]])?.first?["role"] as? String == "raw")
+        let steps = record["steps"] as! [[String: Any]]
+        #expect(steps.map { $0["task"] as? String } == ["isr3"])
+        #expect((steps[0]["inputs"] as? [[String: Any]])?.first?["role"] as? String == "raw")
         let uri = try runButler(["query-datasets", repo, "postISRCCD", "--collections", "u/run2", "--show-uri", "--format", "csv"])
         let path = String(uri.stdout.split(separator: "\n").last!.split(separator: ",").last!).replacingOccurrences(of: "file://", with: "")
         let cards = try runButler(["provenance", path])

@@ -45,10 +45,18 @@ public struct Quantum: Sendable {
         self.parameters = parameters
         self.inputs = inputs
         self.host = Self.hostName
-        self.user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
+        self.user = Self.userName
         self.start = Date()
         self.end = Date()
     }
+
+    /// The user running this process: `$USER`, `$LOGNAME`, or the account of the user id.
+    static let userName: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        if let name = environment["USER"] ?? environment["LOGNAME"], !name.isEmpty { return name }
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }()
 
     /// This machine's name, looked up once (the lookup can be slow).
     static let hostName = ProcessInfo.processInfo.hostName

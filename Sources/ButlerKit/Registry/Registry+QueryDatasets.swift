@@ -18,6 +18,8 @@ public struct DatasetQuery: Sendable {
     public var limit: Int?
     /// Results to skip per dataset type.
     public var offset = 0
+    /// Constraints on how the datasets were made (none by default).
+    public var provenance = ProvenanceSelection()
 
     public init() {}
 }
@@ -147,8 +149,8 @@ extension Registry {
                 }
                 let found = try queryDatasets(of: stored, in: relevant, query: query, expression: expression, c, body)
                 if found == 0 {
-                    reasons.append(expression != nil
-                        ? "no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", ")) matches the --where expression"
+                    reasons.append(expression != nil || !query.provenance.isEmpty
+                        ? "no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", ")) matches \(expression != nil ? "the --where expression" : "")\(expression != nil && !query.provenance.isEmpty ? " and " : "")\(query.provenance.isEmpty ? "" : "the provenance selection")"
                         : "no '\(stored.type.name)' dataset in \(relevant.map(\.name).joined(separator: ", "))")
                 }
                 count += found
@@ -168,7 +170,10 @@ extension Registry {
         builder.collectionAlias = "coll"
         builder.extraNames = extraQueryNames
         for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
-        let condition = try expression.map { try builder.compileCondition($0) }
+        let whereCondition = try expression.map { try builder.compileCondition($0) }
+        let provenanceCondition = try query.provenance.condition(on: "t.dataset_id", bind: builder.bind)
+        let conditions = [whereCondition, provenanceCondition].compactMap { $0 }
+        let condition = conditions.isEmpty ? nil : conditions.joined(separator: " AND ")
         let order = try builder.orderBy(query.orderBy)
         let dimColumns = dims.map { "t." + q($0) }
         let rank = "CASE t.collection_id " + collections.enumerated().map { "WHEN \($0.element.id) THEN \($0.offset)" }.joined(separator: " ") + " END"

@@ -40,6 +40,14 @@ package enum SQLValue: Sendable, Hashable {
         }
     }
 
+    package var data: Data? {
+        switch self {
+        case .blob(let d): return d
+        case .text(let s): return Data(s.utf8)
+        default: return nil
+        }
+    }
+
     package var isNull: Bool { if case .null = self { return true } else { return false } }
 }
 

@@ -90,6 +90,14 @@ public struct TAITime: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { isoTAI + " TAI" }
 
+    /// `2023-03-21T16:10:30.706000Z`: this time in UTC as xsd:dateTime (leap seconds from the IERS table).
+    public var isoUTC: String {
+        let offset = Int64(Self.taiMinusUTC(unixSeconds: nanoseconds / 1_000_000_000 - 37))
+        let utc = TAITime(nanoseconds: nanoseconds - offset * 1_000_000_000).calendar
+        func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return "\(pad(utc.year, 4))-\(pad(utc.month, 2))-\(pad(utc.day, 2))T\(pad(utc.hour, 2)):\(pad(utc.minute, 2)):\(pad(utc.second, 2)).\(pad(utc.nanosecond / 1000, 6))Z"
+    }
+
     /// The observing day (YYYYMMDD) of this time after shifting by `offsetSeconds` (Rubin uses -12 h in TAI).
     public func dayObs(offsetSeconds: Int64) -> Int {
         let c = TAITime(nanoseconds: nanoseconds + offsetSeconds * 1_000_000_000).calendar

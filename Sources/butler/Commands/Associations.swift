@@ -16,6 +16,7 @@ struct DatasetSelection: ParsableArguments {
     @Option(name: [.customLong("dataset-type"), .customLong("datasets")], parsing: .singleValue, help: ArgumentHelp("Dataset type names or globs (all when none).", valueName: "type"))
     var datasetTypes: [String] = []
     @OptionGroup var query: WhereOptions
+    @OptionGroup(title: "Selection by provenance") var provenance: ProvenanceSelectionOptions
     @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
 
     func run(_ butler: Butler, collections extra: [String] = []) throws -> [DatasetRef] {
@@ -24,6 +25,7 @@ struct DatasetSelection: ParsableArguments {
         q.collections = collections + extra
         q.findFirst = findFirst
         try query.apply(to: &q)
+        q.provenance = try provenance.selection(butler, collections: q.collections)
         var seen = Set<UUID>()
         return try butler.registry.queryDatasets(q).datasets.map(\.ref).filter { seen.insert($0.id).inserted }
     }

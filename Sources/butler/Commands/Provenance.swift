@@ -3,55 +3,80 @@ import ButlerKit
 import FITS
 import Foundation
 
+/// The formats `provenance` writes.
+enum LineageFormat: String, ExpressibleByArgument, CaseIterable {
+    case tree, json, dot
+    case provJSON = "prov-json"
+    case provN = "prov-n"
+}
+
 extension ButlerCommand {
     struct Provenance: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show how a dataset was made: `provenance REPO REF` from the registry, or `provenance FILE.fits` from a file's LSST BUTLER cards.",
-            discussion: "REF is a dataset UUID or TYPE:key=value,... (with --collections). The output is JSON.")
+            abstract: "Show how a dataset was made (`provenance REPO REF`), what was made from it (`--downstream`), or what a FITS file's own LSST BUTLER cards say (`provenance FILE.fits`).",
+            discussion: """
+                REF is a dataset UUID (a removed dataset's tombstone works too) or TYPE:key=value,... with --collections.
+                Upstream, each step shows its task, status, run, data ID, host, user, times (UTC), code versions, configs
+                (hashes; contents with --show-config) and parameters, and each input its role, down to the raws and
+                calibrations. A dataset or step reached twice is shown once and referred back to ([d3], [q2]).
+                Formats: tree (default), json, dot (Graphviz: `dot -Tsvg`), prov-json (W3C PROV-JSON with IVOA
+                ProvenanceDM attributes) and prov-n (the same document in PROV-N).
+                """)
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: ArgumentHelp("A repository and a dataset, or one FITS file.", valueName: "repo-or-file")) var arguments: [String]
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for REF.", valueName: "collections")) var collections: [String] = []
+        @Flag(name: .long, help: "Everything derived from the dataset, transitively, with the steps, instead of its origins.") var downstream = false
+        @Option(name: .long, help: ArgumentHelp("Follow at most this many levels of steps (all when not given).", valueName: "n")) var depth: Int?
+        @Option(name: .long, help: "Output format: tree, json, dot, prov-json or prov-n.") var format: LineageFormat = .tree
+        @Flag(name: .long, help: "Include the content of each config file (tree and json).") var showConfig = false
+        @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file")) var output: String?
 
         func validate() throws {
             if arguments.isEmpty || arguments.count > 2 { throw ValidationError("give REPO REF, or one FITS file") }
+            if let depth, depth < 1 { throw ValidationError("--depth must be 1 or more") }
         }
 
         func run() throws {
             if arguments.count == 1 {
-                let path = arguments[0]
-                guard FITSWriter.looksLikeFITS(path) else { throw ButlerError(.invalidValue, "\(path) is not a FITS file; to ask a repository, give REPO REF") }
-                let cards = try HeaderProvenance.read(path)
-                let fields = cards.map { "  \(jsonString($0.keyword)): " + value($0.value) }
-                emit(fields.isEmpty ? "{}\n" : "{\n" + fields.joined(separator: ",\n") + "\n}\n")
-                if cards.isEmpty { FileHandle.standardError.write(Data("butler: \(path) carries no LSST BUTLER provenance cards\n".utf8)) }
+                try headerCards(arguments[0])
                 return
             }
             let butler = try Butler(repository: arguments[0])
-            let ref = try butler.registry.resolveDataset(arguments[1], collections: collections)
-            let p = try butler.registry.provenanceRecord(of: ref)
-            func dict(_ d: [String: String]) -> String { "{" + d.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)): \(jsonString($0.value))" }.joined(separator: ", ") + "}" }
-            var lines = [
-                "\"id\": \(jsonString(ref.id.lowercasedString))", "\"dataset_type\": \(jsonString(ref.datasetType.name))",
-                "\"run\": \(jsonString(ref.run))", "\"data_id\": \(jsonString(ref.dataId.keyValueString))",
-            ]
-            if let quantum = p.quantum {
-                lines += [
-                    "\"quantum\": \(jsonString(quantum.lowercasedString))", "\"task\": \(jsonString(p.taskLabel ?? ""))",
-                    "\"status\": \(jsonString(p.status ?? ""))", "\"exit_code\": \(p.exitCode.map(String.init) ?? "null")",
-                    "\"host\": \(p.host.map(jsonString) ?? "null")", "\"user\": \(p.user.map(jsonString) ?? "null")",
-                    "\"command\": \(p.command.map(jsonString) ?? "null")",
-                    "\"start\": \(p.start.map { jsonString($0.isoTAI) } ?? "null")", "\"end\": \(p.end.map { jsonString($0.isoTAI) } ?? "null")",
-                    "\"packages\": \(dict(p.packages))", "\"code_commit\": \(p.codeCommit.map(jsonString) ?? "null")",
-                    "\"code_dirty\": \(p.codeDirty.map { $0 ? "true" : "false" } ?? "null")",
-                    "\"executable_sha256\": \(p.executableHash.map(jsonString) ?? "null")",
-                    "\"configs\": \(dict(p.configs))", "\"parameters\": \(dict(p.parameters))",
-                    "\"inputs\": [" + p.inputs.map { "{\"role\": \(jsonString($0.role)), \"id\": \(jsonString($0.id.lowercasedString)), \"dataset_type\": \($0.datasetType.map(jsonString) ?? "null"), \"run\": \($0.run.map(jsonString) ?? "null"), \"removed\": \($0.removed)}" }.joined(separator: ", ") + "]",
-                    "\"log\": \(p.logDataset.map { jsonString($0.lowercasedString) } ?? "null")",
-                ]
+            let id = try datasetId(butler, arguments[1])
+            let lineage = try butler.registry.lineage(of: id, direction: downstream ? .downstream : .upstream, depth: depth,
+                                                      includeConfigs: showConfig || format == .provJSON || format == .provN)
+            let text: String
+            switch format {
+            case .tree: text = lineage.treeText(showConfigs: showConfig)
+            case .json: text = lineage.jsonText()
+            case .dot: text = lineage.dotText()
+            case .provJSON: text = lineage.provDocument().jsonText()
+            case .provN: text = lineage.provDocument().provNText()
             }
-            lines.append("\"metrics\": {" + p.metrics.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)): \($0.value)" }.joined(separator: ", ") + "}")
-            emit("{\n  " + lines.joined(separator: ",\n  ") + "\n}\n")
+            if let output {
+                do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                    throw ButlerError(.io, "cannot write \(output): \(error.localizedDescription)")
+                }
+            } else {
+                emit(text)
+            }
+        }
+
+        /// A UUID (of a dataset or a tombstone) or TYPE:key=value,... in --collections.
+        func datasetId(_ butler: Butler, _ ref: String) throws -> UUID {
+            if let id = UUID(uuidString: ref.trimmingCharacters(in: .whitespaces)), try butler.registry.tombstone(id) != nil {
+                return id
+            }
+            return try butler.registry.resolveDataset(ref, collections: collections).id
+        }
+
+        func headerCards(_ path: String) throws {
+            guard FITSWriter.looksLikeFITS(path) else { throw ButlerError(.invalidValue, "\(path) is not a FITS file; to ask a repository, give REPO REF") }
+            let cards = try HeaderProvenance.read(path)
+            let fields = cards.map { "  \(jsonString($0.keyword)): " + value($0.value) }
+            emit(fields.isEmpty ? "{}\n" : "{\n" + fields.joined(separator: ",\n") + "\n}\n")
+            if cards.isEmpty { FileHandle.standardError.write(Data("butler: \(path) carries no LSST BUTLER provenance cards\n".utf8)) }
         }
 
         func value(_ v: HeaderValue?) -> String {
@@ -62,6 +87,69 @@ extension ButlerCommand {
             case .string(let s)?: return jsonString(s)
             default: return "null"
             }
+        }
+    }
+
+    struct ProvenanceDiff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "provenance-diff",
+            abstract: "Show what differs between how two datasets were made: tasks, code versions, config keys, parameters and inputs by role.",
+            discussion: """
+                Steps of the two upstream lineages are matched by task label. YAML and JSON configs are compared key by
+                key, other configs line by line. Inputs made inside the lineage are compared by type and data ID, raws and
+                calibrations by identity. Exit code 0 whether or not they differ; the table is empty when they do not.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("The first dataset (UUID or TYPE:key=value,...).", valueName: "ref-a")) var refA: String
+        @Argument(help: ArgumentHelp("The second dataset.", valueName: "ref-b")) var refB: String
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for the datasets named by data ID.", valueName: "collections")) var collections: [String] = []
+        @OptionGroup var output: FormatOption
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let a = try butler.registry.resolveDataset(refA, collections: collections)
+            let b = try butler.registry.resolveDataset(refB, collections: collections)
+            let diff = try butler.registry.lineageDiff(a.id, b.id)
+            let table = ResultTable(columns: ["kind", "task", "name", "a", "b"], rows: diff.changes.map {
+                [.string($0.kind.rawValue), .string($0.task), .string($0.name), $0.a.map { .string($0) } ?? .null, $0.b.map { .string($0) } ?? .null]
+            })
+            if output.format == .table {
+                emit("A: \(a.datasetType.name)@\(a.run) {\(a.dataId.keyValueString)} \(a.id.lowercasedString)\n"
+                     + "B: \(b.datasetType.name)@\(b.run) {\(b.dataId.keyValueString)} \(b.id.lowercasedString)\n")
+                emit(diff.changes.isEmpty ? "No differences in tasks, code, configs, parameters or inputs.\n" : render([table], as: .table))
+            } else {
+                emit(render([table], as: output.format))
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that registry, datastore and provenance agree; list problems one per line.",
+            discussion: """
+                Checks that every recorded file is present with its recorded size (and SHA-256 with --checksums), that no
+                file in the datastore lacks a registry row (leftover temporary files included), that every provenance edge
+                points at a dataset or a tombstone, and that no successful step lacks outputs.
+                Each problem is one line: KIND PATH-OR-ID: DETAIL. Exit code 1 when there is any problem.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only check the files of datasets in these collections (the datastore walk and provenance checks cover everything).", valueName: "collections"))
+        var collections: [String] = []
+        @Flag(name: .long, help: "Also recompute every file's SHA-256 and compare it with the recorded one.") var checksums = false
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            let summary = try butler.verify(collections: collections, checksums: checksums) { problem in
+                emit(problem.description + "\n")
+            }
+            let line = "Checked \(summary.filesChecked) file record(s)\(checksums ? " (\(summary.checksumsChecked) checksums)" : ""), "
+                + "\(summary.datastoreFiles) datastore file(s), \(summary.edgesChecked) provenance edge(s): \(summary.problems) problem(s)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            if summary.problems > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -15,6 +15,7 @@ extension ButlerCommand {
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search (names or globs; comma-separated or repeated).", valueName: "collections"))
         var collections: [String] = []
         @OptionGroup var query: WhereOptions
+        @OptionGroup(title: "Selection by provenance") var provenance: ProvenanceSelectionOptions
         @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
         @Flag(name: .long, help: "Also show the location of each dataset's file.") var showUri = false
         @OptionGroup var output: FormatOption
@@ -26,6 +27,7 @@ extension ButlerCommand {
             q.collections = collections
             q.findFirst = findFirst
             try query.apply(to: &q)
+            q.provenance = try provenance.selection(butler, collections: collections)
             if output.format != .table {
                 try stream(butler, q)
                 return

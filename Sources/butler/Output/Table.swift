@@ -1,4 +1,5 @@
 import Foundation
+import ButlerKit
 
 /// One value in printed output.
 enum Cell: Equatable {
@@ -90,24 +91,6 @@ func render(_ tables: [ResultTable], as format: OutputFormat) -> String {
     case .csv:
         return tables.map { $0.csv() }.joined(separator: "\n")
     }
-}
-
-func jsonString(_ s: String) -> String {
-    // Most values need no escaping.
-    if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }
 
 func csvField(_ s: String) -> String {

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+
+extension Lineage {
+    /// The IVOA Provenance Data Model namespace, as the voprov library declares it.
+    public static let voprovNamespace = "http://www.ivoa.net/documents/ProvenanceDM/index.html#"
+
+    /// The graph as a W3C PROV document with IVOA ProvenanceDM attributes.
+    ///
+    /// Datasets are entities (`voprov:DatasetEntity`, with content type and location); steps are activities (task
+    /// label as `voprov:name`, start and end in UTC); `used` and `wasGeneratedBy` carry the roles; `wasDerivedFrom`
+    /// links each output to each input through the step, its generation and its usage (all relations have ids);
+    /// software environments (`prov:SoftwareAgent`) and users (`prov:Person`) are agents associated with the steps;
+    /// config files (`voprov:ConfigFile`) and parameters (`voprov:Parameter`) are entities used with
+    /// `voprov:type` `Setup`.
+    public func provDocument() -> ProvDocument {
+        var doc = ProvDocument()
+        doc.prefixes = [
+            ("voprov", Self.voprovNamespace), ("butler", "urn:butler:"), ("dataset", "urn:butler:dataset:"),
+            ("step", "urn:butler:quantum:"), ("env", "urn:butler:environment:"), ("config", "urn:butler:config:"),
+            ("param", "urn:butler:parameter:"), ("user", "urn:butler:user:"),
+        ]
+        var relationNumber = 0
+        func relationId(_ kind: String) -> String { relationNumber += 1; return "butler:\(kind)-\(relationNumber)" }
+        func dataset(_ id: UUID) -> String { "dataset:" + id.lowercasedString }
+        func step(_ id: UUID) -> String { "step:" + id.lowercasedString }
+        func localName(_ s: String) -> String {
+            String(s.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" || $0 == "." ? Character($0) : "_" })
+        }
+
+        for d in orderedDatasets {
+            var attributes: [(String, ProvDocument.Value)] = [
+                ("prov:type", .qualifiedName("voprov:DatasetEntity")), ("prov:label", .string(d.label)),
+                ("voprov:name", .string(d.datasetType)), ("voprov:content_type", .string(d.contentType)),
+                ("butler:run", .string(d.run)), ("butler:dataId", .string(d.dataId)),
+            ]
+            if let path = d.path { attributes.append(("prov:location", .string(path))) }
+            if let storageClass = d.storageClass { attributes.append(("butler:storageClass", .string(storageClass))) }
+            if d.removed { attributes.append(("butler:removed", .string("true"))) }
+            doc.records.append(.init(kind: .entity, id: dataset(d.id), arguments: [:], attributes: attributes))
+        }
+        var configNames: [String: String] = [:]
+        var parameterIds: [String: String] = [:]
+        for s in orderedSteps {
+            for c in s.configs where configNames[c.hash] == nil { configNames[c.hash] = c.name }
+            for p in s.parameters {
+                let key = "\(p.name)=\(p.value)"
+                if parameterIds[key] == nil { parameterIds[key] = "param:" + hexDigest(SHA256.hash(data: Data(key.utf8))).prefix(16) }
+            }
+        }
+        for (hash, name) in configNames.sorted(by: { $0.key < $1.key }) {
+            let format = configs[hash]?.format ?? ((name as NSString).pathExtension.lowercased())
+            let contentType = ["yaml": "application/x-yaml", "yml": "application/x-yaml", "json": "application/json", "py": "text/x-python",
+                               "toml": "application/toml"][format] ?? "text/plain"
+            doc.records.append(.init(kind: .entity, id: "config:" + hash, arguments: [:], attributes: [
+                ("prov:type", .qualifiedName("voprov:ConfigFile")), ("voprov:name", .string(name)),
+                ("voprov:content_type", .string(contentType)), ("butler:sha256", .string(hash)),
+            ]))
+        }
+        for (key, id) in parameterIds.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "=", maxSplits: 1).map(String.init)
+            doc.records.append(.init(kind: .entity, id: id, arguments: [:], attributes: [
+                ("prov:type", .qualifiedName("voprov:Parameter")), ("voprov:name", .string(parts[0])),
+                ("voprov:value", .string(parts.count > 1 ? parts[1] : "")),
+            ]))
+        }
+        for s in orderedSteps {
+            var arguments: [String: String] = [:]
+            if let start = s.start { arguments["prov:startTime"] = start.isoUTC }
+            if let end = s.end { arguments["prov:endTime"] = end.isoUTC }
+            var attributes: [(String, ProvDocument.Value)] = [
+                ("prov:label", .string(s.taskLabel)), ("voprov:name", .string(s.taskLabel)), ("voprov:type", .string("Reduction")),
+                ("butler:run", .string(s.run)), ("butler:dataId", .string(s.dataId)), ("butler:status", .string(s.status)),
+            ]
+            if let code = s.exitCode { attributes.append(("butler:exitCode", .int(code))) }
+            if let host = s.host { attributes.append(("butler:host", .string(host))) }
+            if let command = s.command { attributes.append(("butler:command", .string(command))) }
+            doc.records.append(.init(kind: .activity, id: step(s.id), arguments: arguments, attributes: attributes))
+        }
+        let users = Set(steps.values.compactMap(\.user))
+        for e in environments.values.sorted(by: { $0.id < $1.id }) {
+            var attributes: [(String, ProvDocument.Value)] = [
+                ("prov:type", .qualifiedName("prov:SoftwareAgent")), ("prov:label", .string("software environment \(e.id.prefix(12))")),
+            ]
+            if let commit = e.codeCommit { attributes.append(("butler:codeCommit", .string(commit + (e.codeDirty == true ? " (dirty)" : "")))) }
+            if let exe = e.executableHash { attributes.append(("butler:executableSha256", .string(exe))) }
+            attributes += e.packages.map { ("butler:package", .string("\($0.name)==\($0.version)")) }
+            doc.records.append(.init(kind: .agent, id: "env:" + e.id, arguments: [:], attributes: attributes))
+        }
+        for user in users.sorted() {
+            doc.records.append(.init(kind: .agent, id: "user:" + localName(user), arguments: [:], attributes: [
+                ("prov:type", .qualifiedName("prov:Person")), ("voprov:name", .string(user)),
+            ]))
+        }
+        for s in orderedSteps {
+            var usages: [(UUID, String)] = []
+            for input in s.inputs where datasets[input.dataset] != nil {
+                let id = relationId("used")
+                var arguments = ["prov:activity": step(s.id), "prov:entity": dataset(input.dataset)]
+                if let start = s.start { arguments["prov:time"] = start.isoUTC }
+                doc.records.append(.init(kind: .used, id: id, arguments: arguments, attributes: [("prov:role", .string(input.role))]))
+                usages.append((input.dataset, id))
+            }
+            for c in s.configs {
+                doc.records.append(.init(kind: .used, id: relationId("used"), arguments: ["prov:activity": step(s.id), "prov:entity": "config:" + c.hash],
+                                         attributes: [("prov:role", .string(c.name)), ("voprov:type", .string("Setup"))]))
+            }
+            for p in s.parameters {
+                doc.records.append(.init(kind: .used, id: relationId("used"),
+                                         arguments: ["prov:activity": step(s.id), "prov:entity": parameterIds["\(p.name)=\(p.value)"]!],
+                                         attributes: [("prov:role", .string(p.name)), ("voprov:type", .string("Setup"))]))
+            }
+            for output in s.outputs where datasets[output.dataset] != nil {
+                let generation = relationId("gen")
+                var arguments = ["prov:entity": dataset(output.dataset), "prov:activity": step(s.id)]
+                if let end = s.end { arguments["prov:time"] = end.isoUTC }
+                doc.records.append(.init(kind: .wasGeneratedBy, id: generation, arguments: arguments, attributes: [("prov:role", .string(output.role))]))
+                for (input, usage) in usages {
+                    doc.records.append(.init(kind: .wasDerivedFrom, id: relationId("der"), arguments: [
+                        "prov:generatedEntity": dataset(output.dataset), "prov:usedEntity": dataset(input), "prov:activity": step(s.id),
+                        "prov:generation": generation, "prov:usage": usage,
+                    ], attributes: []))
+                }
+            }
+            if let e = s.environment, environments[e] != nil {
+                doc.records.append(.init(kind: .wasAssociatedWith, id: relationId("assoc"), arguments: ["prov:activity": step(s.id), "prov:agent": "env:" + e],
+                                         attributes: [("prov:role", .string("software"))]))
+            }
+            if let user = s.user {
+                doc.records.append(.init(kind: .wasAssociatedWith, id: relationId("assoc"), arguments: ["prov:activity": step(s.id), "prov:agent": "user:" + localName(user)],
+                                         attributes: [("prov:role", .string("Operator"))]))
+            }
+        }
+        return doc
+    }
+}

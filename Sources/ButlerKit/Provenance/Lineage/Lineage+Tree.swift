@@ -1,0 +1,112 @@
+import Foundation
+
+extension Lineage {
+    /// The graph as an indented tree for people: upstream, each dataset with the step that made it and that step's
+    /// inputs; downstream, each dataset with the steps that used it and their outputs. A dataset or step reached a
+    /// second time is shown once and referred back to (`see [d3]`). Environments and configs are listed once at the end.
+    ///
+    /// - Parameter showConfigs: include each config file's content (needs a lineage read with `includeConfigs`).
+    public func treeText(showConfigs: Bool = false) -> String {
+        var out = ""
+        var datasetNumbers: [UUID: Int] = [:]
+        var stepNumbers: [UUID: Int] = [:]
+        var shownEnvironments = Set<String>()
+
+        func short(_ id: UUID) -> String { String(id.lowercasedString.prefix(8)) }
+        func short(_ hash: String) -> String { String(hash.prefix(12)) }
+
+        func datasetLine(_ id: UUID, role: String?, prefix: String, connector: String, childPrefix: String) {
+            let rolePart = role.map { "\($0): " } ?? ""
+            guard let d = datasets[id] else {
+                out += prefix + connector + rolePart + "unknown dataset \(id.lowercasedString) (no row, no tombstone)\n"
+                return
+            }
+            if let n = datasetNumbers[id] {
+                out += prefix + connector + rolePart + "\(d.datasetType) \(short(id)) (see [d\(n)] above)\n"
+                return
+            }
+            let n = datasetNumbers.count + 1
+            datasetNumbers[id] = n
+            out += prefix + connector + rolePart + "\(d.label) \(id.lowercasedString) [d\(n)]" + (d.removed ? " (removed: tombstone only)" : "") + "\n"
+            let next: [UUID]
+            switch direction {
+            case .upstream: next = producer[id].map { [$0] } ?? []
+            case .downstream: next = consumers[id] ?? []
+            }
+            if next.isEmpty && beyondDepth.contains(id) {
+                out += childPrefix + "└─ … (more steps beyond --depth)\n"
+            }
+            for (i, step) in next.enumerated() {
+                let last = i == next.count - 1
+                stepLines(step, prefix: childPrefix, connector: last ? "└─ " : "├─ ", childPrefix: childPrefix + (last ? "   " : "│  "))
+            }
+        }
+
+        func stepLines(_ id: UUID, prefix: String, connector: String, childPrefix: String) {
+            guard let s = steps[id] else { return }
+            let verb = direction == .upstream ? "made by" : "used by"
+            if let n = stepNumbers[id] {
+                out += prefix + connector + "\(verb) \(s.taskLabel) \(short(id)) (see [q\(n)] above)\n"
+                return
+            }
+            let n = stepNumbers.count + 1
+            stepNumbers[id] = n
+            out += prefix + connector + "\(verb) \(s.taskLabel) [q\(n)] \(s.status)" + (s.exitCode.map { " (exit \($0))" } ?? "")
+                + " in \(s.run)" + (s.dataId.isEmpty ? "" : " on {\(s.dataId)}") + "\n"
+            let detail = childPrefix + "  "
+            var facts: [String] = []
+            if let h = s.host { facts.append("host \(h)") }
+            if let u = s.user { facts.append("user \(u)") }
+            if let start = s.start {
+                var time = start.isoUTC
+                if let end = s.end { time += " → \(end.isoUTC) (\(String(format: "%.3f", Double(end.nanoseconds - start.nanoseconds) / 1e9)) s)" }
+                facts.append(time)
+            }
+            if !facts.isEmpty { out += detail + facts.joined(separator: ", ") + "\n" }
+            if let e = s.environment {
+                var code = "code: environment \(short(e))"
+                if let env = environments[e] {
+                    if let commit = env.codeCommit { code += ", commit \(commit)" + (env.codeDirty == true ? " (dirty)" : "") }
+                    if shownEnvironments.insert(e).inserted {
+                        code += env.packages.isEmpty ? "" : "; " + env.packages.map { "\($0.name) \($0.version)" }.joined(separator: ", ")
+                    } else if !env.packages.isEmpty {
+                        code += " (\(env.packages.count) packages, listed above)"
+                    }
+                }
+                out += detail + code + "\n"
+            }
+            if !s.configs.isEmpty {
+                out += detail + "config: " + s.configs.map { "\($0.name) \(short($0.hash))" }.joined(separator: ", ") + "\n"
+            }
+            if !s.parameters.isEmpty {
+                out += detail + "parameters: " + s.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "\n"
+            }
+            if let command = s.command { out += detail + "command: \(command)\n" }
+            let children = direction == .upstream ? s.inputs : s.outputs
+            for (i, edge) in children.enumerated() {
+                let last = i == children.count - 1
+                datasetLine(edge.dataset, role: edge.role, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
+                            childPrefix: childPrefix + (last ? "   " : "│  "))
+            }
+        }
+
+        let title = direction == .upstream ? "Upstream lineage" : "Downstream of"
+        out += "\(title): \(datasets.count) dataset(s), \(steps.count) step(s), \(environments.count) environment(s), "
+            + "\(Set(steps.values.flatMap { $0.configs.map(\.hash) }).count) config(s)" + (truncated ? "; stopped at --depth" : "") + "\n"
+        datasetLine(root, role: nil, prefix: "", connector: "", childPrefix: "")
+        let usedConfigs = Dictionary(steps.values.flatMap { s in s.configs.map { ($0.hash, "\(s.taskLabel)/\($0.name)") } },
+                                     uniquingKeysWith: { a, _ in a })
+        if !usedConfigs.isEmpty {
+            out += "\nConfigs:\n"
+            for (hash, use) in usedConfigs.sorted(by: { $0.key < $1.key }) {
+                let format = configs[hash].map { " (\($0.format))" } ?? ""
+                out += "  \(hash)\(format) \(use)\n"
+                if showConfigs, let content = configs[hash] {
+                    let text = String(decoding: content.content, as: UTF8.self)
+                    out += text.split(separator: "\n", omittingEmptySubsequences: false).map { "    | " + $0 }.joined(separator: "\n") + "\n"
+                }
+            }
+        }
+        return out
+    }
+}

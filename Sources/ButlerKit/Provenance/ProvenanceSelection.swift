@@ -1,0 +1,80 @@
+public import Foundation
+
+/// Selects datasets by how they were made; part of a ``DatasetQuery``.
+///
+/// Values of one kind are alternatives (any of them); kinds combine with each other and with `--where` (all of them).
+public struct ProvenanceSelection: Sendable, Equatable {
+    /// Datasets derived, through any number of steps, from any of these.
+    public var derivedFrom: [UUID] = []
+    /// Datasets made by a step with one of these task labels.
+    public var producedBy: [String] = []
+    /// Datasets made by a step whose environment had one of these packages at this version. The name `code`
+    /// matches the step's own code commit (a prefix of it is enough).
+    public var producedWith: [(name: String, version: String)] = []
+    /// Datasets made by a step that used a config file with one of these SHA-256 hashes (a prefix of at least
+    /// 6 characters is enough).
+    public var configHashes: [String] = []
+
+    public init() {}
+
+    /// Whether no provenance constraint is set.
+    public var isEmpty: Bool { derivedFrom.isEmpty && producedBy.isEmpty && producedWith.isEmpty && configHashes.isEmpty }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.derivedFrom == b.derivedFrom && a.producedBy == b.producedBy && a.configHashes == b.configHashes
+            && a.producedWith.map { "\($0.name)=\($0.version)" } == b.producedWith.map { "\($0.name)=\($0.version)" }
+    }
+
+    /// Parses `NAME=VERSION`.
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` naming the text when it has no `=` or an empty side.
+    public static func package(_ text: String) throws -> (name: String, version: String) {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).trimmedSpaces }
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ButlerError(.invalidValue, "--produced-with takes NAME=VERSION (a package and its version, or code=COMMIT), not '\(text)'")
+        }
+        return (parts[0], parts[1].hasPrefix("=") ? String(parts[1].dropFirst()) : parts[1])
+    }
+
+    /// The SQL condition on a dataset id column, with values bound through `bind`; nil when empty.
+    func condition(on column: String, bind: (SQLValue) -> String) throws -> String? {
+        var terms: [String] = []
+        let outputsOf = { (quanta: String) in "\(column) IN (SELECT o.dataset_id FROM quantum_output AS o WHERE o.quantum_id IN (\(quanta)))" }
+        if !producedBy.isEmpty {
+            terms.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.task_label IN (\(producedBy.map { bind(.text($0)) }.joined(separator: ", ")))"))
+        }
+        if !producedWith.isEmpty {
+            let alternatives = producedWith.map { p -> String in
+                if p.name == "code" {
+                    return outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (SELECT e.id FROM software_environment AS e "
+                                     + "WHERE e.code_commit >= \(bind(.text(p.version))) AND e.code_commit < \(bind(.text(p.version + "~"))))")
+                }
+                return outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (SELECT p.environment_id FROM environment_package AS p "
+                                 + "WHERE p.name = \(bind(.text(p.name))) AND p.version = \(bind(.text(p.version))))")
+            }
+            terms.append(alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: " OR ") + ")")
+        }
+        if !configHashes.isEmpty {
+            let alternatives = try configHashes.map { raw -> String in
+                let hash = raw.lowercased()
+                guard hash.count >= 6, hash.allSatisfy(\.isHexDigit) else {
+                    throw ButlerError(.invalidValue, "--config-hash takes a SHA-256 in hex (at least its first 6 characters), not '\(raw)'")
+                }
+                return "(c.config_hash >= \(bind(.text(hash))) AND c.config_hash < \(bind(.text(hash + "g"))))"
+            }
+            terms.append(outputsOf("SELECT c.quantum_id FROM quantum_config AS c WHERE " + alternatives.joined(separator: " OR ")))
+        }
+        if !derivedFrom.isEmpty {
+            let seeds = derivedFrom.map { bind(.text($0.lowercasedString)) }.joined(separator: ", ")
+            terms.append("""
+                \(column) IN (WITH RECURSIVE derived(id) AS (
+                    SELECT o.dataset_id FROM quantum_input AS i JOIN quantum_output AS o ON o.quantum_id = i.quantum_id WHERE i.dataset_id IN (\(seeds))
+                    UNION
+                    SELECT o.dataset_id FROM derived JOIN quantum_input AS i ON i.dataset_id = derived.id
+                    JOIN quantum_output AS o ON o.quantum_id = i.quantum_id)
+                  SELECT id FROM derived)
+                """)
+        }
+        return terms.isEmpty ? nil : terms.joined(separator: " AND ")
+    }
+}
