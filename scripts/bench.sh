@@ -6,7 +6,8 @@ set -euo pipefail
 BUTLER=${1:-.build/release/butler}
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query runs one part.
+MAKE_RELEASE=$(dirname "$BUTLER")/make-release
+# BENCH_ONLY=ingest|query|provenance|lineage runs one part.
 ONLY=${BENCH_ONLY:-all}
 OUT=${BENCH_OUT:-bench-out}
 FILES=${BENCH_FILES:-5000}
@@ -165,4 +166,38 @@ awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, 100,000 quanta
 rm -rf "$WORK/small"; "$BUTLER" create "$WORK/small" >/dev/null
 echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WORK/small" --run bench/noop --task noop -- /bin/true) ms (median of 10)"
 rm -rf "$WORK"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = lineage ]; then
+echo
+REL="$OUT/release-1m"
+if [ ! -f "$REL/butler.yaml" ]; then
+  rm -rf "$REL"
+  t=$(measure "$MAKE_RELEASE" "$REL")
+  echo "== provenance queries on a data release (generated in ${t% *} s)"
+else
+  echo "== provenance queries on a data release"
+fi
+echo "$(sqlite3 "$REL/gen3.sqlite3" 'SELECT COUNT(*) FROM dataset') datasets, $(sqlite3 "$REL/gen3.sqlite3" 'SELECT COUNT(*) FROM quantum') quanta, $(sqlite3 "$REL/gen3.sqlite3" 'SELECT COUNT(*) FROM quantum_input') input edges; registry file $(du -h "$REL/gen3.sqlite3" | cut -f1)"
+CAT="deepCoadd_meas:skymap=bench,tract=0,patch=3"
+n=$("$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd | awk 'NR == 1')
+echo "upstream lineage of one coadd catalog ($n)"
+echo "  tree:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd) ms (median of 10)"
+echo "  json:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format json) ms"
+echo "  prov-json: $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format prov-json) ms"
+RAW=$("$BUTLER" query-datasets "$REL" raw --collections bench/raw/all --where "exposure = 2025010200050 AND detector = 4" --format csv | tail -1 | cut -d, -f3)
+n=$("$BUTLER" provenance "$REL" "$RAW" --downstream | awk 'NR == 1')
+echo "downstream of one raw ($n): $(median_ms 10 "$BUTLER" provenance "$REL" "$RAW" --downstream) ms"
+BIAS=$("$BUTLER" query-datasets "$REL" bias --collections bench/calib --where "detector = 4" --format csv | tail -1 | cut -d, -f3)
+r=$(measure "$BUTLER" provenance "$REL" "$BIAS" --downstream --format json)
+n=$("$BUTLER" provenance "$REL" "$BIAS" --downstream | awk 'NR == 1')
+echo "downstream of one bias ($n): ${r% *} s, peak RSS $(awk -v m="${r#* }" 'BEGIN { printf "%.1f", m / 1024 }') MB"
+rows=$("$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format csv | grep -vc '^type,\|^$')
+echo "every dataset made with ip_isr 30.0.4 ($rows datasets), whole registry:"
+echo "  as JSON:   $(median_ms 5 "$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format json) ms (median of 5)"
+echo "  calexp only, one night: $(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --produced-with ip_isr=30.0.4 --where "day_obs = 20250215" --format json) ms"
+rows=$("$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format csv | grep -vc '^type,\|^$')
+echo "every dataset derived from one raw ($rows): $(median_ms 5 "$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format json) ms"
+r=$(measure "$BUTLER" verify "$REL")
+echo "verify (no files; $(sqlite3 "$REL/gen3.sqlite3" 'SELECT (SELECT COUNT(*) FROM quantum_input) + (SELECT COUNT(*) FROM quantum_output)') provenance edges): ${r% *} s"
 fi

@@ -61,7 +61,35 @@ step "$BUTLER" run "$REPO" --run u/demo/drp --task calibrate --collections u/dem
     --input exposure=postISRCCD:$DATAID --output pvi=pvi:instrument=LSSTCam,detector=1,visit=2025060900578 \
     --config "$CONF/calibrate.yaml" --packages-from "$CONF/requirements.txt" --code . -- "$STEP" pvi {exposure} {pvi} {metrics}
 step "$BUTLER" query-datasets "$REPO" pvi --where "metrics.seeing < 0.9" --show-uri
-# How was this PVI made? (from the registry, then from the file's own header)
-step "$BUTLER" provenance "$REPO" pvi:instrument=LSSTCam,detector=1,visit=2025060900578 --collections u/demo/drp
+# The file carries its own provenance: Rubin's LSST BUTLER cards in its header, readable without a repository.
 PVI=$("$BUTLER" query-datasets "$REPO" pvi --show-uri --format csv | tail -1 | awk -F, '{print $NF}' | sed 's|^file://||')
 step "$BUTLER" provenance "$PVI"
+
+# Reprocessing with a new ISR config and a new ip_isr, into a new run.
+printf 'doBias: true\ndoFlat: true\noverscan: mean\n' > "$CONF/isr-v2.yaml"
+sed 's/lsst-ip-isr==30.0.1/lsst-ip-isr==30.0.2/' "$CONF/requirements.txt" > "$CONF/requirements-v2.txt"
+mkdir -p "$CONF/v2" && cp "$CONF/isr-v2.yaml" "$CONF/v2/isr.yaml"
+"$BUTLER" run "$REPO" --run u/demo/drp2 --task isr --collections LSSTCam/defaults \
+    --input raw=raw:$DATAID --input bias=bias:$DATAID --input flat=flat:$DATAID \
+    --output postISRCCD=postISRCCD:$DATAID --config "$CONF/v2/isr.yaml" --param doDefect=false \
+    --packages-from "$CONF/requirements-v2.txt" -- "$STEP" isr {raw} {bias} {flat} {postISRCCD} {metrics} >/dev/null
+"$BUTLER" run "$REPO" --run u/demo/drp2 --task calibrate --collections u/demo/drp2 \
+    --input exposure=postISRCCD:$DATAID --output pvi=pvi:instrument=LSSTCam,detector=1,visit=2025060900578 \
+    --config "$CONF/calibrate.yaml" --packages-from "$CONF/requirements-v2.txt" -- "$STEP" pvi {exposure} {pvi} {metrics} >/dev/null
+PVI_REF=pvi:instrument=LSSTCam,detector=1,visit=2025060900578
+# What did this raw touch? What was made with ip_isr 30.0.1? Tag it for reprocessing.
+step "$BUTLER" provenance "$REPO" raw:$DATAID --collections LSSTCam/raw/all --downstream
+step "$BUTLER" query-datasets "$REPO" --produced-with lsst-ip-isr==30.0.1
+step "$BUTLER" associate "$REPO" u/demo/reprocess --produced-with lsst-ip-isr==30.0.1 --collections u/demo/drp
+# Why do the two PVIs differ?
+step "$BUTLER" provenance-diff "$REPO" "$("$BUTLER" find-dataset "$REPO" $PVI_REF --collections u/demo/drp --format csv | tail -1 | cut -d, -f3)" \
+    "$("$BUTLER" find-dataset "$REPO" $PVI_REF --collections u/demo/drp2 --format csv | tail -1 | cut -d, -f3)"
+# Registry, files and provenance agree.
+step "$BUTLER" verify "$REPO" --checksums
+# How was this PVI made? Its lineage as a tree, then as W3C PROV-JSON and as a Graphviz graph.
+step "$BUTLER" provenance "$REPO" $PVI_REF --collections u/demo/drp
+step "$BUTLER" provenance "$REPO" $PVI_REF --collections u/demo/drp --format prov-json --output "$REPO/pvi.prov.json"
+step "$BUTLER" provenance "$REPO" $PVI_REF --collections u/demo/drp --format dot --output "$REPO/pvi.dot"
+if command -v dot >/dev/null; then dot -Tsvg "$REPO/pvi.dot" -o "$REPO/pvi.svg"; fi
+echo
+echo "Wrote $REPO/pvi.prov.json (W3C PROV-JSON) and $REPO/pvi.dot$([ -f "$REPO/pvi.svg" ] && echo " (rendered: $REPO/pvi.svg)")"

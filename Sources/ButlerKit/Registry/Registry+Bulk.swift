@@ -4,7 +4,9 @@ extension Registry {
     /// Inserts many datasets of one type into a RUN with prepared statements, without per-dataset data ID expansion:
     /// `dataIds` hold the required dimension values in the type's order, and their dimension records must exist.
     /// For generators and bulk loads; ``insertDatasets(_:run:dataIds:idGenerationMode:)`` is the checked path.
-    package func insertDatasetsUnchecked(_ datasetType: String, run: String, dataIds: [[DataIDValue]], idGenerationMode: DatasetIdGenerationMode) throws {
+    /// - Returns: the new ids, in the order of `dataIds`.
+    @discardableResult
+    package func insertDatasetsUnchecked(_ datasetType: String, run: String, dataIds: [[DataIDValue]], idGenerationMode: DatasetIdGenerationMode) throws -> [String] {
         try database.write { c in
             let stored = try requireDatasetType(datasetType, in: c)
             let runRecord = try requireCollection(run, in: c)
@@ -23,7 +25,15 @@ extension Registry {
             try c.insertRows(into: stored.tagTable, columns: ["dataset_type_id", "dataset_id", "collection_id"] + dims, rows: tags)
             try c.execute("\(c.dialect.insertOrIgnore) collection_summary_dataset_type (collection_id, dataset_type_id) VALUES (?, ?)\(c.dialect.insertOrIgnoreSuffix)",
                           [.integer(runRecord.id), .integer(stored.id)])
+            return datasets.map { $0[0].string! }
         }
+    }
+
+    /// Inserts rows into any registry table in one transaction, unchecked: for generators and bulk loads of
+    /// provenance (quanta, their edges, environments, configs).
+    package func insertRowsUnchecked(_ table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        try database.write { c in try c.insertRows(into: table, columns: columns, rows: rows) }
     }
 
     /// Inserts many records of one element with prepared statements (fields as in ``DimensionRecord``), unchecked.

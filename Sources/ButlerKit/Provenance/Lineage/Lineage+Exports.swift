@@ -22,7 +22,7 @@ extension Lineage {
         out += orderedSteps.map { s in
             "    " + object([
                 ("id", jsonString(s.id.lowercasedString)), ("task", jsonString(s.taskLabel)), ("run", jsonString(s.run)),
-                ("data_id", jsonString(s.dataId)), ("status", jsonString(s.status)), ("exit_code", s.exitCode.map(String.init) ?? "null"),
+                ("data_id", jsonString(s.dataId)), ("status", jsonString(s.status)), ("exit_code", s.exitCode.map { String($0) } ?? "null"),
                 ("host", text(s.host)), ("user", text(s.user)), ("command", text(s.command)),
                 ("start", text(s.start?.isoUTC)), ("end", text(s.end?.isoUTC)),
                 ("start_tai", text(s.start?.isoTAI)), ("end_tai", text(s.end?.isoTAI)),

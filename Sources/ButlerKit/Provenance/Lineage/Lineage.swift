@@ -101,12 +101,12 @@ public struct Lineage: Sendable {
 
     /// Steps in a stable order: by start time, then id.
     public var orderedSteps: [Step] {
-        steps.values.sorted { ($0.start?.nanoseconds ?? 0, $0.id.uuidString) < ($1.start?.nanoseconds ?? 0, $1.id.uuidString) }
+        steps.values.sorted { ($0.start?.nanoseconds ?? 0) != ($1.start?.nanoseconds ?? 0) ? ($0.start?.nanoseconds ?? 0) < ($1.start?.nanoseconds ?? 0) : $0.id < $1.id }
     }
 
     /// Datasets in a stable order: by type, data ID, then id.
     public var orderedDatasets: [Dataset] {
-        datasets.values.sorted { ($0.datasetType, $0.dataId, $0.id.uuidString) < ($1.datasetType, $1.dataId, $1.id.uuidString) }
+        datasets.values.sorted { ($0.datasetType, $0.dataId) != ($1.datasetType, $1.dataId) ? ($0.datasetType, $0.dataId) < ($1.datasetType, $1.dataId) : $0.id < $1.id }
     }
 
     /// The datasets at the start of the chain: those no step in the graph made (raws, calibrations put by hand).

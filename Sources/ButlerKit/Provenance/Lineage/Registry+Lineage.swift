@@ -164,8 +164,8 @@ extension Registry {
         for key in Array(graph.steps.keys) {
             graph.steps[key]!.configs.sort { $0.name < $1.name }
             graph.steps[key]!.parameters.sort { $0.name < $1.name }
-            graph.steps[key]!.inputs.sort { ($0.role, $0.dataset.uuidString) < ($1.role, $1.dataset.uuidString) }
-            graph.steps[key]!.outputs.sort { ($0.role, $0.dataset.uuidString) < ($1.role, $1.dataset.uuidString) }
+            graph.steps[key]!.inputs.sort { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
+            graph.steps[key]!.outputs.sort { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
         }
         let environmentIds = Set(graph.steps.values.compactMap(\.environment))
         for env in environmentIds {
