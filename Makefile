@@ -37,9 +37,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
+# Every test on the embedded SQLite registry, then every test again with each test repository's registry in its own
+# schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it).
 test: deps prov-venv
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	./scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build'
 
 demo: build
 	./scripts/demo.sh $(BIN)

@@ -22,6 +22,12 @@ let package = Package(
             pkgConfig: "cfitsio",
             providers: [.apt(["libcfitsio-dev"])]
         ),
+        // libpq, seen only by the PostgreSQL backend of the registry.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // The only Swift code that touches CFITSIO.
         .target(name: "FITS", dependencies: ["CFITSIO"]),
         // The library: repository, registry, datastore. No argument parsing, no printing.
@@ -29,6 +35,7 @@ let package = Package(
             name: "ButlerKit",
             dependencies: [
                 "FITS",
+                "CLibPQ",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

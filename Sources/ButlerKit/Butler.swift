@@ -59,8 +59,11 @@ public final class Butler: Sendable {
     ///   - override: let the seed configuration replace `registry.db` and `datastore.root`, which otherwise
     ///     stay the repository's own.
     /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository.
+    ///   - registry: the registry database URL (`postgresql://[user@]host[:port]/dbname[?schema=NAME]`, or
+    ///     `sqlite:///PATH`) instead of the repository's own SQLite file.
     public static func create(at path: String, seedConfig: String? = nil, dimensionConfig: String? = nil,
-                              override: Bool = false, logger: Logger = Logger(label: "butler")) throws -> Butler {
+                              override: Bool = false, registry registryOverride: String? = nil,
+                              logger: Logger = Logger(label: "butler")) throws -> Butler {
         let root = URL(fileURLWithPath: path).standardizedFileURL
         let fm = FileManager.default
         let configFile = root.appendingPathComponent(ButlerConfig.fileName)
@@ -84,6 +87,14 @@ public final class Butler: Sendable {
                     throw ButlerError(.invalidConfig, "seed config \(seedConfig) sets \(key), which belongs to the repository; pass --override to let it")
                 }
             }
+        }
+        if let registryOverride {
+            guard registryOverride.hasPrefix("postgresql://") || registryOverride.hasPrefix("postgres://") || registryOverride.hasPrefix("sqlite:///") else {
+                throw ButlerError(.invalidValue, "--registry takes postgresql://[user@]host[:port]/dbname[?schema=NAME] or sqlite:///PATH, not '\(PostgresURL.mask(registryOverride))'")
+            }
+            let extra = try ButlerConfig.parse("registry:\n  db: " + jsonString(registryOverride) + "\n", source: "--registry")
+            let merged = seedText.isEmpty ? extra : ButlerConfig.merge(try ButlerConfig.parse(seedText, source: seedConfig ?? "seed config"), extra)
+            seedText = try Yams.serialize(node: merged)
         }
         let universe: DimensionUniverse
         if let dimensionConfig {
@@ -114,6 +125,9 @@ public final class Butler: Sendable {
                 for suffix in ["", "-wal", "-shm"] { created.append(URL(fileURLWithPath: dbPath + suffix)) }
             }
             let database = try openDatabase(config, create: true)
+            if try database.read({ try $0.tableExists("butler_migrations") }) {
+                throw ButlerError(.alreadyExists, "the registry at \(PostgresURL.mask(registryURL)) holds a repository already; refusing to touch it")
+            }
             let registry = try Registry.create(database: database, universe: universe, logger: logger)
             // butler.yaml last: its presence is what makes the folder a repository.
             let written = seedText.isEmpty ? try ButlerConfig.defaultsText() : try Yams.serialize(node: ButlerConfig.merge(
@@ -145,7 +159,7 @@ public final class Butler: Sendable {
             return try SQLiteDatabase(path: path, create: create)
         }
         if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {
-            throw ButlerError(.invalidConfig, "PostgreSQL registries are not supported by this build yet (registry.db in \(config.root.path))")
+            return try PostgresDatabase(url: url, create: create)
         }
         throw ButlerError(.invalidConfig, "unsupported registry.db '\(url)': expected sqlite:///PATH")
     }
@@ -187,9 +201,17 @@ public final class Butler: Sendable {
             throw ButlerError(.invalidValue, "only the whole 'dimensions' section can be shown; use --subset dimensions")
         }
         if key.isEmpty {
-            return try config.yaml() + "dimensions:\n" + registry.universe.yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            return try Self.maskPasswords(config.yaml()) + "dimensions:\n" + registry.universe.yaml.split(separator: "\n", omittingEmptySubsequences: false)
                 .filter { !$0.hasPrefix("#") }.map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
         }
-        return try config.yaml(subset: key)
+        return Self.maskPasswords(try config.yaml(subset: key))
+    }
+
+    /// `scheme://user:secret@host` becomes `scheme://user:***@host`: passwords are never printed.
+    static func maskPasswords(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard line.contains("://"), line.contains("@") else { return String(line) }
+            return line.split(separator: " ", omittingEmptySubsequences: false).map { PostgresURL.mask(String($0)) }.joined(separator: " ")
+        }.joined(separator: "\n")
     }
 }

@@ -26,7 +26,7 @@ struct CLITests {
     func workflow() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         let raw = try runButler(["register-dataset-type", repo, "raw", "Exposure", "instrument", "detector", "exposure"])
         #expect(raw.exitCode == 0)
         #expect(raw.stdout == "Registered DatasetType('raw', {instrument, detector, exposure}, Exposure)\n")
@@ -93,7 +93,7 @@ struct CLITests {
     func badInput(_ arguments: [String], _ expected: String) throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["register-dataset-type", repo, "calexp", "ExposureF", "visit", "detector"]).exitCode == 0)
         #expect(try runButler(["register-collection", repo, "run1", "--type", "RUN"]).exitCode == 0)
         #expect(try runButler(["collection-chain", repo, "inner", "run1"]).exitCode == 0)
@@ -118,8 +118,8 @@ struct CLITests {
         #expect(notRepo.exitCode == 1)
         #expect(notRepo.stderr.contains("not a butler repository"))
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
-        let again = try runButler(["create", repo])
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
+        let again = try runButler(try createArguments(repo))
         #expect(again.exitCode == 1)
         #expect(again.stderr.contains("exists already"))
         try "registry: {db: [oops\n".write(toFile: repo + "/butler.yaml", atomically: true, encoding: .utf8)
@@ -145,7 +145,7 @@ struct CLITests {
     func configDump() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         let dump = try runButler(["config-dump", repo])
         #expect(dump.exitCode == 0)
         #expect(dump.stdout.contains("registry:"))

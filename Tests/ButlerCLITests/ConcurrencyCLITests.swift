@@ -10,7 +10,7 @@ struct ConcurrencyCLITests {
     func concurrentPuts() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["ingest-raws", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits"), "-t", "direct"]).exitCode == 0)
         #expect(try runButler(["register-dataset-type", repo, "calexp", "ExposureF", "instrument", "detector", "exposure"]).exitCode == 0)
         try "doStuff: true\n".write(toFile: dir.path("c.yaml"), atomically: true, encoding: .utf8)

@@ -10,7 +10,7 @@ struct IngestCLITests {
     func ingestRaws() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         let raws = fixturesDirectory.appendingPathComponent("raw").path
         let first = try runButler(["ingest-raws", repo, raws, "-t", "copy", "-j", "2"])
         #expect(first.exitCode == 0, "\(first.stderr)")
@@ -38,7 +38,7 @@ struct IngestCLITests {
     func badFiles() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         let input = dir.path("in")
         try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: fixture("other/fitsheader-hsc.fits"), toPath: input + "/1-good.fits")
@@ -55,7 +55,7 @@ struct IngestCLITests {
         #expect(result.stdout.contains("Ingested 2 dataset(s) from 4 file(s): 0 skipped, 2 failed"))
 
         let repo2 = dir.path("repo2")
-        #expect(try runButler(["create", repo2]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo2)).exitCode == 0)
         let fast = try runButler(["ingest-raws", repo2, input, "--fail-fast", "-j", "1"])
         #expect(fast.exitCode == 1)
         #expect(fast.stdout.contains("stopped at the first failure"))
@@ -68,7 +68,7 @@ struct IngestCLITests {
     func registerInstrument() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         let hsc = try runButler(["register-instrument", repo, "HSC"])
         #expect(hsc.stdout == "Registered instrument HSC: 112 detector(s), 32 physical filter(s)\n")
         #expect(try runButler(["register-instrument", repo, "HSC"]).exitCode == 0, "idempotent")
@@ -86,7 +86,7 @@ struct IngestCLITests {
     func ingestFiles() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["register-instrument", repo, "LATISS"]).exitCode == 0)
         #expect(try runButler(["register-dataset-type", repo, "bias", "ExposureF", "instrument", "detector", "--is-calibration"]).exitCode == 0)
         try FileManager.default.copyItem(atPath: fixture("lsst/latiss-AT_O_20230321_000053.fits"), toPath: dir.path("bias.fits"))

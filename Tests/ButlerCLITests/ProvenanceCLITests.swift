@@ -10,7 +10,7 @@ struct ProvenanceCLITests {
     func commands() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["ingest-raws", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits"), "-t", "direct"]).exitCode == 0)
         #expect(try runButler(["register-dataset-type", repo, "postISRCCD", "ExposureF", "instrument", "detector", "exposure"]).exitCode == 0)
         let dataId = "instrument=LATISS,detector=0,exposure=2023032100053"

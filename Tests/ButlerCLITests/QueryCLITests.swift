@@ -8,7 +8,7 @@ import ButlerTestSupport
 struct QueryCLITests {
     func repository(_ dir: TemporaryDirectory) throws -> String {
         let repo = dir.path("repo")
-        #expect(try runButler(["create", repo]).exitCode == 0)
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["ingest-raws", repo, fixturesDirectory.appendingPathComponent("raw").path, "-t", "direct"]).exitCode == 0)
         return repo
     }

@@ -32,14 +32,20 @@ struct DimensionTests {
         let dir = TemporaryDirectory()
         let butler = try makeRepository(in: dir)
         let tables = try butler.registry.database.read { c in
-            try c.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0[0].string }
+            try c.tableNames()
         }
         for element in butler.registry.universe.elements where element.hasTable {
             #expect(tables.contains(element.name), "no table for \(element.name)")
         }
         #expect(!tables.contains("band"))
         let fks = try butler.registry.database.read { c in
-            try c.query("PRAGMA foreign_key_list(exposure)").compactMap { $0["table"].string }
+            testBackendIsPostgres
+                ? try c.query("""
+                    SELECT DISTINCT ccu.table_name FROM information_schema.table_constraints AS tc
+                    JOIN information_schema.constraint_column_usage AS ccu ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema
+                    WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_name = 'exposure' AND tc.table_schema = current_schema()
+                    """).compactMap { $0[0].string }
+                : try c.query("PRAGMA foreign_key_list(exposure)").compactMap { $0["table"].string }
         }
         #expect(Set(fks) == ["instrument", "physical_filter", "group", "day_obs"])
     }

@@ -8,7 +8,7 @@ struct RepositoryTests {
     @Test("create writes butler.yaml, a WAL-mode SQLite registry and the datastore root; open reads it back")
     func createAndOpen() throws {
         let dir = TemporaryDirectory()
-        let butler = try makeRepository(in: dir)
+        let butler = try Butler.create(at: dir.path("repo"))
         let fm = FileManager.default
         #expect(fm.fileExists(atPath: dir.path("repo/butler.yaml")))
         #expect(fm.fileExists(atPath: dir.path("repo/gen3.sqlite3")))

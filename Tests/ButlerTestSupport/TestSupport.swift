@@ -91,7 +91,30 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: Strin
 
 /// A new repository in a temporary folder.
 public func makeRepository(in dir: TemporaryDirectory, name: String = "repo") throws -> Butler {
-    try Butler.create(at: dir.path(name))
+    try Butler.create(at: dir.path(name), registry: testRegistryURL())
+}
+
+/// The backend registry tests run on: `BUTLER_TEST_BACKEND=postgresql` puts every test repository in its own schema
+/// of the server at `BUTLER_TEST_POSTGRES` (started by `scripts/with-postgres.sh`); SQLite otherwise.
+public let testBackendIsPostgres: Bool = ProcessInfo.processInfo.environment["BUTLER_TEST_BACKEND"] == "postgresql"
+
+/// The PostgreSQL server of the test run (`BUTLER_TEST_POSTGRES`); a test that needs it fails without it.
+public func testPostgresBase() throws -> String {
+    guard let url = ProcessInfo.processInfo.environment["BUTLER_TEST_POSTGRES"], !url.isEmpty else {
+        throw ButlerError(.invalidConfig, "BUTLER_TEST_POSTGRES is not set: run the tests through scripts/with-postgres.sh (make test does)")
+    }
+    return url
+}
+
+/// A registry URL for a new test repository: a fresh schema on the test server in PostgreSQL mode, nil (SQLite) otherwise.
+public func testRegistryURL() throws -> String? {
+    guard testBackendIsPostgres else { return nil }
+    return try testPostgresBase() + "?schema=t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+}
+
+/// `butler create REPO`, with `--registry` in PostgreSQL mode.
+public func createArguments(_ repo: String) throws -> [String] {
+    ["create", repo] + (try testRegistryURL().map { ["--registry", $0] } ?? [])
 }
 
 /// Inserts the dimension records of a small made-up instrument: two detectors, two filters, one exposure.
@@ -136,8 +159,7 @@ public func registrySnapshot(_ repo: String) throws -> [String] {
     let butler = try Butler(repository: repo)
     return try butler.registry.database.read { c in
         var lines: [String] = []
-        let tables = try c.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").compactMap { $0[0].string }
-        for table in tables where table != "sqlite_sequence" {
+        for table in try c.tableNames() {
             for row in try c.query("SELECT * FROM \(q(table))") {
                 lines.append(table + ": " + row.values.map { "\($0)" }.joined(separator: "|"))
             }

@@ -66,6 +66,8 @@ final class QueryBuilder {
     var collectionAlias: String?
     /// For dimension-record queries: the element whose fields can be named without a prefix.
     var recordElement: String?
+    /// The engine the SQL is for (GLOB and offset-only paging are spelled differently).
+    var dialect: SQLDialect = .sqlite
     /// Extra name resolution (provenance metrics and the like), tried before failing.
     var extraNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)?
     private var aliasCounter = 0
@@ -229,7 +231,14 @@ final class QueryBuilder {
                 guard type == .string else { throw fail("GLOB needs a string to match, found \(type)", args[0].column) }
                 let (pattern, ptype) = try compile(args[1])
                 guard ptype == .string else { throw fail("the GLOB pattern must be a string", args[1].column) }
-                return ("(\(value) GLOB \(pattern))", .bool)
+                if dialect.engine == .sqlite { return ("(\(value) GLOB \(pattern))", .bool) }
+                // PostgreSQL has no GLOB: the bound pattern becomes an anchored regular expression.
+                guard pattern.hasPrefix("?"), let index = Int(pattern.dropFirst()), index >= 1, index <= parameters.count,
+                      case .text(let glob) = parameters[index - 1] else {
+                    throw fail("the GLOB pattern must be a string literal or a bind value", args[1].column)
+                }
+                parameters[index - 1] = .text(Self.regex(fromGlob: glob))
+                return ("(\(value) ~ \(pattern))", .bool)
             case "POINT", "CIRCLE", "BOX", "POLYGON", "REGION":
                 throw fail("sky regions (\(name)) are not supported yet", column)
             default:
@@ -437,7 +446,7 @@ final class QueryBuilder {
         if let condition { sql += " WHERE " + condition }
         let orderBy = orderTerms + defaultOrder
         if !orderBy.isEmpty { sql += " ORDER BY " + orderBy.joined(separator: ", ") }
-        if let limit { sql += " LIMIT \(max(0, limit))" } else if offset > 0 { sql += " LIMIT -1" }
+        if let limit { sql += " LIMIT \(max(0, limit))" } else if offset > 0 && dialect.engine == .sqlite { sql += " LIMIT -1" }
         if offset > 0 { sql += " OFFSET \(offset)" }
         return sql
     }
@@ -455,5 +464,29 @@ final class QueryBuilder {
             if case .timespan(let begin, _) = type { return begin + (descending ? " DESC" : "") }
             return sql + (descending ? " DESC" : "")
         }
+    }
+
+    /// A shell glob (`*`, `?`, `[...]`, `[!...]`) as an anchored POSIX regular expression.
+    static func regex(fromGlob glob: String) -> String {
+        var out = "^"
+        var inClass = false
+        var classStart = false
+        for c in glob {
+            if inClass {
+                if classStart && c == "!" { out += "^"; classStart = false; continue }
+                classStart = false
+                if c == "]" { inClass = false }
+                out.append(c == "\\" ? "\\\\" : String(c))
+                continue
+            }
+            switch c {
+            case "*": out += ".*"
+            case "?": out += "."
+            case "[": out += "["; inClass = true; classStart = true
+            case ".", "^", "$", "+", "(", ")", "{", "}", "|", "\\", "]": out += "\\" + String(c)
+            default: out.append(c)
+            }
+        }
+        return out + "$"
     }
 }

@@ -49,6 +49,11 @@ extension Registry {
             lines.append("validity_end \(d.bigint)")
             try c.execute("CREATE TABLE \(q(table)) (\n    " + lines.joined(separator: ",\n    ") + ")")
             try c.execute("CREATE INDEX \(q(table + "_lookup")) ON \(q(table)) (dataset_type_id, collection_id\(stored.type.dimensions.required.map { ", " + q($0) }.joined()))")
+            if d.engine == .postgresql {
+                // The database itself refuses overlapping validity ranges, even from writers that race each other.
+                try c.execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
+                try c.execute("ALTER TABLE \(q(table)) ADD CONSTRAINT \(q(table + "_no_overlap")) EXCLUDE USING gist (dataset_type_id WITH =, collection_id WITH =\(stored.type.dimensions.required.map { ", " + q($0) + " WITH =" }.joined()), int8range(validity_begin, validity_end) WITH &&)")
+            }
         }
         try c.execute("UPDATE dataset_type SET calibration_association_table = ? WHERE id = ?", [.text(table), .integer(stored.id)])
         return table

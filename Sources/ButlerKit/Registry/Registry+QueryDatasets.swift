@@ -163,6 +163,7 @@ extension Registry {
                                expression: Expression?, _ c: any SQLConnection, _ body: (DatasetResult) throws -> Void) throws -> Int {
         let dims = stored.type.dimensions.required
         let builder = QueryBuilder(universe: universe, expression: query.where)
+            builder.dialect = c.dialect
         builder.binds = query.binds
         builder.datasetType = stored.type.name
         builder.datasetAlias = "d"
@@ -200,7 +201,7 @@ extension Registry {
         } else {
             sql = "SELECT * FROM (\(sql)) AS found ORDER BY \((userOrder + defaultOrder).joined(separator: ", "))"
         }
-        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 { sql += " LIMIT -1" }
+        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 && c.dialect.engine == .sqlite { sql += " LIMIT -1" }
         if query.offset > 0 { sql += " OFFSET \(query.offset)" }
         // Rows are unique per (dataset, collection) by the tags table's key, so they stream without de-duplication.
         var count = 0

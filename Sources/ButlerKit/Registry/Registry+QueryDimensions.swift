@@ -33,6 +33,7 @@ extension Registry {
             }
             let group = try universe.group(names)
             let builder = QueryBuilder(universe: universe, expression: query.where)
+            builder.dialect = c.dialect
             builder.binds = query.binds
             builder.extraNames = extraQueryNames
             // One table per required dimension, joined on the dimensions they share.
@@ -96,6 +97,7 @@ extension Registry {
         return try database.read { c in
             let columns = DimensionSchema.columns(of: element, in: universe)
             let builder = QueryBuilder(universe: universe, expression: query.where)
+            builder.dialect = c.dialect
             builder.binds = query.binds
             builder.recordElement = element.name
             builder.extraNames = extraQueryNames

@@ -33,6 +33,14 @@ extension SQLConnection {
     package func queryOne(_ sql: String, _ arguments: [SQLValue] = []) throws -> SQLRow? {
         try query(sql, arguments).first
     }
+
+    /// The registry's tables, sorted by name (engine bookkeeping tables left out).
+    package func tableNames() throws -> [String] {
+        let sql = dialect.engine == .sqlite
+            ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        return try query(sql).compactMap { $0[0].string }
+    }
 }
 
 /// How the SQL of one engine is spelled where engines differ.

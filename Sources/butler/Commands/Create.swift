@@ -20,9 +20,12 @@ extension ButlerCommand {
         @Flag(name: .long, help: "Let the seed config replace registry.db and datastore.root, which otherwise stay the repository's own.")
         var override = false
 
+        @Option(name: .long, help: ArgumentHelp("Registry database: postgresql://[user@]host[:port]/dbname[?schema=NAME] for a registry shared by many machines (each repository in its own schema; password from PGPASSWORD, ~/.pgpass or a service file). Default: the repository's own SQLite file.", valueName: "url"))
+        var registry: String?
+
         func run() throws {
             let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
-                                           override: override, logger: Logger(label: "butler"))
+                                           override: override, registry: registry, logger: Logger(label: "butler"))
             emit("Created repository \(butler.root.path)\n")
         }
     }

@@ -1,0 +1,404 @@
+internal import CLibPQ
+import Foundation
+
+/// The PostgreSQL registry backend, through libpq. Nothing of libpq leaves this file.
+///
+/// One connection per process, used by one transaction at a time. Writes run in READ COMMITTED transactions and are
+/// retried with backoff on serialization failures, deadlocks and unique-key races with concurrent writers; reads see
+/// one snapshot (REPEATABLE READ). Each repository lives in its own schema (`?schema=NAME`, `public` by default).
+package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
+    // @unchecked: every use of the connection holds `lock`.
+    private let lock = NSLock()
+    private let connection: OpaquePointer
+    /// The URL with any password masked, for messages.
+    package let displayURL: String
+    package let schema: String
+    package var dialect: SQLDialect { .postgresql }
+
+    /// Connects to the server named by `url` (`postgresql://[user[:password]@]host[:port]/dbname[?schema=NAME&...]`).
+    ///
+    /// Passwords come from the URL, `PGPASSWORD`, `~/.pgpass` or a service file, as libpq does it. Connecting gives up
+    /// after 10 seconds unless the URL sets `connect_timeout`.
+    /// - Parameter create: create the schema when it is missing (otherwise a missing schema is not a repository).
+    package init(url: String, create: Bool) throws {
+        let parsed = try PostgresURL(url)
+        displayURL = parsed.display
+        schema = parsed.schema
+        guard let conn = PQconnectdb(parsed.conninfo) else {
+            throw ButlerError(.database, "cannot connect to PostgreSQL at \(parsed.display): out of memory")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            throw ButlerError(.database, "cannot connect to PostgreSQL at \(parsed.display): \(message)")
+        }
+        connection = conn
+        butler_silence_notices(conn)
+        do {
+            let exists = try Self.run(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty == false
+            if !exists {
+                guard create else { throw ButlerError(.notARepository, "no schema '\(schema)' in the PostgreSQL database at \(parsed.display)") }
+                _ = try Self.run(conn, "CREATE SCHEMA IF NOT EXISTS \(q(schema))", [])
+            }
+            _ = try Self.run(conn, "SET search_path TO \(q(schema)), public", [])
+            _ = try Self.run(conn, "SET client_min_messages TO warning", [])
+        } catch {
+            PQfinish(conn)
+            throw error
+        }
+    }
+
+    deinit { PQfinish(connection) }
+
+    package func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        var attempt = 0
+        while true {
+            let state = FailureState()
+            do {
+                _ = try Self.run(connection, "BEGIN", [])
+                let result = try body(PostgresConnection(conn: connection, writing: true, state: state))
+                _ = try Self.run(connection, "COMMIT", [])
+                return result
+            } catch {
+                _ = try? Self.run(connection, "ROLLBACK", [])
+                let sqlState = (error as? PostgresError)?.state ?? state.lastState
+                // Serialization failures and deadlocks: run the whole transaction again. A unique key that another
+                // writer committed first: once or twice (the body then sees the row; a real conflict stays one).
+                let limit = sqlState == "23505" ? 2 : 10
+                guard let sqlState, PostgresError.retryable.contains(sqlState), attempt < limit else {
+                    throw (error as? PostgresError)?.butlerError ?? error
+                }
+                attempt += 1
+                usleep(UInt32(2_000 << min(attempt, 8)) + UInt32.random(in: 0...10_000))
+            }
+        }
+    }
+
+    package func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            _ = try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ", [])
+            let result = try body(PostgresConnection(conn: connection, writing: false, state: FailureState()))
+            _ = try Self.run(connection, "COMMIT", [])
+            return result
+        } catch {
+            _ = try? Self.run(connection, "ROLLBACK", [])
+            throw (error as? PostgresError)?.butlerError ?? error
+        }
+    }
+
+    /// Runs one statement; `?` and `?N` placeholders become `$N`.
+    fileprivate static func run(_ conn: OpaquePointer, _ sql: String, _ arguments: [SQLValue]) throws -> (columns: [String], rows: [[SQLValue]]) {
+        var rows: [[SQLValue]] = []
+        let columns = try each(conn, sql, arguments) { rows.append($0) }
+        return (columns, rows)
+    }
+
+    /// Runs one statement and hands each row to `body`.
+    @discardableResult
+    fileprivate static func each(_ conn: OpaquePointer, _ sql: String, _ arguments: [SQLValue], _ body: ([SQLValue]) throws -> Void) throws -> [String] {
+        let text = PlaceholderRewriter.rewrite(sql)
+        let encoded: [String?] = arguments.map(\.postgresText)
+        let result: OpaquePointer? = withCStrings(encoded) { pointers in
+            PQexecParams(conn, text, Int32(pointers.count), nil, pointers, nil, nil, 0)
+        }
+        guard let result else { throw PostgresError(state: "", message: String(cString: PQerrorMessage(conn)), sql: sql) }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw PostgresError(result: result, sql: sql)
+        }
+        let columnCount = Int(PQnfields(result)), rowCount = Int(PQntuples(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        let types = (0..<columnCount).map { PQftype(result, Int32($0)) }
+        var values: [SQLValue] = []
+        values.reserveCapacity(columnCount)
+        for r in 0..<rowCount {
+            values.removeAll(keepingCapacity: true)
+            for c in 0..<columnCount {
+                if PQgetisnull(result, Int32(r), Int32(c)) != 0 { values.append(.null); continue }
+                let raw = PQgetvalue(result, Int32(r), Int32(c))!
+                values.append(SQLValue(postgres: raw, length: Int(PQgetlength(result, Int32(r), Int32(c))), type: types[c]))
+            }
+            try body(values)
+        }
+        return columns
+    }
+}
+
+/// One statement's error from the server, with its SQLSTATE.
+private struct PostgresError: Error {
+    let state: String
+    let message: String
+    let sql: String
+
+    init(state: String, message: String, sql: String) {
+        self.state = state
+        self.message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        self.sql = sql
+    }
+
+    init(result: OpaquePointer, sql: String) {
+        let field = { (code: Character) -> String in
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return "" }
+            return String(cString: value)
+        }
+        self.init(state: field("C"), message: field("M") + (field("D").isEmpty ? "" : " (\(field("D")))"), sql: sql)
+    }
+
+    /// Serialization failure, deadlock, or a unique key another transaction committed first: the whole transaction
+    /// can run again and will see the other's work.
+    static let retryable: Set<String> = ["40001", "40P01", "23505"]
+
+    var butlerError: ButlerError {
+        let context = " - while executing `\(sql)`"
+        switch state {
+        case "23505", "23P01": return ButlerError(.conflict, "PostgreSQL constraint violated: \(message)\(context)")
+        case "23503": return ButlerError(.inUse, "PostgreSQL foreign key constraint violated: \(message)\(context)")
+        default: return ButlerError(.database, "PostgreSQL error \(state): \(message)\(context)")
+        }
+    }
+}
+
+/// The SQLSTATE of the last failed statement of a transaction (to decide on a retry after the body rethrew it).
+private final class FailureState {
+    var lastState: String?
+}
+
+private struct PostgresConnection: SQLConnection {
+    let conn: OpaquePointer
+    /// In a write transaction, each writing statement runs under a savepoint, so that a failed one (a constraint the
+    /// registry checks by trying) leaves the transaction usable, as it is on SQLite.
+    let writing: Bool
+    let state: FailureState
+    var dialect: SQLDialect { .postgresql }
+
+    private func guarded<T>(_ sql: String, _ body: () throws -> T) throws -> T {
+        let savepoint = writing && !Self.isRead(sql)
+        if savepoint { _ = try PostgresDatabase.run(conn, "SAVEPOINT butler_statement", []) }
+        do {
+            let result = try body()
+            if savepoint { _ = try PostgresDatabase.run(conn, "RELEASE SAVEPOINT butler_statement", []) }
+            return result
+        } catch let error as PostgresError {
+            state.lastState = error.state
+            if savepoint { _ = try? PostgresDatabase.run(conn, "ROLLBACK TO SAVEPOINT butler_statement", []) }
+            throw error.butlerError
+        }
+    }
+
+    private static func isRead(_ sql: String) -> Bool {
+        let head = sql.drop { $0 == " " || $0 == "\n" }.prefix(6).uppercased()
+        return head.hasPrefix("SELECT") || head.hasPrefix("WITH")
+    }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        try guarded(sql) { try PostgresDatabase.each(conn, sql, arguments) { _ in } }
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        var rows: [SQLRow] = []
+        try forEachRow(sql, arguments) { rows.append($0) }
+        return rows
+    }
+
+    func forEachRow(_ sql: String, _ arguments: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
+        // The whole result arrives before the first row is handed on, so `body` may run statements of its own.
+        var pending: [[SQLValue]] = []
+        let columns = try guarded(sql) { try PostgresDatabase.each(conn, sql, arguments) { pending.append($0) } }
+        for values in pending { try body(SQLRow(columns: columns, values: values)) }
+    }
+
+    /// COPY ... FROM STDIN in text format.
+    func insertRows(into table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        let sql = "COPY \(q(table)) (\(columns.map(q).joined(separator: ", "))) FROM STDIN"
+        try guarded(sql) { try copy(sql, rows) }
+    }
+
+    private func copy(_ sql: String, _ rows: [[SQLValue]]) throws {
+        guard let start = PQexec(conn, sql) else { throw PostgresError(state: "", message: String(cString: PQerrorMessage(conn)), sql: sql) }
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            defer { PQclear(start) }
+            throw PostgresError(result: start, sql: sql)
+        }
+        PQclear(start)
+        var buffer = ""
+        buffer.reserveCapacity(1 << 20)
+        func send() throws {
+            let ok = buffer.utf8CString.withUnsafeBufferPointer { PQputCopyData(conn, $0.baseAddress, Int32($0.count - 1)) }
+            guard ok == 1 else { throw PostgresError(state: "", message: String(cString: PQerrorMessage(conn)), sql: sql) }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        for row in rows {
+            buffer += row.map(\.copyText).joined(separator: "\t")
+            buffer += "\n"
+            if buffer.utf8.count > 1 << 20 { try send() }
+        }
+        if !buffer.isEmpty { try send() }
+        guard PQputCopyEnd(conn, nil) == 1 else { throw PostgresError(state: "", message: String(cString: PQerrorMessage(conn)), sql: sql) }
+        var failure: PostgresError?
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK && failure == nil { failure = PostgresError(result: result, sql: sql) }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
+    func tableExists(_ name: String) throws -> Bool {
+        try !query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?", [.text(name)]).isEmpty
+    }
+}
+
+/// Rewrites `?` and `?N` placeholders to PostgreSQL's `$N`, leaving quoted text alone. Rewritten statements are cached.
+enum PlaceholderRewriter {
+    nonisolated(unsafe) private static var cache: [String: String] = [:]
+    private static let cacheLock = NSLock()
+
+    static func rewrite(_ sql: String) -> String {
+        guard sql.contains("?") else { return sql }
+        cacheLock.lock()
+        if let hit = cache[sql] { cacheLock.unlock(); return hit }
+        cacheLock.unlock()
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 16)
+        var next = 1
+        var quote: Character?
+        var chars = Array(sql)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if let open = quote {
+                out.append(c)
+                if c == open { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+                out.append(c)
+            } else if c == "?" {
+                var j = i + 1
+                var digits = ""
+                while j < chars.count, chars[j].isASCII, chars[j].isNumber { digits.append(chars[j]); j += 1 }
+                if digits.isEmpty {
+                    out += "$\(next)"
+                    next += 1
+                } else {
+                    out += "$" + digits
+                    i = j - 1
+                }
+            } else {
+                out.append(c)
+            }
+            i += 1
+        }
+        chars.removeAll()
+        cacheLock.lock()
+        if cache.count > 2_000 { cache.removeAll() }
+        cache[sql] = out
+        cacheLock.unlock()
+        return out
+    }
+}
+
+/// A `postgresql://` URL split into what libpq takes and what butler uses (`schema`).
+struct PostgresURL {
+    let conninfo: String
+    let schema: String
+    let display: String
+
+    init(_ url: String) throws {
+        guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+            throw ButlerError(.invalidConfig, "not a PostgreSQL URL: '\(Self.mask(url))'")
+        }
+        var base = url, schema = "public"
+        var params: [String] = []
+        if let mark = url.firstIndex(of: "?") {
+            base = String(url[..<mark])
+            for item in url[url.index(after: mark)...].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
+                if pair.first == "schema" {
+                    guard pair.count == 2, !pair[1].isEmpty, pair[1].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                        throw ButlerError(.invalidConfig, "bad schema in \(Self.mask(url)): letters, digits and _ only")
+                    }
+                    schema = pair[1]
+                } else {
+                    params.append(String(item))
+                }
+            }
+        }
+        if !params.contains(where: { $0.hasPrefix("connect_timeout=") }) { params.append("connect_timeout=10") }
+        params.append("application_name=butler")
+        conninfo = base + "?" + params.joined(separator: "&")
+        self.schema = schema
+        display = Self.mask(url)
+    }
+
+    /// The URL with the password (if any) replaced by `***`.
+    static func mask(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let userInfo = url[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+}
+
+extension SQLValue {
+    /// The value as PostgreSQL text input (nil for NULL).
+    fileprivate var postgresText: String? {
+        switch self {
+        case .null: return nil
+        case .integer(let v): return String(v)
+        case .real(let v): return v.isFinite ? String(v) : (v.isNaN ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"))
+        case .text(let s): return s
+        case .blob(let d): return "\\x" + d.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    /// The value in COPY's text format.
+    fileprivate var copyText: String {
+        guard let text = postgresText else { return "\\N" }
+        if !text.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) { return text }
+        var out = ""
+        for c in text {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A value from a text-format result column of type `type` (an OID).
+    fileprivate init(postgres raw: UnsafeMutablePointer<CChar>, length: Int, type: Oid) {
+        switch type {
+        case 20, 21, 23, 26: self = Int64(String(cString: raw)).map { .integer($0) } ?? .text(String(cString: raw))
+        case 700, 701, 1700: self = Double(String(cString: raw)).map { .real($0) } ?? .text(String(cString: raw))
+        case 16: self = .integer(raw.pointee == CChar(UInt8(ascii: "t")) ? 1 : 0)
+        case 17:
+            // bytea in hex output: \x0a1b...
+            let text = String(cString: raw)
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(max(0, (text.utf8.count - 2) / 2))
+            var high: UInt8?
+            for c in text.utf8.dropFirst(2) {
+                let v: UInt8 = c <= 57 ? c - 48 : (c | 0x20) - 87
+                if let h = high { bytes.append(h << 4 | v); high = nil } else { high = v }
+            }
+            self = .blob(Data(bytes))
+        default:
+            self = .text(String(decoding: UnsafeRawBufferPointer(start: raw, count: length), as: UTF8.self))
+        }
+    }
+}
+
+/// Calls `body` with C strings for `strings` (NULL for nil), valid only during the call.
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for p in pointers { free(p) } }
+    return body(pointers.map { $0.map { UnsafePointer($0) } })
+}
