@@ -55,3 +55,66 @@ struct ConcurrencyCLITests {
         #expect(counts.3 == 12, "8 outputs and 4 logs")
     }
 }
+
+/// Many processes ingesting the same raws and recording steps with the same config and environment at once: on
+/// SQLite 8, on PostgreSQL 32 (`BUTLER_TEST_BACKEND=postgresql`). Afterwards everything is there exactly once and
+/// `butler verify` passes.
+@Suite("Stress: overlapping writers")
+struct StressCLITests {
+    @Test("overlapping ingest-raws and run processes lose nothing and duplicate nothing")
+    func overlappingWriters() throws {
+        let processes = testBackendIsPostgres ? 32 : 8
+        let dir = TemporaryDirectory()
+        let repo = dir.path("repo"), raws = dir.path("raws")
+        let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
+        let made = try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), raws, "24", "32", "4", "100"])
+        #expect(made.exitCode == 0, "\(made.stderr)")
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
+        #expect(try runButler(["register-dataset-type", repo, "postISRCCD", "ExposureF", "instrument", "detector", "exposure"]).exitCode == 0)
+        try "doBias: false\n".write(toFile: dir.path("isr.yaml"), atomically: true, encoding: .utf8)
+        let lock = NSLock()
+        nonisolated(unsafe) var failures: [String] = []
+        DispatchQueue.concurrentPerform(iterations: processes) { i in
+            func check(_ arguments: [String]) -> CommandResult? {
+                let result = try? runButler(arguments)
+                if result?.exitCode != 0 {
+                    lock.lock(); failures.append("process \(i): butler \(arguments[0]): \(result?.stderr ?? "did not start")"); lock.unlock()
+                }
+                return result
+            }
+            // Every process ingests all the raws (copy mode: the same target files) ...
+            guard check(["ingest-raws", repo, raws, "-t", "copy"]) != nil else { return }
+            // ... then runs a step on two of the same exposures, with the same config and environment, into its own run.
+            for k in 0..<2 {
+                let dataId = "instrument=LSSTCam,detector=\(k),exposure=\(Self.exposure(i + k))"
+                _ = check(["run", repo, "--run", "u/stress/p\(i)", "--task", "isr", "--collections", "LSSTCam/raw/all",
+                           "--input", "raw=raw:\(dataId)", "--output", "out=postISRCCD:\(dataId)", "--config", dir.path("isr.yaml"),
+                           "--package", "ip_isr=1.0", "--", "/bin/cp", "{raw}", "{out}"])
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        let butler = try Butler(repository: repo)
+        let counts = try butler.registry.database.read { c in
+            ["raw": try c.queryOne("SELECT COUNT(*) FROM dataset AS d JOIN dataset_type AS t ON t.id = d.dataset_type_id WHERE t.name = 'raw'")![0].int!,
+             "records": try c.queryOne("SELECT COUNT(*) FROM file_datastore_records")![0].int!,
+             "quanta": try c.queryOne("SELECT COUNT(*) FROM quantum WHERE task_label = 'isr'")![0].int!,
+             "outputs": try c.queryOne("SELECT COUNT(*) FROM quantum_output")![0].int!,
+             "environments": try c.queryOne("SELECT COUNT(*) FROM software_environment")![0].int!,
+             "configs": try c.queryOne("SELECT COUNT(*) FROM config_blob")![0].int!,
+             "exposures": try c.queryOne("SELECT COUNT(*) FROM exposure")![0].int!]
+        }
+        #expect(counts["raw"] == 24)
+        #expect(counts["exposures"] == 6)
+        #expect(counts["quanta"] == processes * 2)
+        // Each step: its output and its log.
+        #expect(counts["outputs"] == processes * 4)
+        #expect(counts["records"] == 24 + processes * 4)
+        #expect(counts["environments"] == 1)
+        #expect(counts["configs"] == 1)
+        let verify = try runButler(["verify", repo, "--checksums"])
+        #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    /// The exposure ids make-raws writes: 100 a night from 2025-06-01, sequence numbers from 1.
+    static func exposure(_ n: Int) -> Int { 2025060100000 + (n % 6) + 1 }
+}
