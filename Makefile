@@ -38,16 +38,20 @@ release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
 # Every test on the embedded SQLite registry, then every test again with each test repository's registry in its own
-# schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it).
+# schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it),
+# then 20 SIGKILL crash trials per backend (scripts/crash-test.sh).
 test: deps prov-venv
 	$(SWIFT) build --build-tests
-	./scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build'
+	./scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
+	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20'
 
 demo: build
 	./scripts/demo.sh $(BIN)
 
+# The benchmarks on SQLite, then the same on a throwaway PostgreSQL server (bench-out/results*.txt).
 bench: release
 	./scripts/bench.sh $(RELEASE_BIN)
+	./scripts/with-postgres.sh env BENCH_BACKEND=postgresql ./scripts/bench.sh $(RELEASE_BIN)
 
 clean:
 	rm -rf .build demo-repo bench-out

@@ -28,6 +28,8 @@ public final class Butler: Sendable {
     /// The folder that holds the repository's files.
     public let datastoreRoot: URL
     package let logger: Logger
+    /// This process's notes of files it is about to create (see ``TransferJournal``).
+    package let journal: TransferJournal
 
     /// Opens an existing repository.
     ///
@@ -39,6 +41,22 @@ public final class Butler: Sendable {
         let config = try ButlerConfig(repository: URL(fileURLWithPath: repository))
         let database = try Self.openDatabase(config, create: false)
         try self.init(config: config, registry: try Registry.open(database: database, logger: logger), logger: logger)
+        recoverInterruptedTransfers()
+    }
+
+    deinit { journal.close() }
+
+    /// Removes what writers killed mid-transfer left in the datastore (files no registry row names, temporary files,
+    /// staging folders), as listed in their journals. Cheap when there is nothing to do: one look at a folder.
+    package func recoverInterruptedTransfers() {
+        do {
+            let removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in
+                try registry.database.read { c in try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text(path)]) != nil }
+            }
+            if removed > 0 { logger.info("removed files of interrupted transfers", metadata: ["count": "\(removed)"]) }
+        } catch {
+            logger.warning("could not clean up after an interrupted transfer: \(error)")
+        }
     }
 
     private init(config: ButlerConfig, registry: Registry, logger: Logger) throws {
@@ -47,6 +65,7 @@ public final class Butler: Sendable {
         self.registry = registry
         self.datastoreRoot = try config.datastoreRoot
         self.logger = logger
+        self.journal = TransferJournal(datastoreRoot: self.datastoreRoot)
     }
 
     /// Creates a new repository: `butler.yaml`, the registry and the datastore root.

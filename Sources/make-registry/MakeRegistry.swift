@@ -16,7 +16,8 @@ struct MakeRegistry {
         let exposures = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
         let detectors = args.count > 3 ? Int(args[3]) ?? 10 : 10
         let runs = args.count > 4 ? Int(args[4]) ?? 300 : 300
-        let butler = try Butler.create(at: args[1])
+        // BENCH_REGISTRY: a registry URL (PostgreSQL) instead of the repository's own SQLite file.
+        let butler = try Butler.create(at: args[1], registry: ProcessInfo.processInfo.environment["BENCH_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 })
         let r = butler.registry
         let instrument = "BenchCam"
         try r.insertDimensionRecords("instrument", [DimensionRecord(element: "instrument", fields: ["name": .string(instrument)])])

@@ -19,7 +19,8 @@ struct MakeRelease {
         func arg(_ i: Int, _ fallback: Int) -> Int { args.count > i ? Int(args[i]) ?? fallback : fallback }
         let exposures = arg(2, 14_500), detectors = arg(3, 10), perPatch = arg(4, 15), runs = arg(5, 30)
         let releases = 10
-        let butler = try Butler.create(at: args[1])
+        // BENCH_REGISTRY: a registry URL (PostgreSQL) instead of the repository's own SQLite file.
+        let butler = try Butler.create(at: args[1], registry: ProcessInfo.processInfo.environment["BENCH_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 })
         let r = butler.registry
         let instrument = "BenchCam"
         let i = DataIDValue.string(instrument)

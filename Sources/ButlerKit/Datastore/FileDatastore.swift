@@ -9,9 +9,12 @@ internal import Synchronization
 /// a half-written file at a path the registry might record.
 package struct FileDatastore: Sendable {
     package let root: URL
+    /// Where files about to be created are noted first (nil: not noted, for read-only uses).
+    package let journal: TransferJournal?
 
-    package init(root: URL) {
+    package init(root: URL, journal: TransferJournal? = nil) {
         self.root = root
+        self.journal = journal
     }
 
     /// What a transfer put where.
@@ -53,6 +56,7 @@ package struct FileDatastore: Sendable {
         }
         let target = root.appendingPathComponent(relativePath)
         let directory = target.deletingLastPathComponent()
+        try journal?.recordFile(relativePath)
         try Self.makeDirectory(directory)
         // Links are made in one atomic step at their place; copies and moves go through a temporary name.
         let atomic = mode == .hardlink || mode == .symlink || mode == .relsymlink || mode == .link

@@ -18,6 +18,8 @@ public struct RunRequest: Sendable {
     public var codeDirectory: String?
     /// The command and its arguments, run directly (no shell).
     public var command: [String]
+    /// When every output already exists in the RUN (a re-run after a crash or a partial batch), do nothing.
+    public var skipExisting = false
 
     public init(run: String, taskLabel: String, command: [String]) {
         self.run = run
@@ -64,6 +66,15 @@ extension Butler {
             return try prepareOutput(role: output.role, datasetType: String(output.dataset[..<colon]),
                                      dataId: try parseDataIDString(String(output.dataset[output.dataset.index(after: colon)...])))
         }
+        if request.skipExisting && !outputs.isEmpty {
+            let existing = try outputs.compactMap { output in
+                try registry.findDataset(output.type.name, dataId: output.dataId.required.reduce(into: [:]) { $0[$1.0] = $1.1.description },
+                                         collections: [request.run])
+            }
+            if existing.count == outputs.count, let producer = try registry.producer(of: existing[0].id) {
+                return RunResult(quantumId: producer, status: .succeeded, exitCode: 0, outputs: existing, failure: nil, log: "")
+            }
+        }
         var quantum = Quantum(taskLabel: request.taskLabel, run: request.run, environment: request.environment,
                               configs: request.configs, parameters: request.parameters, inputs: inputs)
         quantum.dataId = Dictionary(uniqueKeysWithValues: (outputs.first?.dataId.required ?? inputs.first?.ref.dataId.required ?? []).map { ($0.0, $0.1.description) })
@@ -73,6 +84,7 @@ extension Butler {
 
         // Staging: one folder per quantum inside the datastore (so moves are renames).
         let staging = datastoreRoot.appendingPathComponent(".staging/\(quantum.id.lowercasedString)")
+        try journal.recordFolder(".staging/\(quantum.id.lowercasedString)")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: staging) }
         var substitutions: [String: String] = [:]

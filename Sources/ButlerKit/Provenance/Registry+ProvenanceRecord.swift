@@ -72,3 +72,13 @@ extension Registry {
         }
     }
 }
+
+extension Registry {
+    /// The step (quantum) that made a dataset, if one did.
+    public func producer(of id: UUID) throws -> UUID? {
+        try database.read { c in
+            try c.queryOne("SELECT quantum_id FROM quantum_output WHERE dataset_id = ?", [.text(id.lowercasedString)])?[0].string
+                .flatMap(UUID.init(registryText:))
+        }
+    }
+}

@@ -74,15 +74,22 @@ extension Butler {
                 }
             }
         }
-        // Files under the datastore root that no record names.
+        // Files under the datastore root that no record names (leaving alone what live writers are creating).
         let rootPath = datastoreRoot.standardizedFileURL.path
+        let inFlight = TransferJournal.pathsInFlight(datastoreRoot: datastoreRoot)
+        func isInFlight(_ relative: String) -> Bool {
+            if relative.hasPrefix(TransferJournal.folderName + "/") || inFlight.files.contains(relative) { return true }
+            if inFlight.folders.contains(where: { relative.hasPrefix($0 + "/") }) { return true }
+            let name = (relative as NSString).lastPathComponent
+            return name.hasPrefix(".") && inFlight.pids.contains { name.contains(".tmp-\($0)-") }
+        }
         if let walker = FileManager.default.enumerator(atPath: rootPath) {
             while let relative = walker.nextObject() as? String {
                 let full = rootPath + "/" + relative
                 var st = stat()
                 guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFLNK else { continue }
                 summary.datastoreFiles += 1
-                if !records.allPaths.contains(relative) && !records.allPaths.contains(full) {
+                if !records.allPaths.contains(relative) && !records.allPaths.contains(full) && !isInFlight(relative) {
                     let name = (relative as NSString).lastPathComponent
                     problem(.orphanFile, full, name.hasPrefix(".") && name.contains(".tmp-")
                         ? "temporary file left by an interrupted transfer" : "no registry row points at this file")

@@ -23,6 +23,7 @@ extension ButlerCommand {
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Output the step writes, as ROLE=TYPE:key=value,... (repeatable).", valueName: "output"))
         var output: [String] = []
         @Option(name: .long, help: ArgumentHelp("Source tree whose git commit and dirty state are recorded.", valueName: "dir")) var code: String?
+        @Flag(name: .long, help: "Do nothing when every output already exists in the run (re-running a batch after a crash).") var skipExisting = false
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command")) var command: [String] = []
         @OptionGroup var format: FormatOption
 
@@ -40,6 +41,7 @@ extension ButlerCommand {
             try provenance.apply(to: &request)
             request.outputs = output.map { let p = Butler.parseInput($0); return (p.role!, p.dataset) }
             request.codeDirectory = code
+            request.skipExisting = skipExisting
             let result = try butler.run(request)
             if format.format == .json {
                 emit("{\"quantum\": \(jsonString(result.quantumId.lowercasedString)), \"status\": \(jsonString(result.status.rawValue)), "
