@@ -36,23 +36,22 @@ public struct ProvenanceSelection: Sendable, Equatable {
         return (parts[0], parts[1].hasPrefix("=") ? String(parts[1].dropFirst()) : parts[1])
     }
 
-    /// The SQL condition on a dataset id column, with values bound through `bind`; nil when empty.
-    func condition(on column: String, bind: (SQLValue) -> String) throws -> String? {
-        var terms: [String] = []
-        let outputsOf = { (quanta: String) in "\(column) IN (SELECT o.dataset_id FROM quantum_output AS o WHERE o.quantum_id IN (\(quanta)))" }
+    /// One subquery per kind of constraint, each selecting dataset ids as `id`; values are bound through `bind`.
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` for a config hash that is not hex.
+    func subqueries(bind: (SQLValue) -> String) throws -> [String] {
+        var result: [String] = []
+        let outputsOf = { (quanta: String) in "SELECT o.dataset_id AS id FROM quantum_output AS o WHERE o.quantum_id IN (\(quanta))" }
         if !producedBy.isEmpty {
-            terms.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.task_label IN (\(producedBy.map { bind(.text($0)) }.joined(separator: ", ")))"))
+            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.task_label IN (\(producedBy.map { bind(.text($0)) }.joined(separator: ", ")))"))
         }
         if !producedWith.isEmpty {
-            let alternatives = producedWith.map { p -> String in
-                if p.name == "code" {
-                    return outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (SELECT e.id FROM software_environment AS e "
-                                     + "WHERE e.code_commit >= \(bind(.text(p.version))) AND e.code_commit < \(bind(.text(p.version + "~"))))")
-                }
-                return outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (SELECT p.environment_id FROM environment_package AS p "
-                                 + "WHERE p.name = \(bind(.text(p.name))) AND p.version = \(bind(.text(p.version))))")
-            }
-            terms.append(alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: " OR ") + ")")
+            let environments = producedWith.map { p -> String in
+                p.name == "code"
+                    ? "SELECT e.id FROM software_environment AS e WHERE e.code_commit >= \(bind(.text(p.version))) AND e.code_commit < \(bind(.text(p.version + "~")))"
+                    : "SELECT p.environment_id FROM environment_package AS p WHERE p.name = \(bind(.text(p.name))) AND p.version = \(bind(.text(p.version)))"
+            }.joined(separator: " UNION ")
+            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (\(environments))"))
         }
         if !configHashes.isEmpty {
             let alternatives = try configHashes.map { raw -> String in
@@ -62,19 +61,43 @@ public struct ProvenanceSelection: Sendable, Equatable {
                 }
                 return "(c.config_hash >= \(bind(.text(hash))) AND c.config_hash < \(bind(.text(hash + "g"))))"
             }
-            terms.append(outputsOf("SELECT c.quantum_id FROM quantum_config AS c WHERE " + alternatives.joined(separator: " OR ")))
+            result.append(outputsOf("SELECT c.quantum_id FROM quantum_config AS c WHERE " + alternatives.joined(separator: " OR ")))
         }
         if !derivedFrom.isEmpty {
             let seeds = derivedFrom.map { bind(.text($0.lowercasedString)) }.joined(separator: ", ")
-            terms.append("""
-                \(column) IN (WITH RECURSIVE derived(id) AS (
+            result.append("""
+                WITH RECURSIVE derived(id) AS (
                     SELECT o.dataset_id FROM quantum_input AS i JOIN quantum_output AS o ON o.quantum_id = i.quantum_id WHERE i.dataset_id IN (\(seeds))
                     UNION
                     SELECT o.dataset_id FROM derived JOIN quantum_input AS i ON i.dataset_id = derived.id
                     JOIN quantum_output AS o ON o.quantum_id = i.quantum_id)
-                  SELECT id FROM derived)
+                SELECT id FROM derived
                 """)
         }
-        return terms.isEmpty ? nil : terms.joined(separator: " AND ")
+        return result
+    }
+
+    /// The name of the TEMP table ``materialize(in:)`` fills.
+    static let table = "butler_selection"
+
+    /// Evaluates the selection once into a TEMP table `butler_selection (id, dataset_type_id)`, so that each dataset
+    /// type's query starts from the few selected datasets instead of scanning all of its datasets.
+    ///
+    /// - Returns: the dataset type ids that have selected datasets.
+    func materialize(in c: any SQLConnection) throws -> Set<Int64> {
+        var parameters: [SQLValue] = []
+        let queries = try subqueries { parameters.append($0); return "?\(parameters.count)" }
+        guard let first = queries.first else { return [] }
+        let d = c.dialect
+        try c.execute("CREATE TEMP TABLE IF NOT EXISTS \(Self.table) (dataset_type_id \(d.bigint) NOT NULL, id \(d.uuid) NOT NULL, PRIMARY KEY (dataset_type_id, id))")
+        try c.execute("DELETE FROM \(Self.table)")
+        // SQLite: CROSS JOIN keeps the selection as the outer loop; PostgreSQL's planner needs no hint.
+        let join = d.engine == .sqlite ? "CROSS JOIN" : "JOIN"
+        let others = queries.dropFirst().map { " AND d.id IN (\($0))" }.joined()
+        try c.execute("""
+            \(d.insertOrIgnore) \(Self.table) (id, dataset_type_id) SELECT d.id, d.dataset_type_id FROM (\(first)) AS s \(join) dataset AS d ON d.id = s.id
+            WHERE 1 = 1\(others)\(d.insertOrIgnoreSuffix)
+            """, parameters)
+        return Set(try c.query("SELECT DISTINCT dataset_type_id FROM \(Self.table)").compactMap { $0[0].int64 })
     }
 }

@@ -133,8 +133,15 @@ extension Registry {
             for literal in pattern.literals where try datasetType(literal, in: c) == nil {
                 throw ButlerError(.notFound, "no dataset type named '\(literal)'")
             }
-            let types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
+            var types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
             if types.isEmpty { reasons.append("no dataset type matched \(query.datasetTypes.joined(separator: ", "))") }
+            if !query.provenance.isEmpty && !types.isEmpty {
+                let selectedTypes = try query.provenance.materialize(in: c)
+                for stored in types where !selectedTypes.contains(stored.id) {
+                    reasons.append("no '\(stored.type.name)' dataset matches the provenance selection")
+                }
+                types = types.filter { selectedTypes.contains($0.id) }
+            }
             var count = 0
             for stored in types {
                 // Collection summaries let the search skip collections that cannot hold this type.
@@ -171,10 +178,14 @@ extension Registry {
         builder.collectionAlias = "coll"
         builder.extraNames = extraQueryNames
         for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
-        let whereCondition = try expression.map { try builder.compileCondition($0) }
-        let provenanceCondition = try query.provenance.condition(on: "t.dataset_id", bind: builder.bind)
-        let conditions = [whereCondition, provenanceCondition].compactMap { $0 }
-        let condition = conditions.isEmpty ? nil : conditions.joined(separator: " AND ")
+        let condition = try expression.map { try builder.compileCondition($0) }
+        // With a provenance selection, the selected datasets of this type drive the query (see materialize(in:));
+        // `+` keeps SQLite from looking the tags table up by type and collection instead of by dataset id.
+        let selected = !query.provenance.isEmpty
+        let selection = selected
+            ? "\(ProvenanceSelection.table) AS sel \(c.dialect.engine == .sqlite ? "CROSS JOIN" : "JOIN") \(q(stored.tagTable)) AS t ON t.dataset_id = sel.id AND sel.dataset_type_id = \(stored.id)"
+            : "\(q(stored.tagTable)) AS t"
+        let plus = selected ? "+" : ""
         let order = try builder.orderBy(query.orderBy)
         let dimColumns = dims.map { "t." + q($0) }
         let rank = "CASE t.collection_id " + collections.enumerated().map { "WHEN \($0.element.id) THEN \($0.offset)" }.joined(separator: " ") + " END"
@@ -182,12 +193,12 @@ extension Registry {
         let orderColumns = order.enumerated().map { "\($0.element.replacingOccurrences(of: " DESC", with: "")) AS order_\($0.offset)" }
         var sql = """
             SELECT t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
-            FROM \(q(stored.tagTable)) AS t
+            FROM \(selection)
             JOIN dataset AS d ON d.id = t.dataset_id
             JOIN collection AS run ON run.collection_id = d.run_id
             JOIN collection AS coll ON coll.collection_id = t.collection_id
             \(builder.joins.joined(separator: "\n"))
-            WHERE t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
+            WHERE \(plus)t.dataset_type_id = \(stored.id) AND \(plus)t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
             """
         if query.findFirst {
             let partition = dims.isEmpty ? "" : "PARTITION BY " + dims.map { "inner_q." + q($0) }.joined(separator: ", ")

@@ -45,8 +45,19 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
         }
     }
 
+    /// A deferred transaction: one consistent snapshot. Not `query_only`, so that a query may fill a TEMP table
+    /// (writes to the temporary database take no lock on the registry file).
     package func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try mapErrors { try queue.read { db in try body(SQLiteConnection(db: db)) } }
+        try mapErrors {
+            try queue.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(SQLiteConnection(db: db))
+                    return .commit
+                }
+                return result!
+            }
+        }
     }
 
     private func mapErrors<T>(_ body: () throws -> T) throws -> T {
