@@ -74,4 +74,17 @@ struct QueryCLITests {
         #expect(retrieved.exitCode == 0)
         #expect(FileManager.default.fileExists(atPath: out + "/fitsheader-hsc.fits"))
     }
+
+    @Test("streamed JSON with --show-uri over more rows than one batch of file look-ups (the look-ups join the query's transaction)")
+    func streamedLocations() throws {
+        let dir = TemporaryDirectory()
+        let repo = dir.path("repo")
+        let generator = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-registry").path
+        let made = try runProcess(generator, [repo, "250", "10", "3"], environment: ["BENCH_REGISTRY": try testRegistryURL() ?? ""])
+        #expect(made.exitCode == 0, "\(made.stderr)")
+        let listed = try runButler(["query-datasets", repo, "raw", "--collections", "bench/all", "--show-uri", "--format", "json"])
+        #expect(listed.exitCode == 0, "\(listed.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as! [[String: Any]]
+        #expect(rows.count == 2_500)
+    }
 }

@@ -8,7 +8,12 @@ import Foundation
 /// one snapshot (REPEATABLE READ). Each repository lives in its own schema (`?schema=NAME`, `public` by default).
 package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     // @unchecked: every use of the connection holds `lock`.
-    private let lock = NSLock()
+    private let lock = NSRecursiveLock()
+    /// Whether a transaction is open (a read or write started from inside another joins it).
+    private var inTransaction = false
+    private var inWrite = false
+    /// The failures of the write transaction in progress.
+    private var currentState: FailureState?
     private let connection: OpaquePointer
     /// The URL with any password masked, for messages.
     package let displayURL: String
@@ -53,16 +58,36 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     package func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        if inTransaction {
+            guard inWrite, let currentState else { throw ButlerError(.database, "a registry write cannot start inside a read of the same registry") }
+            return try body(PostgresConnection(conn: connection, state: currentState))
+        }
+        inTransaction = true
+        inWrite = true
+        defer { inTransaction = false; inWrite = false; currentState = nil }
         var attempt = 0
+        var savepoints = false
         while true {
-            let state = FailureState()
+            let state = FailureState(savepoints: savepoints)
+            currentState = state
             do {
                 _ = try Self.run(connection, "BEGIN", [])
-                let result = try body(PostgresConnection(conn: connection, writing: true, state: state))
+                let result = try body(PostgresConnection(conn: connection, state: state))
+                if state.failures > 0 && !savepoints {
+                    // A statement failed and the body carried on (a constraint the registry checks by trying): the
+                    // server aborted the transaction, so run it again with a savepoint around each write statement.
+                    _ = try? Self.run(connection, "ROLLBACK", [])
+                    savepoints = true
+                    continue
+                }
                 _ = try Self.run(connection, "COMMIT", [])
                 return result
             } catch {
                 _ = try? Self.run(connection, "ROLLBACK", [])
+                if !savepoints && (state.failures > 1 || state.lastState == "25P02") {
+                    savepoints = true
+                    continue
+                }
                 let sqlState = (error as? PostgresError)?.state ?? state.lastState
                 // Serialization failures and deadlocks: run the whole transaction again. A unique key that another
                 // writer committed first: once or twice (the body then sees the row; a real conflict stays one).
@@ -79,9 +104,12 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     package func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        if inTransaction { return try body(PostgresConnection(conn: connection, state: currentState ?? FailureState(savepoints: false))) }
+        inTransaction = true
+        defer { inTransaction = false }
         do {
             _ = try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ", [])
-            let result = try body(PostgresConnection(conn: connection, writing: false, state: FailureState()))
+            let result = try body(PostgresConnection(conn: connection, state: FailureState(savepoints: false)))
             _ = try Self.run(connection, "COMMIT", [])
             return result
         } catch {
@@ -163,27 +191,32 @@ private struct PostgresError: Error {
     }
 }
 
-/// The SQLSTATE of the last failed statement of a transaction (to decide on a retry after the body rethrew it).
+/// How a write transaction's statements fail: whether each runs under a savepoint, how many failed, and the SQLSTATE
+/// of the last failure (to decide on a retry after the body rethrew it).
 private final class FailureState {
+    let savepoints: Bool
+    var failures = 0
     var lastState: String?
+
+    init(savepoints: Bool) { self.savepoints = savepoints }
 }
 
 private struct PostgresConnection: SQLConnection {
     let conn: OpaquePointer
-    /// In a write transaction, each writing statement runs under a savepoint, so that a failed one (a constraint the
-    /// registry checks by trying) leaves the transaction usable, as it is on SQLite.
-    let writing: Bool
+    /// When `state.savepoints` is set, each writing statement runs under a savepoint, so that a failed one (a
+    /// constraint the registry checks by trying) leaves the transaction usable, as on SQLite.
     let state: FailureState
     var dialect: SQLDialect { .postgresql }
 
     private func guarded<T>(_ sql: String, _ body: () throws -> T) throws -> T {
-        let savepoint = writing && !Self.isRead(sql)
+        let savepoint = state.savepoints && !Self.isRead(sql)
         if savepoint { _ = try PostgresDatabase.run(conn, "SAVEPOINT butler_statement", []) }
         do {
             let result = try body()
             if savepoint { _ = try PostgresDatabase.run(conn, "RELEASE SAVEPOINT butler_statement", []) }
             return result
         } catch let error as PostgresError {
+            state.failures += 1
             state.lastState = error.state
             if savepoint { _ = try? PostgresDatabase.run(conn, "ROLLBACK TO SAVEPOINT butler_statement", []) }
             throw error.butlerError

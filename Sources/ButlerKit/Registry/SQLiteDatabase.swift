@@ -7,6 +7,10 @@ import Foundation
 package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
     // @unchecked: the DatabaseQueue serializes every access itself.
     private let queue: DatabaseQueue
+    /// The connection of the transaction in progress and the thread running it: a read or write started from inside
+    /// another (a query's row handler asking for file locations) joins it instead of re-entering the queue.
+    private var current: (db: Database, thread: pthread_t)?
+    private let currentLock = NSLock()
     package let path: String
     package var dialect: SQLDialect { .sqlite }
 
@@ -33,11 +37,12 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
     }
 
     package func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try mapErrors {
+        if let db = joinable() { return try mapErrors { try body(SQLiteConnection(db: db)) } }
+        return try mapErrors {
             try queue.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
-                    result = try body(SQLiteConnection(db: db))
+                    result = try within(db) { try body(SQLiteConnection(db: db)) }
                     return .commit
                 }
                 return result!
@@ -45,14 +50,35 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
         }
     }
 
+    /// When called from inside this database's own transaction, on its thread: that transaction's connection.
+    private func joinable() -> Database? {
+        currentLock.lock()
+        defer { currentLock.unlock() }
+        guard let current, pthread_equal(current.thread, pthread_self()) != 0 else { return nil }
+        return current.db
+    }
+
+    private func within<T>(_ db: Database, _ body: () throws -> T) rethrows -> T {
+        currentLock.lock()
+        current = (db, pthread_self())
+        currentLock.unlock()
+        defer {
+            currentLock.lock()
+            current = nil
+            currentLock.unlock()
+        }
+        return try body()
+    }
+
     /// A deferred transaction: one consistent snapshot. Not `query_only`, so that a query may fill a TEMP table
     /// (writes to the temporary database take no lock on the registry file).
     package func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try mapErrors {
+        if let db = joinable() { return try mapErrors { try body(SQLiteConnection(db: db)) } }
+        return try mapErrors {
             try queue.inDatabase { db in
                 var result: T?
                 try db.inTransaction(.deferred) {
-                    result = try body(SQLiteConnection(db: db))
+                    result = try within(db) { try body(SQLiteConnection(db: db)) }
                     return .commit
                 }
                 return result!
