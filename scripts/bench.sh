@@ -172,16 +172,17 @@ for t in raw postISRCCD calexpBackground; do
   "$BUTLER" query-datasets "$WORK/repo" "$t" --collections bench/all --format csv --limit 100000 > "$WORK/$t.csv"
 done
 echo "fake output" > "$WORK/output.dat"
-python3 - "$WORK" <<'PY'
+python3 - "$WORK" "${BENCH_RECORD_QUANTA:-100000}" <<'PY'
 import csv, json, sys
 work = sys.argv[1]
+limit = int(sys.argv[2])
 ids = {}
 for t in ["raw", "postISRCCD", "calexpBackground"]:
     with open(f"{work}/{t}.csv") as f:
         for row in csv.DictReader(f):
             ids.setdefault((row["detector"], row["exposure"]), {})[t] = row["id"]
 quanta = []
-for (det, exp), inputs in list(ids.items())[:100000]:
+for (det, exp), inputs in list(ids.items())[:limit]:
     quanta.append({"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)},
                    "environment": "stack", "configs": ["step.yaml"], "parameters": {"mode": "bench"},
                    "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
@@ -193,7 +194,7 @@ json.dump(spec, open(f"{work}/spec.json", "w"))
 print(f"spec: {len(quanta)} quanta, {sum(len(q['inputs']) for q in quanta)} inputs")
 PY
 r=$(measure "$BUTLER" record "$WORK/repo" "$WORK/spec.json")
-awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, 100,000 quanta (3 inputs, 1 output each, shared environment and config): %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
+awk -v n="${BENCH_RECORD_QUANTA:-100000}" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, %d quanta (3 inputs, 1 output each, shared environment and config): %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
 rm -rf "$WORK/small"; create_repo "$WORK/small" >/dev/null
 echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WORK/small" --run bench/noop --task noop -- /bin/true) ms (median of 10)"
 rm -rf "$WORK"
