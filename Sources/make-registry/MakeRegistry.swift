@@ -71,6 +71,7 @@ struct MakeRegistry {
         }
         // Newest runs first in the chain, as reprocessing chains are.
         try r.modifyChain("bench/all", children: runNames.reversed())
+        try r.analyzeAfterBulkLoad()
         print("\(exposures * detectors * types.count) datasets in \(runs) runs under bench/all")
     }
 }

@@ -164,6 +164,7 @@ struct MakeRelease {
         }
         try flush()
         try r.modifyChain("bench/all", children: ["bench/coadd"] + runNames.reversed() + ["bench/raw/all", "bench/calib"])
+        try r.analyzeAfterBulkLoad()
         let datasets = raws.count * 7 + biases.count + flats.count + patches * 2
         print("\(datasets) datasets, \(raws.count * 2 + patches * 2) quanta; \(patches) patches of \(perPatch * detectors) PVIs; runs under bench/all")
         print("one catalog: deepCoadd_meas:skymap=bench,tract=0,patch=0; one raw: \(raws[0]); ip_isr versions 30.0.0 ... 30.0.\(releases - 1)")

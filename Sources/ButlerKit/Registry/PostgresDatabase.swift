@@ -229,7 +229,7 @@ private struct PostgresConnection: SQLConnection {
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
-        try guarded(sql) { try PostgresDatabase.each(conn, sql, arguments) { _ in } }
+        _ = try guarded(sql) { try PostgresDatabase.each(conn, sql, arguments) { _ in } }
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
@@ -431,7 +431,7 @@ extension SQLValue {
 
 /// Calls `body` with C strings for `strings` (NULL for nil), valid only during the call.
 private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
     defer { for p in pointers { free(p) } }
     return body(pointers.map { $0.map { UnsafePointer($0) } })
 }

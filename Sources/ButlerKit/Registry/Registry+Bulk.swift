@@ -44,4 +44,10 @@ extension Registry {
             try c.insertRows(into: element, columns: columns.map(\.name), rows: records.map { r in columns.map { r[$0.name]?.sqlValue ?? .null } })
         }
     }
+
+    /// Refreshes the query planner's statistics after a bulk load (PostgreSQL's ANALYZE; SQLite plans without them).
+    package func analyzeAfterBulkLoad() throws {
+        guard database.dialect.engine == .postgresql else { return }
+        try database.write { c in try c.execute("ANALYZE") }
+    }
 }
