@@ -17,3 +17,15 @@ public func jsonString(_ s: String) -> String {
     }
     return out + "\""
 }
+
+/// `s` with each character found in `replacements` replaced, without Foundation (this is called for every label and
+/// identifier; most strings need nothing replaced and are returned as they are).
+func escaping(_ s: String, _ replacements: [Character: String]) -> String {
+    guard s.contains(where: { replacements[$0] != nil }) else { return s }
+    var out = ""
+    out.reserveCapacity(s.utf8.count + 8)
+    for c in s {
+        if let r = replacements[c] { out += r } else { out.append(c) }
+    }
+    return out
+}

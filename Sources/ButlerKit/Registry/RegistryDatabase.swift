@@ -67,11 +67,11 @@ package struct SQLDialect: Sendable, Equatable {
 
     /// A quoted SQL identifier.
     package func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        "\"" + escaping(identifier, ["\"": "\"\""]) + "\""
     }
 }
 
 /// Quotes a SQL identifier (the same on every engine we support).
 package func q(_ identifier: String) -> String {
-    "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    "\"" + escaping(identifier, ["\"": "\"\""]) + "\""
 }

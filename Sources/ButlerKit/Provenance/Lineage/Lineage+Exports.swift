@@ -54,7 +54,7 @@ extension Lineage {
     /// failed), edges labelled with roles, inputs above outputs. Render with `dot -Tsvg`.
     public func dotText() -> String {
         func quoted(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+            "\"" + escaping(s, ["\\": "\\\\", "\"": "\\\"", "\n": "\\n"]) + "\""
         }
         func node(_ id: UUID, _ kind: String) -> String { quoted(kind + id.lowercasedString) }
         var out = "digraph lineage {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n"

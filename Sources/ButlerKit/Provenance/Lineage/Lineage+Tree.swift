@@ -59,7 +59,11 @@ extension Lineage {
             if let u = s.user { facts.append("user \(u)") }
             if let start = s.start {
                 var time = start.isoUTC
-                if let end = s.end { time += " → \(end.isoUTC) (\(String(format: "%.3f", Double(end.nanoseconds - start.nanoseconds) / 1e9)) s)" }
+                if let end = s.end {
+                    let ms = max(0, (end.nanoseconds - start.nanoseconds) / 1_000_000)
+                    let fraction = String(ms % 1000)
+                    time += " → \(end.isoUTC) (\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s)"
+                }
                 facts.append(time)
             }
             if !facts.isEmpty { out += detail + facts.joined(separator: ", ") + "\n" }

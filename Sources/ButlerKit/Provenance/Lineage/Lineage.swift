@@ -116,7 +116,7 @@ public struct Lineage: Sendable {
 extension Lineage.Dataset {
     /// The MIME type of the dataset's file, from its extension (`application/fits` for FITS files).
     public var contentType: String {
-        let ext = path.map { ($0 as NSString).lastPathComponent.lowercased() } ?? ""
+        let ext = path.map { String($0.split(separator: "/").last ?? "").lowercased() } ?? ""
         let fromStorage = storageClass.flatMap { StorageClasses.builtIn.extensions[$0] } ?? ""
         func has(_ e: String) -> Bool { ext.hasSuffix("." + e) || (ext.isEmpty && fromStorage == e) }
         if has("fits") || has("fit") || has("fz") || has("fits.gz") || has("fits.fz") { return "application/fits" }

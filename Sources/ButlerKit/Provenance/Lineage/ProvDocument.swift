@@ -88,7 +88,7 @@ public struct ProvDocument: Sendable {
     /// The document as PROV-N (W3C Recommendation, 2013).
     public func provNText() -> String {
         func literal(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+            "\"" + escaping(s, ["\\": "\\\\", "\"": "\\\"", "\n": "\\n"]) + "\""
         }
         func value(_ v: Value) -> String {
             switch v {
