@@ -57,10 +57,8 @@ let package = Package(
         .executableTarget(name: "make-raws", dependencies: ["FITS"]),
         // A tiny two-step example pipeline for `make demo`.
         .executableTarget(name: "demo-step", dependencies: ["FITS"]),
-        // Fills a large registry through ButlerKit for `make bench`.
-        .executableTarget(name: "make-registry", dependencies: ["ButlerKit"]),
-        // Fills a registry with a data release's datasets and provenance (quanta) for `make bench`.
-        .executableTarget(name: "make-release", dependencies: ["ButlerKit", .product(name: "Crypto", package: "swift-crypto")]),
+        // Fills a large registry through ButlerKit for `make bench`; `--release` adds a data release's provenance.
+        .executableTarget(name: "make-registry", dependencies: ["ButlerKit", .product(name: "Crypto", package: "swift-crypto")]),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
         .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),

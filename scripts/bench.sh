@@ -6,7 +6,6 @@ set -euo pipefail
 BUTLER=${1:-.build/release/butler}
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-MAKE_RELEASE=$(dirname "$BUTLER")/make-release
 # BENCH_ONLY=ingest|query|provenance|lineage runs one part.
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
@@ -205,7 +204,7 @@ echo
 REL="$OUT/release-1m"
 if [ ! -f "$REL/butler.yaml" ]; then
   rm -rf "$REL"
-  t=$(measure env "$(generator_registry "$REL")" "$MAKE_RELEASE" "$REL")
+  t=$(measure env "$(generator_registry "$REL")" "$MAKE_REGISTRY" --release "$REL")
   echo "== provenance queries on a data release (generated in ${t% *} s)"
 else
   echo "== provenance queries on a data release"

@@ -50,11 +50,11 @@ public struct LineageFixture: Sendable {
         var config106 = ""
         for (raw, exposure, version, doBias) in [(raw53, "2023032100053", "1.2.3", "true"), (raw106, "2024062400106", "1.2.4", "false")] {
             let dataId = ["instrument": "LATISS", "detector": "0", "exposure": exposure]
+            let isrConfig = "doBias: \(doBias)\noverscan:\n  fit: median\n  order: 1\n"
             let post = try put("postISRCCD", run: doBias == "true" ? "drp/isr" : "drp/isr-rerun", dataId: dataId, task: "isr",
                                inputs: ["raw=\(raw.id.lowercasedString)", "bias=\(bias.id.lowercasedString)"],
-                               packages: ["ip_isr": version, "numpy": "2.1.0"], config: ("isr.yaml", "doBias: \(doBias)\noverscan:\n  fit: median\n  order: 1\n"),
-                               parameters: ["doFlat": "false"])
-            if doBias == "false" { config106 = ConfigFile(name: "isr.yaml", content: Data("doBias: false\noverscan:\n  fit: median\n  order: 1\n".utf8)).hash }
+                               packages: ["ip_isr": version, "numpy": "2.1.0"], config: ("isr.yaml", isrConfig), parameters: ["doFlat": "false"])
+            if doBias == "false" { config106 = ConfigFile(name: "isr.yaml", content: Data(isrConfig.utf8)).hash }
             posts.append(post)
             calexps.append(try put("calexp", run: "drp/calibrate", dataId: dataId, task: "calibrate", inputs: ["exposure=\(post.id.lowercasedString)"],
                                    packages: ["pipe_tasks": "3.0", "numpy": "2.1.0"], config: ("calibrate.json", "{\"astrometry\": {\"refcat\": \"gaia_dr3\"}}")))

@@ -3,7 +3,7 @@ public import Foundation
 /// Selects datasets by how they were made; part of a ``DatasetQuery``.
 ///
 /// Values of one kind are alternatives (any of them); kinds combine with each other and with `--where` (all of them).
-public struct ProvenanceSelection: Sendable, Equatable {
+public struct ProvenanceSelection: Sendable {
     /// Datasets derived, through any number of steps, from any of these.
     public var derivedFrom: [UUID] = []
     /// Datasets made by a step with one of these task labels.
@@ -19,11 +19,6 @@ public struct ProvenanceSelection: Sendable, Equatable {
 
     /// Whether no provenance constraint is set.
     public var isEmpty: Bool { derivedFrom.isEmpty && producedBy.isEmpty && producedWith.isEmpty && configHashes.isEmpty }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.derivedFrom == b.derivedFrom && a.producedBy == b.producedBy && a.configHashes == b.configHashes
-            && a.producedWith.map { "\($0.name)=\($0.version)" } == b.producedWith.map { "\($0.name)=\($0.version)" }
-    }
 
     /// Parses `NAME=VERSION`.
     ///

@@ -34,42 +34,24 @@ public struct ProvenanceRecord: Sendable {
 
 extension Registry {
     /// How a dataset was made: its producing quantum with environment, configs, parameters and inputs, and its
-    /// metrics. A dataset ingested as a raw has no quantum.
+    /// metrics. A dataset ingested as a raw has no quantum. (One level of ``lineage(of:direction:depth:includeConfigs:)``.)
     public func provenanceRecord(of ref: DatasetRef) throws -> ProvenanceRecord {
-        try database.read { c in
-            let id = ref.id.lowercasedString
-            let q = try c.queryOne("""
-                SELECT q.id, q.task_label, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time,
-                       e.code_commit, e.code_dirty, e.executable_hash, q.environment_id, q.log_dataset_id
-                FROM quantum_output AS o JOIN quantum AS q ON q.id = o.quantum_id LEFT JOIN software_environment AS e ON e.id = q.environment_id
-                WHERE o.dataset_id = ?
-                """, [.text(id)])
-            var packages: [String: String] = [:], configs: [String: String] = [:], params: [String: String] = [:]
-            var inputs: [ProvenanceRecord.Input] = []
-            if let q, let qid = q[0].string {
-                for row in try c.query("SELECT name, version FROM environment_package WHERE environment_id = ?", [q[12]]) { packages[row[0].string ?? ""] = row[1].string ?? "" }
-                for row in try c.query("SELECT name, config_hash FROM quantum_config WHERE quantum_id = ?", [.text(qid)]) { configs[row[0].string ?? ""] = row[1].string ?? "" }
-                for row in try c.query("SELECT name, value FROM quantum_parameter WHERE quantum_id = ?", [.text(qid)]) { params[row[0].string ?? ""] = row[1].string ?? "" }
-                for row in try c.query("""
-                    SELECT i.role, i.dataset_id, dt.name, run.name, t.dataset_type, t.run FROM quantum_input AS i
-                    LEFT JOIN dataset AS d ON d.id = i.dataset_id LEFT JOIN dataset_type AS dt ON dt.id = d.dataset_type_id
-                    LEFT JOIN collection AS run ON run.collection_id = d.run_id LEFT JOIN dataset_tombstone AS t ON t.dataset_id = i.dataset_id
-                    WHERE i.quantum_id = ? ORDER BY i.role, i.dataset_id
-                    """, [.text(qid)]) {
-                    inputs.append(ProvenanceRecord.Input(role: row[0].string ?? "", id: UUID(registryText: row[1].string ?? "") ?? UUID(),
-                                                         datasetType: row[2].string ?? row[4].string, run: row[3].string ?? row[5].string,
-                                                         removed: row[2].isNull))
-                }
-            }
-            var metrics: [String: Double] = [:]
-            for row in try c.query("SELECT name, value FROM dataset_metric WHERE dataset_id = ?", [.text(id)]) { metrics[row[0].string ?? ""] = row[1].double }
-            return ProvenanceRecord(
-                dataset: ref, quantum: q?[0].string.flatMap(UUID.init(registryText:)), taskLabel: q?[1].string, status: q?[2].string,
-                exitCode: q?[3].int, host: q?[4].string, user: q?[5].string, command: q?[6].string,
-                start: q?[7].int64.map(TAITime.init(nanoseconds:)), end: q?[8].int64.map(TAITime.init(nanoseconds:)),
-                packages: packages, codeCommit: q?[9].string, codeDirty: q?[10].int.map { $0 != 0 }, executableHash: q?[11].string,
-                configs: configs, parameters: params, inputs: inputs, metrics: metrics, logDataset: q?[13].string.flatMap(UUID.init(registryText:)))
+        let lineage = try lineage(of: ref.id, depth: 1)
+        let step = lineage.producer[ref.id].flatMap { lineage.steps[$0] }
+        let environment = step?.environment.flatMap { lineage.environments[$0] }
+        let inputs = (step?.inputs ?? []).map { edge in
+            let input = lineage.datasets[edge.dataset]
+            return ProvenanceRecord.Input(role: edge.role, id: edge.dataset, datasetType: input?.datasetType, run: input?.run,
+                                          removed: input?.removed ?? true)
         }
+        return ProvenanceRecord(
+            dataset: ref, quantum: step?.id, taskLabel: step?.taskLabel, status: step?.status, exitCode: step?.exitCode,
+            host: step?.host, user: step?.user, command: step?.command, start: step?.start, end: step?.end,
+            packages: Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a }),
+            codeCommit: environment?.codeCommit, codeDirty: environment?.codeDirty, executableHash: environment?.executableHash,
+            configs: Dictionary((step?.configs ?? []).map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a }),
+            parameters: Dictionary((step?.parameters ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            inputs: inputs, metrics: try metrics(of: ref.id), logDataset: step?.logDataset)
     }
 }
 

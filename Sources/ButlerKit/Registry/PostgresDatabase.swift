@@ -300,10 +300,10 @@ enum PlaceholderRewriter {
         out.reserveCapacity(sql.utf8.count + 16)
         var next = 1
         var quote: Character?
-        var chars = Array(sql)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
+        var index = sql.startIndex
+        while index < sql.endIndex {
+            let c = sql[index]
+            index = sql.index(after: index)
             if let open = quote {
                 out.append(c)
                 if c == open { quote = nil }
@@ -311,22 +311,18 @@ enum PlaceholderRewriter {
                 quote = c
                 out.append(c)
             } else if c == "?" {
-                var j = i + 1
-                var digits = ""
-                while j < chars.count, chars[j].isASCII, chars[j].isNumber { digits.append(chars[j]); j += 1 }
+                let digits = sql[index...].prefix { $0.isASCII && $0.isNumber }
                 if digits.isEmpty {
                     out += "$\(next)"
                     next += 1
                 } else {
                     out += "$" + digits
-                    i = j - 1
+                    index = digits.endIndex
                 }
             } else {
                 out.append(c)
             }
-            i += 1
         }
-        chars.removeAll()
         cacheLock.lock()
         if cache.count > 2_000 { cache.removeAll() }
         cache[sql] = out

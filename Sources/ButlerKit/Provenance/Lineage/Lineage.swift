@@ -59,6 +59,8 @@ public struct Lineage: Sendable {
         public let end: TAITime?
         /// The id of the step's ``Environment``.
         public let environment: String?
+        /// The dataset holding the step's captured log, if any.
+        public let logDataset: UUID?
         /// Config files: name and SHA-256 of the content, sorted by name.
         public internal(set) var configs: [(name: String, hash: String)] = []
         /// Parameters, sorted by name.

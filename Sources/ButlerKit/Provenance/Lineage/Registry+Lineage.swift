@@ -86,7 +86,7 @@ extension Registry {
     }
 
     static let stepColumns = """
-        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id
+        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id, q.log_dataset_id
         """
 
     static func step(from row: SQLRow, offset o: Int) -> Lineage.Step? {
@@ -94,7 +94,8 @@ extension Registry {
         return Lineage.Step(id: id, taskLabel: row[o + 1].string ?? "", run: row[o + 2].string ?? "", dataId: row[o + 3].string ?? "",
                             status: row[o + 4].string ?? "", exitCode: row[o + 5].int, host: row[o + 6].string, user: row[o + 7].string,
                             command: row[o + 8].string, start: row[o + 9].int64.map(TAITime.init(nanoseconds:)),
-                            end: row[o + 10].int64.map(TAITime.init(nanoseconds:)), environment: row[o + 11].string)
+                            end: row[o + 10].int64.map(TAITime.init(nanoseconds:)), environment: row[o + 11].string,
+                            logDataset: row[o + 12].string.flatMap(UUID.init(registryText:)))
     }
 
     /// Type, run, data ID and file of each dataset; tombstones for removed ones.
@@ -180,16 +181,6 @@ extension Registry {
             for hash in configHashes {
                 guard let row = try c.queryOne("SELECT format, content FROM config_blob WHERE hash = ?", [.text(hash)]) else { continue }
                 graph.configs[hash] = Lineage.Config(hash: hash, format: row[0].string ?? "text", content: row[1].data ?? Data())
-            }
-        }
-    }
-
-    /// The configs with these hashes (or hash prefixes), with their content.
-    public func configs(_ hashes: [String]) throws -> [Lineage.Config] {
-        try database.read { c in
-            try hashes.compactMap { hash in
-                guard let row = try c.queryOne("SELECT hash, format, content FROM config_blob WHERE hash = ?", [.text(hash)]) else { return nil }
-                return Lineage.Config(hash: row[0].string ?? hash, format: row[1].string ?? "text", content: row[2].data ?? Data())
             }
         }
     }

@@ -5,54 +5,25 @@ import Foundation
 /// Fills a new repository with a data release's datasets and provenance for `make bench`: raws -> isr -> calibrate
 /// (PVIs) -> coadd per patch -> measurement catalogs, with ten software releases over the processing runs.
 ///
-/// Usage: make-release REPO [EXPOSURES] [DETECTORS] [EXPOSURES_PER_PATCH] [RUNS]
+/// Usage: make-registry --release REPO [EXPOSURES] [DETECTORS] [EXPOSURES_PER_PATCH] [RUNS]
 /// Defaults (14,500 x 10, 15, 30) give ~1,017,000 datasets and ~292,000 quanta; each coadd is made from 150 PVIs and
 /// their backgrounds. The package `ip_isr` has version 30.0.K in release K (K = 0..9).
-@main
-struct MakeRelease {
-    static func main() throws {
-        let args = CommandLine.arguments
-        guard args.count >= 2 else {
-            FileHandle.standardError.write(Data("usage: make-release REPO [EXPOSURES] [DETECTORS] [EXPOSURES_PER_PATCH] [RUNS]\n".utf8))
+enum MakeRelease {
+    static func main(_ args: [String]) throws {
+        guard args.count >= 1 else {
+            FileHandle.standardError.write(Data("usage: make-registry --release REPO [EXPOSURES] [DETECTORS] [EXPOSURES_PER_PATCH] [RUNS]\n".utf8))
             exit(2)
         }
         func arg(_ i: Int, _ fallback: Int) -> Int { args.count > i ? Int(args[i]) ?? fallback : fallback }
-        let exposures = arg(2, 14_500), detectors = arg(3, 10), perPatch = arg(4, 15), runs = arg(5, 30)
+        let exposures = arg(1, 14_500), detectors = arg(2, 10), perPatch = arg(3, 15), runs = arg(4, 30)
         let releases = 10
-        // BENCH_REGISTRY: a registry URL (PostgreSQL) instead of the repository's own SQLite file.
-        let butler = try Butler.create(at: args[1], registry: ProcessInfo.processInfo.environment["BENCH_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 })
+        let butler = try BenchCamera.createRepository(args[0])
         let r = butler.registry
-        let instrument = "BenchCam"
+        let instrument = BenchCamera.instrument, filters = BenchCamera.filters
         let i = DataIDValue.string(instrument)
 
         // Dimensions.
-        try r.insertDimensionRecords("instrument", [DimensionRecord(element: "instrument", fields: ["name": .string(instrument)])])
-        let filters = ["g", "r", "i", "z", "y"]
-        try r.insertDimensionRecords("physical_filter", filters.map {
-            DimensionRecord(element: "physical_filter", fields: ["instrument": .string(instrument), "name": .string("\($0)-bench"), "band": .string($0)])
-        })
-        try r.insertDimensionRecordsUnchecked("detector", (0..<detectors).map {
-            DimensionRecord(element: "detector", fields: ["instrument": .string(instrument), "id": .int($0), "full_name": .string(String(format: "D%03d", $0))])
-        })
-        let perNight = 100
-        let days = (0..<((exposures + perNight - 1) / perNight)).map { n in
-            TAITime(nanoseconds: TAITime.startOfDayObs(20250101, offsetSeconds: 0).nanoseconds + Int64(n) * 86_400_000_000_000).dayObs(offsetSeconds: 0)
-        }
-        try r.insertDimensionRecordsUnchecked("day_obs", days.map { DimensionRecord(element: "day_obs", fields: ["instrument": .string(instrument), "id": .int($0)]) })
-        var exposureIds: [Int] = [], groups: [DimensionRecord] = [], records: [DimensionRecord] = []
-        for e in 0..<exposures {
-            let day = days[e / perNight], seq = e % perNight + 1, id = day * 100_000 + seq
-            exposureIds.append(id)
-            let begin = TAITime.startOfDayObs(day, offsetSeconds: 0).adding(seconds: Double(seq * 60))
-            groups.append(DimensionRecord(element: "group", fields: ["instrument": .string(instrument), "name": .string("g\(id)")]))
-            records.append(DimensionRecord(element: "exposure", fields: [
-                "instrument": .string(instrument), "id": .int(id), "obs_id": .string("BC_\(id)"), "physical_filter": .string("\(filters[e % 5])-bench"),
-                "group": .string("g\(id)"), "day_obs": .int(day), "exposure_time": .float(30), "observation_type": .string("science"),
-                "seq_num": .int(seq), "timespan_begin": .int(Int(begin.nanoseconds)), "timespan_end": .int(Int(begin.adding(seconds: 30).nanoseconds)),
-            ]))
-        }
-        try r.insertDimensionRecordsUnchecked("group", groups)
-        try r.insertDimensionRecordsUnchecked("exposure", records)
+        let exposureIds = try BenchCamera.insert(into: r, exposures: exposures, detectors: detectors)
         let patches = (exposures + perPatch - 1) / perPatch
         try r.insertDimensionRecords("skymap", [DimensionRecord(element: "skymap", fields: ["name": .string("bench")])])
         try r.insertDimensionRecordsUnchecked("tract", [DimensionRecord(element: "tract", fields: ["skymap": .string("bench"), "id": .int(0)])])
