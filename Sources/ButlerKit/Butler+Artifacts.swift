@@ -11,8 +11,8 @@ public enum PruneMode: Sendable, Equatable {
 }
 
 extension Butler {
-    /// Removes datasets as `mode` says; registry rows go first, in one transaction, then the files that no
-    /// remaining dataset uses (files outside the datastore, ingested with `direct`, are never deleted).
+    /// Removes datasets as `mode` says: registry rows and the files that no remaining dataset uses, in two phases
+    /// (see ``FileDatastore``); files outside the datastore, ingested with `direct`, are never deleted.
     ///
     /// - Returns: the number of datasets affected.
     @discardableResult
@@ -25,20 +25,11 @@ extension Butler {
             if let other = refs.first(where: { $0.run != run }) {
                 throw ButlerError(.invalidValue, "dataset \(other.id.lowercasedString) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
             }
-            deleteFiles(try registry.purgeDatasets(refs.map(\.id), force: force))
+            try removingFiles { release in try registry.purgeDatasets(refs.map(\.id), force: force, releasing: release) }
         case .unstore:
-            deleteFiles(try registry.removeFileRecords(refs.map(\.id)))
+            try removingFiles { release in try registry.removeFileRecords(refs.map(\.id), releasing: release) }
         }
         return refs.count
-    }
-
-    private func deleteFiles(_ paths: [String]) {
-        for path in paths where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
-            let url = datastoreRoot.appendingPathComponent(path)
-            do { try FileManager.default.removeItem(at: url) } catch {
-                logger.warning("could not delete file", metadata: ["path": "\(url.path)", "error": "\(error.localizedDescription)"])
-            }
-        }
     }
 
     /// Copies the files of datasets out of the repository into `destination`.

@@ -46,13 +46,11 @@ public final class Butler: Sendable {
 
     deinit { journal.close() }
 
-    /// Removes what writers killed mid-transfer left in the datastore (files no registry row names, temporary files,
-    /// staging folders), as listed in their journals. Cheap when there is nothing to do: one look at a folder.
+    /// Finishes or undoes what writers killed mid-transfer left in the datastore (temporary files, files renamed aside
+    /// by a removal, staging folders), as listed in their journals. Cheap when there is nothing to do: one look at a folder.
     package func recoverInterruptedTransfers() {
         do {
-            let removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in
-                try registry.database.read { c in try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text(path)]) != nil }
-            }
+            let removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in try registry.claimToken(of: path) }
             if removed > 0 { logger.info("removed files of interrupted transfers", metadata: ["count": "\(removed)"]) }
         } catch {
             logger.warning("could not clean up after an interrupted transfer: \(error)")
@@ -183,33 +181,41 @@ public final class Butler: Sendable {
         throw ButlerError(.invalidConfig, "unsupported registry.db '\(url)': expected sqlite:///PATH")
     }
 
-    /// Removes RUN collections with their datasets and the datastore files of those datasets.
+    /// Removes RUN collections with their datasets, their steps and the datastore files of those datasets.
     ///
-    /// The registry rows go first, in one transaction; then the files inside the datastore root are deleted
-    /// (files ingested in place with `direct` are never deleted).
+    /// The files are renamed aside inside the removing transaction and deleted once it commits (put back if it
+    /// fails), with the folders they leave empty; files ingested in place with `direct` are never deleted.
     @discardableResult
     public func removeRuns(_ patterns: [String], unlinkFromChains: Bool = false) throws -> RemovedRuns {
-        let removed = try registry.removeRuns(patterns, unlinkFromChains: unlinkFromChains)
-        let fm = FileManager.default
-        for path in removed.files where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
-            let url = datastoreRoot.appendingPathComponent(path)
-            do {
-                try fm.removeItem(at: url)
-            } catch {
-                logger.warning("could not delete file of removed dataset", metadata: ["path": "\(url.path)", "error": "\(error.localizedDescription)"])
-            }
+        try removingFiles { release in
+            try registry.removeRuns(patterns, unlinkFromChains: unlinkFromChains, releasing: release)
         }
-        for run in removed.runs {
-            // Remove the run's folder tree when the template put everything under it.
-            let folder = datastoreRoot.appendingPathComponent(run)
-            if folder.path.hasPrefix(datastoreRoot.path + "/"), (try? fm.subpathsOfDirectory(atPath: folder.path))?.allSatisfy({ path in
-                var d: ObjCBool = false
-                return fm.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &d) && d.boolValue
-            }) == true {
-                try? fm.removeItem(at: folder)
+    }
+
+    /// Runs a removal transaction whose released files are renamed aside inside it (by `release`, called once per
+    /// attempt of the transaction), deleted after it commits, and put back if it fails: the second phase of the
+    /// datastore's removal (see ``FileDatastore``).
+    func removingFiles<T>(_ removal: (_ release: ([(path: String, token: String)]) throws -> Void) throws -> T) throws -> T {
+        let datastore = self.datastore
+        var trashed: [String: TrashedFile] = [:]
+        do {
+            let result = try removal { released in
+                // A retried transaction may release a different set: put back what this attempt keeps.
+                let now = Set(released.map(\.path))
+                for (path, file) in trashed where !now.contains(path) {
+                    datastore.restore(file)
+                    trashed[path] = nil
+                }
+                for (path, token) in released where trashed[path] == nil {
+                    if let file = try datastore.trash(path, claimToken: token) { trashed[path] = file }
+                }
             }
+            for file in trashed.values { datastore.emptyTrash(file) }
+            return result
+        } catch {
+            for file in trashed.values { datastore.restore(file) }
+            throw error
         }
-        return removed
     }
 
     /// The full configuration as YAML, with the dimension universe under `dimensions`, or one part of it.

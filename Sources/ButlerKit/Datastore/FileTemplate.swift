@@ -5,9 +5,12 @@ import Foundation
 ///
 /// - `{name}` is a value; `{a|b}` takes the first that exists; `{dim.attr}` is a record attribute.
 /// - `:?` makes a field optional: when it has no value, the field and the literal text just before it go.
-/// - `/` inside a value becomes `_`, unless the field ends in `:/`.
-/// - Characters ` <>:"\|?*` and control characters in values become `_`, and a value cannot be `.` or `..`,
-///   so no path can leave the datastore root.
+/// - `/` inside a value becomes `_` (as Rubin's do), unless the field ends in `:/`.
+/// - `%`, the characters ` <>:"\|?*` and control characters in values are percent-encoded (`a:b` becomes `a%3Ab`),
+///   a value or a component of a `:/` value that is `.` or `..` is encoded too (`%2E`), and an empty component of a
+///   `:/` value becomes `%`: different values give different paths, and no path can leave the datastore root. The
+///   one exception, `a/b` and `a_b` in a field without `:/`, is refused when it happens by the registry's claim on
+///   the path (see ``FileDatastore``); Rubin's templates put `{run:/}` first, which keeps them apart.
 public struct FileTemplate: Sendable, Hashable {
     /// The template text.
     public let text: String
@@ -95,22 +98,31 @@ public struct FileTemplate: Sendable, Hashable {
         return components.joined(separator: "/")
     }
 
-    /// Replaces characters that do not belong in a path component.
+    /// Encodes characters that do not belong in a path component (see the type's documentation).
     static func sanitize(_ value: String, keepSlash: Bool) -> String {
-        var out = ""
-        for scalar in value.unicodeScalars {
-            if scalar == "/" {
-                out += keepSlash ? "/" : "_"
-            } else if " <>:\"\\|?*".unicodeScalars.contains(scalar) || scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "_"
-            } else {
-                out.unicodeScalars.append(scalar)
+        func encode(_ component: Substring) -> String {
+            if component.isEmpty { return "%" }
+            if component == "." { return "%2E" }
+            if component == ".." { return "%2E%2E" }
+            var out = ""
+            for scalar in component.unicodeScalars {
+                if scalar == "/" {
+                    out += "_"
+                } else if scalar == "%" || " <>:\"\\|?*".unicodeScalars.contains(scalar) || scalar.value < 0x20 || scalar.value == 0x7F {
+                    for byte in String(scalar).utf8 { out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2) }
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
+            return out
         }
         if keepSlash {
-            return out.split(separator: "/", omittingEmptySubsequences: true)
-                .map { ($0 == "." || $0 == "..") ? "_" : String($0) }.joined(separator: "/")
+            return value.split(separator: "/", omittingEmptySubsequences: false).map(encode).joined(separator: "/")
         }
-        return (out == "." || out == "..") ? "_" : out
+        return encode(Substring(value))
     }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

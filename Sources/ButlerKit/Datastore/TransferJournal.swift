@@ -1,14 +1,20 @@
 package import Foundation
 internal import Glibc
 
-/// What a writing process is about to create in the datastore, so that a crash leaves nothing behind for long.
+/// What a writing process is about to create or remove in the datastore, so that a crash leaves nothing behind.
 ///
-/// Before a file (or a staging folder) is created, its path is appended to this process's journal,
-/// `DATASTORE/.butler-journal/PID-ID.journal`, which the process holds locked (`flock`) while it lives. The journal
-/// is removed when the repository is closed. The next process that opens the repository finds journals whose lock is
-/// free (their writer died, say by SIGKILL) and removes the files they list that no registry row names, with their
-/// temporary files, then the journals: the datastore goes back to agreeing with the registry, whose own transactions
-/// the database already rolled back.
+/// Before a temporary file (or a staging folder) is created, or a file is renamed aside for removal, a line is
+/// appended to this process's journal, `DATASTORE/.butler-journal/PID-ID.journal`, which the process holds locked
+/// (`flock`) while it lives:
+///
+/// - `t PATH<TAB>TOKEN`: a new file for PATH under its temporary name (see ``StagedFile``);
+/// - `r PATH<TAB>TOKEN<TAB>CLAIM`: the file at PATH renamed aside by a removal that deletes the claim CLAIM;
+/// - `d FOLDER`: a staging folder, removed whole.
+///
+/// The journal is removed when the repository is closed. The next process that opens the repository finds journals
+/// whose lock is free (their writer died, say by SIGKILL) and finishes or undoes what they list, using the
+/// registry's claims (`datastore_path`) to tell what committed: a temporary file whose claim committed takes its
+/// final name, any other is deleted; a file renamed aside is put back if its claim is still there, else deleted.
 package final class TransferJournal: @unchecked Sendable {
     // @unchecked: `fd` and `path` change only under `lock`.
     static let folderName = ".butler-journal"
@@ -16,6 +22,8 @@ package final class TransferJournal: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
     private var path: String?
+    /// Set when something it lists could not be finished; the journal then outlives the process for recovery.
+    private var keep = false
 
     package init(datastoreRoot: URL) {
         folder = datastoreRoot.appendingPathComponent(Self.folderName)
@@ -23,8 +31,13 @@ package final class TransferJournal: @unchecked Sendable {
 
     deinit { close() }
 
-    /// Notes a file about to be created at `relativePath` (relative to the datastore root).
-    package func recordFile(_ relativePath: String) throws { try append("f \(relativePath)\n") }
+    /// Notes a temporary file about to be created for `relativePath` (relative to the datastore root).
+    package func recordTemporary(_ relativePath: String, token: String) throws { try append("t \(relativePath)\t\(token)\n") }
+
+    /// Notes a file about to be renamed aside by a removal that deletes the claim `claimToken`.
+    package func recordTrash(_ relativePath: String, token: String, claimToken: String) throws {
+        try append("r \(relativePath)\t\(token)\t\(claimToken)\n")
+    }
 
     /// Notes a folder about to be created (removed whole by recovery).
     package func recordFolder(_ relativePath: String) throws { try append("d \(relativePath)\n") }
@@ -48,12 +61,20 @@ package final class TransferJournal: @unchecked Sendable {
         guard written == line.utf8.count else { throw ButlerError(.io, "cannot write the transfer journal \(path ?? ""): \(String(cString: strerror(errno)))") }
     }
 
+    /// Keeps the journal when the process ends: something it lists (a registered file not yet at its final name)
+    /// is left for the next open's recovery to finish.
+    package func keepForRecovery() {
+        lock.lock()
+        defer { lock.unlock() }
+        keep = true
+    }
+
     /// Removes the journal: everything it listed is either recorded in the registry or was cleaned up.
     package func close() {
         lock.lock()
         defer { lock.unlock() }
         guard fd >= 0 else { return }
-        if let path { unlink(path) }
+        if let path, !keep { unlink(path) }
         Glibc.close(fd)
         fd = -1
         path = nil
@@ -80,48 +101,80 @@ package final class TransferJournal: @unchecked Sendable {
         return result
     }
 
-    /// Paths that live writers are creating right now (not problems; `verify` leaves them alone).
+    /// What live writers are creating or removing right now (not problems; `verify` leaves them alone).
     static func pathsInFlight(datastoreRoot: URL) -> (files: Set<String>, folders: [String], pids: Set<String>) {
         var files = Set<String>(), folders: [String] = [], pids = Set<String>()
         for journal in journals(datastoreRoot: datastoreRoot) where journal.alive {
             pids.insert(journal.pid)
-            for entry in journal.entries { if entry.kind == "d" { folders.append(entry.path) } else { files.insert(entry.path) } }
+            for entry in journal.entries {
+                if entry.kind == "d" { folders.append(entry.path) } else { files.insert(String(entry.path.prefix { $0 != "\t" })) }
+            }
         }
         return (files, folders, pids)
     }
 
-    /// Cleans up after writers that died: their files without a registry row, their temporary files and staging
-    /// folders, then their journals. Paths a live writer also lists are left alone.
+    /// Finishes or undoes what writers that died left: see the type's documentation. Entries a live writer also
+    /// lists are left alone.
     ///
-    /// - Returns: the number of files and folders removed.
+    /// - Parameter claimToken: the token of the registry's claim on a path, nil when no claim holds it.
+    /// - Returns: the number of files and folders removed, restored or published.
     @discardableResult
-    static func recover(datastoreRoot: URL, isRecorded: (String) throws -> Bool) throws -> Int {
+    static func recover(datastoreRoot: URL, claimToken: (String) throws -> String?) throws -> Int {
         let all = journals(datastoreRoot: datastoreRoot)
         let dead = all.filter { !$0.alive }
         guard !dead.isEmpty else { return 0 }
-        let live = Set(all.filter(\.alive).flatMap { $0.entries.map(\.path) })
-        let fm = FileManager.default
-        var removed = 0
+        let live = Set(all.filter(\.alive).flatMap { $0.entries.map { String($0.path.prefix { $0 != "\t" }) } })
+        var done = 0
         for journal in dead {
-            for entry in journal.entries where !live.contains(entry.path) {
-                let url = datastoreRoot.appendingPathComponent(entry.path)
-                if entry.kind == "d" {
-                    if (try? fm.removeItem(at: url)) != nil { removed += 1 }
+            for entry in journal.entries {
+                let fields = entry.path.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                guard !live.contains(fields[0]) else { continue }
+                switch entry.kind {
+                case "d":
+                    guard let path = try? DatastorePath(fields[0]) else { continue }
+                    if (try? FileManager.default.removeItem(at: datastoreRoot.appendingPathComponent(path.description))) != nil { done += 1 }
+                case "t" where fields.count == 2:
+                    guard let path = try? DatastorePath(fields[0]),
+                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
+                    let temporary = StagedFile.temporaryName(of: path.name, token: fields[1])
+                    guard folder.contains(temporary) else { continue }
+                    if try claimToken(path.description) == fields[1] {
+                        // Registered before the crash: give it its name.
+                        try FileDatastore.publish(temporary, as: path.name, in: folder, token: fields[1])
+                    } else {
+                        unlinkat(folder.fd, temporary, 0)
+                    }
+                    done += 1
+                case "r" where fields.count == 3:
+                    guard let path = try? DatastorePath(fields[0]),
+                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
+                    let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
+                    guard folder.contains(trashed.trashName) else { continue }
+                    if try claimToken(path.description) == fields[2], !folder.contains(path.name) {
+                        // The removal rolled back: the file is still registered.
+                        if linkat(folder.fd, trashed.trashName, folder.fd, path.name, 0) == 0 { unlinkat(folder.fd, trashed.trashName, 0) }
+                    } else {
+                        unlinkat(folder.fd, trashed.trashName, 0)
+                    }
+                    done += 1
+                case "f":
+                    // Written by earlier versions: a file created at its final name, and its `.tmp-PID-` copies.
+                    guard let path = try? DatastorePath(fields[0]),
+                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
+                    let prefix = ".\(path.name).tmp-\(journal.pid)-"
+                    let directory = datastoreRoot.appendingPathComponent(path.folders.joined(separator: "/"))
+                    for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(prefix) {
+                        if unlinkat(folder.fd, name, 0) == 0 { done += 1 }
+                    }
+                    if folder.contains(path.name), try claimToken(path.description) == nil {
+                        if unlinkat(folder.fd, path.name, 0) == 0 { done += 1 }
+                    }
+                default:
                     continue
-                }
-                // The dead writer's temporary files beside the target.
-                let directory = url.deletingLastPathComponent()
-                let prefix = ".\(url.lastPathComponent).tmp-\(journal.pid)-"
-                for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(prefix) {
-                    if unlink(directory.appendingPathComponent(name).path) == 0 { removed += 1 }
-                }
-                var st = stat()
-                if lstat(url.path, &st) == 0, try !isRecorded(entry.path) {
-                    if unlink(url.path) == 0 { removed += 1 }
                 }
             }
             unlink(journal.file)
         }
-        return removed
+        return done
     }
 }

@@ -45,19 +45,19 @@ extension Butler {
                 report.failures.append("\(path) (row \(index + 2) of \(table)): \(error.message)")
             }
         }
-        // One transfer per file, then one transaction for all datasets.
-        var placedByFile: [String: FileDatastore.Placed] = [:]
-        var created: [URL] = []
+        // One staging per file, then one transaction for all datasets and the claims on their paths.
+        var stagedByFile: [String: StagedFile] = [:]
+        var staged: [StagedFile] = []
         var good: [Row] = []
         var recordCache: [String: [String: String]] = [:]
         for row in rows {
-            if placedByFile[row.file] == nil {
-                let values = try templateValues(run: run, datasetType: type.name, dataId: row.dataId, cache: &recordCache)
-                let relative = try template.format(values) + RawIngester.fitsExtensionOrOwn(of: row.file, storageClass: type.storageClass)
+            if stagedByFile[row.file] == nil {
                 do {
-                    let placed = try datastore.transfer(row.file, to: relative, mode: transfer, checksum: checksum)
-                    placedByFile[row.file] = placed
-                    if let url = placed.created { created.append(url) }
+                    let values = try templateValues(run: run, datasetType: type.name, dataId: row.dataId, cache: &recordCache)
+                    let relative = try template.format(values) + RawIngester.fitsExtensionOrOwn(of: row.file, storageClass: type.storageClass)
+                    let file = try datastore.stage(row.file, at: relative, mode: transfer, checksum: checksum)
+                    stagedByFile[row.file] = file
+                    staged.append(file)
                 } catch let error as ButlerError {
                     report.failures.append("\(row.file): \(error.message)")
                     continue
@@ -67,24 +67,27 @@ extension Butler {
         }
         do {
             let refs = try registry.database.write { c in
-                try registry.insertDatasets(type.name, run: run, dataIds: good.map { $0.dataId.values.filter { type.dimensions.required.contains($0.key) } },
-                                            idGenerationMode: idGenerationMode,
-                                            files: good.map { row in
-                                                let placed = placedByFile[row.file]!
-                                                var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum,
-                                                                          fileSize: trackFileAttributes ? placed.size : nil)
-                                                let source = URL(fileURLWithPath: row.file).standardizedFileURL.path
-                                                info.sourcePath = datastore.contains(source) ? nil : source
-                                                return info
-                                            }, in: c)
+                let refs = try registry.insertDatasets(type.name, run: run, dataIds: good.map { $0.dataId.values.filter { type.dimensions.required.contains($0.key) } },
+                                                       idGenerationMode: idGenerationMode,
+                                                       files: good.map { row in
+                                                           let placed = stagedByFile[row.file]!
+                                                           var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum,
+                                                                                     fileSize: trackFileAttributes ? placed.size : nil)
+                                                           let source = URL(fileURLWithPath: row.file).standardizedFileURL.path
+                                                           info.sourcePath = datastore.contains(source) ? nil : source
+                                                           return info
+                                                       }, in: c)
+                try registry.claimPaths(staged, in: c)
+                return refs
             }
             report.ingested = refs.count
             report.datasetIds = refs.map(\.id)
             report.runs = refs.isEmpty ? [] : [run]
         } catch {
-            for url in created { datastore.remove(url) }
+            for file in staged { datastore.discard(file) }
             throw error
         }
+        try publish(staged)
         return report
     }
 }

@@ -49,9 +49,9 @@ public struct IngestReport: Sendable {
 /// Raw ingest: find files, read headers in parallel, translate, place files, register everything.
 ///
 /// Files are handled in batches so memory does not grow with the number of files. For each batch the files are
-/// transferred first (each to a temporary name, then renamed), then registered in one transaction; if the
-/// transaction fails, the files it placed are removed. A crash therefore never leaves a registry row without
-/// its file.
+/// staged first (each under a temporary name), then registered with the claims on their paths in one transaction,
+/// then published under their final names (see ``FileDatastore`` for the invariants); if the transaction fails,
+/// only the staged files are removed.
 struct RawIngester {
     let butler: Butler
     let options: RawIngestOptions
@@ -281,50 +281,80 @@ struct RawIngester {
             toPlace.append(plan)
         }
 
-        // Place the files in parallel.
-        let placements: [Result<FileDatastore.Placed, any Error>] = parallelMap(toPlace) { plan in
-            Result { try place(plan.file) }
+        // Stage the files in parallel (each under a temporary name beside its final path).
+        let stagings: [Result<StagedFile, any Error>] = parallelMap(toPlace) { plan in
+            Result { try stage(plan.file) }
         }
         var raws: [RawDataset] = []
-        var created: [URL] = []
-        for (plan, placement) in zip(toPlace, placements) {
-            switch placement {
+        var staged: [StagedFile] = []
+        var stagedFor: [String: StagedFile] = [:]
+        for (plan, staging) in zip(toPlace, stagings) {
+            switch staging {
             case .failure(let error):
                 outcome.failures.append("\(plan.file.path): \(error)")
-            case .success(let placed):
-                if let url = placed.created { created.append(url) }
+            case .success(let file):
+                staged.append(file)
+                stagedFor[plan.file.path] = file
                 let source = plan.file.path
                 for ((hdu, info), id) in zip(plan.file.observations, plan.ids) {
-                    var file = StoredFileInfo(path: placed.recordedPath, storageClass: "Exposure", checksum: placed.checksum,
-                                              fileSize: options.trackFileAttributes ? placed.size : nil, formatter: "FITS")
-                    file.sourcePath = datastore.contains(source) ? nil : source
-                    file.hdu = plan.file.observations.count > 1 ? hdu : nil
-                    raws.append(RawDataset(info: info, id: id, run: runName(for: info), file: file))
+                    var record = StoredFileInfo(path: file.recordedPath, storageClass: "Exposure", checksum: file.checksum,
+                                                fileSize: options.trackFileAttributes ? file.size : nil, formatter: "FITS")
+                    record.sourcePath = datastore.contains(source) ? nil : source
+                    record.hdu = plan.file.observations.count > 1 ? hdu : nil
+                    raws.append(RawDataset(info: info, id: id, run: runName(for: info), file: record))
                 }
             }
         }
+        let inserted: [RawDataset], skipped: [RawDataset]
         do {
-            let (inserted, _) = try butler.registry.insertRaws(raws)
-            outcome.ingested = inserted.map(\.id)
-            outcome.runs = Set(inserted.map(\.run))
+            (inserted, skipped) = try butler.registry.insertRaws(raws, staged: staged)
         } catch {
-            // Nothing was registered: remove what we placed, then report every file of the batch.
-            for url in created { datastore.remove(url) }
+            // Nothing was registered: remove what we staged, then report every file of the batch.
+            for file in staged { datastore.discard(file) }
             if raws.count > 1 {
                 // Find the culprit by registering file by file.
                 var retried = Outcome()
-                for plan in toPlace {
+                for plan in toPlace where stagedFor[plan.file.path] != nil {
                     do {
-                        retried.ingested += try register([plan.file]).ingested
+                        let one = try register([plan.file])
+                        retried.ingested += one.ingested
+                        retried.skippedFiles += one.skippedFiles
+                        retried.failures += one.failures
+                        retried.runs.formUnion(one.runs)
                     } catch let e {
                         retried.failures.append("\(plan.file.path): \(e)")
                     }
                 }
-                outcome.ingested = retried.ingested
+                outcome.ingested += retried.ingested
+                outcome.skippedFiles += retried.skippedFiles
                 outcome.failures += retried.failures
+                outcome.runs.formUnion(retried.runs)
                 return outcome
             }
             throw error
+        }
+        outcome.ingested = inserted.map(\.id)
+        outcome.runs = Set(inserted.map(\.run))
+        // Files none of whose datasets went in: another process registered the same data IDs first.
+        let used = Set(inserted.map(\.file.path))
+        for file in staged where !used.contains(file.recordedPath) { datastore.discard(file) }
+        try butler.publish(staged.filter { used.contains($0.recordedPath) })
+        if !skipped.isEmpty {
+            let existing = try butler.registry.existingFiles(skipped.map(\.id))
+            var reported = Set<String>()
+            for raw in skipped where !used.contains(raw.file.path) {
+                let source = raw.file.sourcePath ?? datastore.location(of: raw.file.path).path
+                guard reported.insert(source).inserted else { continue }
+                let i = raw.info
+                let other = existing[raw.id].map { $0.sourcePath ?? datastore.location(of: $0.path).path } ?? source
+                if other != source {
+                    outcome.failures.append("\(source): conflict: data ID {instrument: '\(i.instrument)', detector: \(i.detectorId), exposure: \(i.exposureId)} is already ingested from \(other)")
+                } else if options.skipExisting {
+                    outcome.skippedFiles += 1
+                } else {
+                    outcome.failures.append("\(source): already ingested (exposure \(i.exposureId), detector \(i.detectorId)); pass --skip-existing to skip it")
+                }
+            }
         }
         return outcome
     }
@@ -336,8 +366,8 @@ struct RawIngester {
         return DatasetIdGenerationMode.dataIdTypeRun.makeId(datasetType: Registry.rawDatasetTypeName, run: runName(for: info), dataId: dataId)
     }
 
-    /// Puts one file in the datastore at its templated path.
-    func place(_ file: Scanned) throws -> FileDatastore.Placed {
+    /// Stages one file for its templated path.
+    func stage(_ file: Scanned) throws -> StagedFile {
         let info = file.observations[0].info
         let values: [String: String] = [
             "run": runName(for: info), "datasetType": Registry.rawDatasetTypeName, "instrument": info.instrument,
@@ -347,9 +377,8 @@ struct RawIngester {
             "detector.full_name": file.observations.count > 1 ? "all" : info.detectorName,
         ]
         let relative = try template.format(values) + Self.fitsExtensionOrOwn(of: file.path, storageClass: "Exposure")
-        return try datastore.transfer(file.path, to: relative, mode: options.transfer, checksum: checksums)
+        return try datastore.stage(file.path, at: relative, mode: options.transfer, checksum: checksums)
     }
-
 
     /// Maps `items` with `transform` on up to `options.processes` threads, keeping the order.
     func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [R] {

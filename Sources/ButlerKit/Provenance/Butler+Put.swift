@@ -57,6 +57,8 @@ extension Butler {
     ///   for a config that differs from the one this task already used in the run.
     @discardableResult
     public func put(_ request: PutRequest) throws -> DatasetRef {
+        try Self.validateStepName(request.taskLabel ?? "put", what: "task label")
+        for input in request.inputs { if let role = input.role { try Self.validateStepName(role, what: "input role") } }
         try registry.registerRun(request.run)
         let inputs = try request.inputs.map { input -> (role: String, ref: DatasetRef) in
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)
@@ -103,44 +105,40 @@ extension Butler {
         return PreparedOutput(role: role ?? type.name, type: type, dataId: expanded)
     }
 
-    /// Puts one output file in the datastore at its templated path (none for `direct`). A FITS output that is the
-    /// repository's own copy carries its provenance in its header, as Rubin's do; the recorded size and checksum are
-    /// those of the stamped file. If stamping fails, the placed file is removed.
-    func placeOutput(_ output: PreparedOutput, file: String, id: UUID, quantum: Quantum, transfer: TransferMode,
-                     cache: inout [String: [String: String]]) throws -> FileDatastore.Placed {
+    /// Stages one output file for its templated path (nothing is staged for `direct`). A FITS output that is the
+    /// repository's own copy carries its provenance in its header, as Rubin's do, stamped while the file still has
+    /// its temporary name; the recorded size and checksum are those of the stamped file.
+    func stageOutput(_ output: PreparedOutput, file: String, id: UUID, quantum: Quantum, transfer: TransferMode,
+                     cache: inout [String: [String: String]]) throws -> StagedFile {
         guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
         var relative = ""
         if transfer != .direct {
             let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)
             relative = try fileTemplate(for: output.type).format(values) + RawIngester.fitsExtensionOrOwn(of: file, storageClass: output.type.storageClass)
         }
-        let place = try datastore.transfer(file, to: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct)
-        guard let created = place.created, transfer == .copy || transfer == .move, FITSWriter.looksLikeFITS(created.path) else { return place }
-        do {
-            let ref = DatasetRef(id: id, datasetType: output.type, run: quantum.run, dataId: output.dataId)
-            try FITSWriter.stampProvenance(created.path, cards: HeaderProvenance.cards(for: ref, quantum: quantum.id, inputs: quantum.inputs.map(\.ref)))
-            let (size, sum) = try FileDatastore.measure(created.path, checksum: checksumsEnabled)
-            return FileDatastore.Placed(recordedPath: place.recordedPath, created: created, size: size, checksum: sum)
-        } catch {
-            datastore.remove(created)
-            throw error
-        }
+        let stamps = (transfer == .copy || transfer == .move) && FITSWriter.looksLikeFITS(file)
+        let cards = stamps ? HeaderProvenance.cards(for: DatasetRef(id: id, datasetType: output.type, run: quantum.run, dataId: output.dataId),
+                                                    quantum: quantum.id, inputs: quantum.inputs.map(\.ref)) : []
+        return try datastore.stage(file, at: relative, mode: transfer, checksum: checksumsEnabled && transfer != .direct,
+                                   prepare: stamps ? { try FITSWriter.stampProvenance($0, cards: cards) } : nil)
     }
 
-    /// Places output files and registers them with their quantum in one transaction; on failure the placed files
-    /// are removed and nothing is registered.
+    /// Stages output files and registers them with their quantum (and the claims on their paths) in one
+    /// transaction, then publishes them; when anything fails, only the staged files are removed and nothing is
+    /// registered.
     func store(_ outputs: [(PreparedOutput, String)], quantum: Quantum, transfer: TransferMode, metrics: [String: Double] = [:],
                extra: ((any SQLConnection) throws -> Void)? = nil) throws -> [DatasetRef] {
         var cache: [String: [String: String]] = [:]
-        var placed: [FileDatastore.Placed] = []
+        var staged: [StagedFile] = []
         let ids = outputs.map { _ in DatasetIdGenerationMode.uuid7() }
+        let refs: [DatasetRef]
         do {
             for ((output, file), id) in zip(outputs, ids) {
-                placed.append(try placeOutput(output, file: file, id: id, quantum: quantum, transfer: transfer, cache: &cache))
+                staged.append(try stageOutput(output, file: file, id: id, quantum: quantum, transfer: transfer, cache: &cache))
             }
-            return try registry.database.write { c in
+            refs = try registry.database.write { c in
                 var refs: [(String, DatasetRef)] = []
-                for ((output, file), place) in zip(outputs, placed) {
+                for ((output, file), place) in zip(outputs, staged) {
                     var info = StoredFileInfo(path: place.recordedPath, storageClass: output.type.storageClass, checksum: place.checksum, fileSize: place.size)
                     let source = absolutePath(file)
                     info.sourcePath = datastore.contains(source) ? nil : source
@@ -148,14 +146,23 @@ extension Butler {
                                                           files: [info], ids: [ids[refs.count]], expandedDataIds: true, in: c)[0]
                     refs.append((output.role, ref))
                 }
+                try registry.claimPaths(staged, in: c)
                 try registry.record(quantum, outputs: refs.map { (role: $0.0, ref: $0.1) }, in: c)
                 if let first = refs.first { try registry.recordMetrics(metrics, for: first.1.id, in: c) }
                 try extra?(c)
                 return refs.map(\.1)
             }
         } catch {
-            for p in placed { if let created = p.created { datastore.remove(created) } }
+            for file in staged { datastore.discard(file) }
             throw error
         }
+        try publish(staged)
+        return refs
+    }
+
+    /// Gives registered files their final names. A failure here (it takes a broken file system) leaves the files
+    /// under their journaled temporary names, which the next open of the repository publishes.
+    func publish(_ staged: [StagedFile]) throws {
+        for file in staged { try datastore.publish(file) }
     }
 }

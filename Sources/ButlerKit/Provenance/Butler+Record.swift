@@ -193,16 +193,17 @@ extension Butler {
         }
         for run in Set(planned.map(\.quantum.run)) { try registry.registerRun(run) }
 
-        // Place every file, then register everything in one transaction.
-        var placedFiles: [URL] = []
+        // Stage every file, then register everything (with the claims on the files' paths) in one transaction,
+        // then give the files their names.
+        var staged: [StagedFile] = []
         var cache: [String: [String: String]] = [:]
         do {
-            var placements: [[FileDatastore.Placed]] = []
+            var placements: [[StagedFile]] = []
             for plan in planned {
-                var row: [FileDatastore.Placed] = []
+                var row: [StagedFile] = []
                 for (output, file, id, _, transfer) in plan.outputs {
-                    let place = try placeOutput(output, file: file, id: id, quantum: plan.quantum, transfer: transfer, cache: &cache)
-                    if let created = place.created { placedFiles.append(created) }
+                    let place = try stageOutput(output, file: file, id: id, quantum: plan.quantum, transfer: transfer, cache: &cache)
+                    staged.append(place)
                     row.append(place)
                 }
                 placements.append(row)
@@ -223,11 +224,13 @@ extension Butler {
                     for ref in refs { cache.knownDatasets.insert(ref.ref.id.lowercasedString) }
                     try registry.record(plan.quantum, outputs: refs, in: c, cache: cache)
                 }
+                try registry.claimPaths(staged, in: c)
             }
         } catch {
-            for url in placedFiles { datastore.remove(url) }
+            for file in staged { datastore.discard(file) }
             throw error
         }
+        try publish(staged)
         return planned.map(\.quantum.id)
     }
 }

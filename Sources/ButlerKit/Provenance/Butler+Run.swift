@@ -52,7 +52,11 @@ extension Butler {
     /// - Throws: for problems before the command runs (unknown inputs, dataset types, a bad output name).
     public func run(_ request: RunRequest) throws -> RunResult {
         guard let executable = request.command.first else { throw ButlerError(.invalidValue, "no command to run") }
+        // Every name that reaches a path or a dataset type is checked before anything is written.
         try Registry.validateCollectionName(request.run)
+        try Self.validateStepName(request.taskLabel, what: "task label")
+        for input in request.inputs { if let role = input.role { try Self.validateStepName(role, what: "input role") } }
+        for output in request.outputs { try Self.validateStepName(output.role, what: "output role") }
         try registry.registerRun(request.run)
         let inputs = try request.inputs.map { input -> (role: String, ref: DatasetRef) in
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)
@@ -82,10 +86,11 @@ extension Butler {
         let resolvedExecutable = Self.resolveExecutable(executable)
         quantum.environment.executableHash = resolvedExecutable.flatMap { try? FileDatastore.measure($0, checksum: true).1 }
 
-        // Staging: one folder per quantum inside the datastore (so moves are renames).
-        let staging = datastoreRoot.appendingPathComponent(".staging/\(quantum.id.lowercasedString)")
-        try journal.recordFolder(".staging/\(quantum.id.lowercasedString)")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        // Staging: one folder per quantum inside the datastore (so moves are renames), made without following links.
+        let stagingPath = try DatastorePath(".staging/\(quantum.id.lowercasedString)")
+        try journal.recordFolder(stagingPath.description)
+        _ = try DatastoreFolder.open(stagingPath.components[...], under: datastoreRoot, create: true, for: stagingPath.description)
+        let staging = datastoreRoot.appendingPathComponent(stagingPath.description)
         defer { try? FileManager.default.removeItem(at: staging) }
         var substitutions: [String: String] = [:]
         for (role, ref) in inputs { if let path = inputPaths[ref.id]?.path { substitutions[role] = path } }
@@ -97,7 +102,8 @@ extension Butler {
             outputPaths.append(path)
         }
         // {metrics}: a JSON object of name -> number the step may write; attached to its first output.
-        let metricsPath = staging.appendingPathComponent("metrics.json").path
+        // (Names with '-' cannot be a role's.)
+        let metricsPath = staging.appendingPathComponent("-metrics.json").path
         substitutions["metrics"] = metricsPath
         let arguments = request.command.map { argument in
             substitutions.reduce(argument) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
@@ -117,7 +123,7 @@ extension Butler {
         quantum.exitCode = exitCode == 0 && failure != nil ? 1 : exitCode
 
         // The log, as a dataset of its own.
-        let logPath = staging.appendingPathComponent("\(request.taskLabel)_log.txt").path
+        let logPath = staging.appendingPathComponent("-log.txt").path
         try log.write(toFile: logPath, atomically: true, encoding: .utf8)
         let logType = try registry.makeDatasetType("\(request.taskLabel)_log", storageClass: "TextFile",
                                                    dimensions: (outputs.first?.dataId ?? inputs.first?.ref.dataId)?.dimensions.required ?? [])
@@ -146,6 +152,18 @@ extension Butler {
         }
         return RunResult(quantumId: quantum.id, status: quantum.status, exitCode: quantum.exitCode ?? 0,
                          outputs: failure == nil ? Array(refs.dropLast()) : [], failure: failure, log: log)
+    }
+
+    /// Checks a task label or a role: it names a dataset type (`<task>_log`) and staging files, so it is an
+    /// identifier as in Rubin's pipelines (`[A-Za-z_][A-Za-z0-9_]*`, at most 64 characters).
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` naming the value.
+    package static func validateStepName(_ name: String, what: String) throws {
+        let ok = !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+            && !(48...57).contains(name.utf8.first!)
+        guard ok else {
+            throw ButlerError(.invalidValue, "invalid \(what) '\(DatastorePath.printable(name))': it must be an identifier (letters, digits and '_', not starting with a digit, at most 64 characters)")
+        }
     }
 
     /// Runs a program, waits, and returns its exit code and combined output.

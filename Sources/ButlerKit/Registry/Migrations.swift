@@ -13,6 +13,7 @@ package enum Migrations {
         Migration(name: "v1-core", apply: coreTables),
         Migration(name: "v2-datastore-source", apply: datastoreSource),
         Migration(name: "v3-provenance", apply: provenanceTables),
+        Migration(name: "v4-datastore-paths", apply: datastorePaths),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.

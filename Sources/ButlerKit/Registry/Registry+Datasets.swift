@@ -142,6 +142,16 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/inUse`` when a run is in a chain, ``ButlerError/Code/invalidValue`` when a
     ///   literal name is not a RUN, ``ButlerError/Code/notFound`` when it does not exist.
     public func removeRuns(_ patterns: [String], unlinkFromChains: Bool = false) throws -> RemovedRuns {
+        try removeRuns(patterns, unlinkFromChains: unlinkFromChains) { _ in }
+    }
+
+    /// Removes RUN collections with their datasets and steps; `releasing` is called inside the transaction with the
+    /// paths (and claim tokens) of the files no remaining dataset uses.
+    ///
+    /// The steps (quanta) recorded in a removed run go with it; steps elsewhere that used its datasets keep
+    /// tombstones of them (only with `unlinkFromChains`, which forces the removal; otherwise they refuse it).
+    package func removeRuns(_ patterns: [String], unlinkFromChains: Bool,
+                            releasing: ([(path: String, token: String)]) throws -> Void) throws -> RemovedRuns {
         let pattern = NamePattern(patterns)
         return try database.write { c in
             var result = RemovedRuns()
@@ -161,7 +171,11 @@ extension Registry {
                     result.unlinkedFrom[run.name] = parents
                 }
             }
-            // Provenance: datasets others were derived from go only when unlinking is forced, leaving tombstones.
+            // The runs' own steps go with them (their inputs and outputs, configs and parameters by cascade).
+            for run in runs {
+                try c.execute("DELETE FROM quantum WHERE run_id = ?", [.integer(run.id)])
+            }
+            // Provenance: datasets that steps elsewhere used go only when unlinking is forced, leaving tombstones.
             var removing = Set<String>()
             for run in runs {
                 removing.formUnion(try c.query("SELECT id FROM dataset WHERE run_id = ?", [.integer(run.id)]).compactMap { $0[0].string })
@@ -174,7 +188,7 @@ extension Registry {
                     """, [.integer(run.id)]).compactMap { $0[0].string }
                 result.datasetCount += try c.queryOne("SELECT COUNT(*) FROM dataset WHERE run_id = ?", [.integer(run.id)])?[0].int ?? 0
                 // Memberships in other (TAGGED) collections go with the datasets.
-                for table in try tagTables(in: c) {
+                for table in try tagTables(in: c) + calibTables(in: c) {
                     try c.execute("DELETE FROM \(q(table)) WHERE dataset_id IN (SELECT id FROM dataset WHERE run_id = ?)", [.integer(run.id)])
                 }
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (SELECT id FROM dataset WHERE run_id = ?)", [.integer(run.id)])
@@ -183,6 +197,7 @@ extension Registry {
                 try deleteCollectionRow(run, in: c)
                 result.runs.append(run.name)
             }
+            try releasing(try releaseUnreferencedPaths(result.files, in: c))
             return result
         }
     }

@@ -68,8 +68,8 @@ extension Registry {
 
     /// Inserts raws with their dimension records (day_obs, group, exposure, and any missing filter or detector)
     /// in one transaction. Records that exist are left alone. Datasets whose id exists already are skipped and
-    /// returned.
-    package func insertRaws(_ raws: [RawDataset]) throws -> (inserted: [RawDataset], skipped: [RawDataset]) {
+    /// returned. The paths of the `staged` files that inserted datasets use are claimed in the same transaction.
+    package func insertRaws(_ raws: [RawDataset], staged: [StagedFile] = []) throws -> (inserted: [RawDataset], skipped: [RawDataset]) {
         guard !raws.isEmpty else { return ([], []) }
         return try database.write { c in
             let d = c.dialect
@@ -141,6 +141,8 @@ extension Registry {
             try c.insertRows(into: "file_datastore_records",
                              columns: ["dataset_id", "component", "path", "formatter", "storage_class", "checksum", "file_size", "source_path", "hdu"],
                              rows: fileRows)
+            let insertedPaths = Set(inserted.map(\.file.path))
+            try claimPaths(staged.filter { insertedPaths.contains($0.recordedPath) }, in: c)
             for (run, runId) in runIds {
                 try c.execute("\(ignore) collection_summary_dataset_type (collection_id, dataset_type_id) VALUES (?, ?)\(suffix)", [.integer(runId), .integer(stored.id)])
                 for instrument in Set(inserted.filter { $0.run == run }.map(\.info.instrument)) {

@@ -3,8 +3,9 @@ public import Foundation
 extension Registry {
     /// Removes datasets from the registry completely (their RUN, tags, certifications and file records).
     ///
-    /// - Returns: the paths of their files that no remaining dataset uses (for the caller to delete).
-    package func purgeDatasets(_ ids: [UUID], force: Bool = false) throws -> [String] {
+    /// - Parameter releasing: called inside the transaction with the paths (and claim tokens) of their files that
+    ///   no remaining dataset uses, whose claims were released (see ``FileDatastore``'s removal).
+    package func purgeDatasets(_ ids: [UUID], force: Bool = false, releasing: ([(path: String, token: String)]) throws -> Void) throws {
         try database.write { c in
             try guardProvenance(removing: Set(ids.map(\.lowercasedString)), force: force, in: c)
             let paths = try filePaths(ids, in: c)
@@ -16,21 +17,21 @@ extension Registry {
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(list))", args)
                 try c.execute("DELETE FROM dataset WHERE id IN (\(list))", args)
             }
-            return try unreferenced(paths, in: c)
+            try releasing(try releaseUnreferencedPaths(paths, in: c))
         }
     }
 
     /// Removes the file records of datasets, keeping the datasets (Rubin's `--unstore`).
     ///
-    /// - Returns: the paths no remaining record uses.
-    package func removeFileRecords(_ ids: [UUID]) throws -> [String] {
+    /// - Parameter releasing: as for ``purgeDatasets(_:force:releasing:)``.
+    package func removeFileRecords(_ ids: [UUID], releasing: ([(path: String, token: String)]) throws -> Void) throws {
         try database.write { c in
             let paths = try filePaths(ids, in: c)
             for chunk in ids.chunked(500) {
                 try c.execute("DELETE FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
                               chunk.map { .text($0.lowercasedString) })
             }
-            return try unreferenced(paths, in: c)
+            try releasing(try releaseUnreferencedPaths(paths, in: c))
         }
     }
 
@@ -42,10 +43,6 @@ extension Registry {
             paths.formUnion(rows.compactMap { $0[0].string })
         }
         return paths.sorted()
-    }
-
-    private func unreferenced(_ paths: [String], in c: any SQLConnection) throws -> [String] {
-        try paths.filter { try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text($0)]) == nil }
     }
 
     package func calibTables(in c: any SQLConnection) throws -> [String] {

@@ -81,7 +81,9 @@ extension Butler {
             if relative.hasPrefix(TransferJournal.folderName + "/") || inFlight.files.contains(relative) { return true }
             if inFlight.folders.contains(where: { relative.hasPrefix($0 + "/") }) { return true }
             let name = (relative as NSString).lastPathComponent
-            return name.hasPrefix(".") && inFlight.pids.contains { name.contains(".tmp-\($0)-") }
+            return name.hasPrefix(".") && inFlight.pids.contains {
+                name.contains(".butler-tmp-\($0)-") || name.contains(".butler-trash-\($0)-") || name.contains(".tmp-\($0)-")
+            }
         }
         if let walker = FileManager.default.enumerator(atPath: rootPath) {
             while let relative = walker.nextObject() as? String {
@@ -91,8 +93,11 @@ extension Butler {
                 summary.datastoreFiles += 1
                 if !records.allPaths.contains(relative) && !records.allPaths.contains(full) && !isInFlight(relative) {
                     let name = (relative as NSString).lastPathComponent
-                    problem(.orphanFile, full, name.hasPrefix(".") && name.contains(".tmp-")
-                        ? "temporary file left by an interrupted transfer" : "no registry row points at this file")
+                    let detail = !name.hasPrefix(".") ? "no registry row points at this file"
+                        : name.contains(".butler-orphan-") ? "an unregistered file found at a path given to a new dataset, kept aside"
+                        : name.contains(".butler-trash-") ? "a file of a removed dataset left by an interrupted removal"
+                        : name.contains(".tmp-") ? "temporary file left by an interrupted transfer" : "no registry row points at this file"
+                    problem(.orphanFile, full, detail)
                 }
             }
         }

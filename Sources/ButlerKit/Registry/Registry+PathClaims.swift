@@ -1,0 +1,61 @@
+extension Migrations {
+    /// One row per datastore path that a dataset's file holds, keyed by the path: the arbiter that lets one write
+    /// hold a path (see ``FileDatastore``). Paths already recorded are claimed with an empty token.
+    static func datastorePaths(_ c: any SQLConnection) throws {
+        try c.execute("CREATE TABLE datastore_path (path VARCHAR(4096) PRIMARY KEY, token VARCHAR(64) NOT NULL)")
+        try c.execute("""
+            INSERT INTO datastore_path (path, token)
+            SELECT DISTINCT path, '' FROM file_datastore_records WHERE path NOT LIKE '/%' AND path NOT LIKE '%://%'
+            """)
+    }
+}
+
+extension Registry {
+    /// Claims the final paths of staged files for the write whose transaction this is: one claim per distinct path
+    /// inside the datastore (several datasets may share one file of the same write, as a multi-detector raw does).
+    ///
+    /// The claim table's primary key is the arbiter: two writes for one path cannot both commit, whatever the timing.
+    /// - Throws: ``ButlerError/Code/conflict`` naming the path and the dataset that holds it.
+    package func claimPaths(_ files: [StagedFile], in c: any SQLConnection) throws {
+        var seen = Set<String>()
+        for file in files where file.claimsPath && seen.insert(file.recordedPath).inserted {
+            if try c.queryOne("SELECT 1 FROM datastore_path WHERE path = ?", [.text(file.recordedPath)]) != nil {
+                throw try pathConflict(file.recordedPath, in: c)
+            }
+            do {
+                try c.execute("INSERT INTO datastore_path (path, token) VALUES (?, ?)", [.text(file.recordedPath), .text(file.token)])
+            } catch ButlerError.conflict {
+                throw ButlerError(.conflict, "datastore path \(file.recordedPath) was just taken by another write; nothing was stored")
+            }
+        }
+    }
+
+    private func pathConflict(_ path: String, in c: any SQLConnection) throws -> ButlerError {
+        let holder = try c.queryOne("""
+            SELECT f.dataset_id, dt.name, run.name FROM file_datastore_records AS f JOIN dataset AS d ON d.id = f.dataset_id
+            JOIN dataset_type AS dt ON dt.id = d.dataset_type_id JOIN collection AS run ON run.collection_id = d.run_id
+            WHERE f.path = ? LIMIT 1
+            """, [.text(path)])
+        let who = holder.map { "\($0[1].string ?? "") dataset \($0[0].string ?? "") of run '\($0[2].string ?? "")'" } ?? "another write"
+        return ButlerError(.conflict, "datastore path \(path) is already held by \(who); the file template does not give this dataset a path of its own, so nothing was stored")
+    }
+
+    /// The token of the claim on a datastore path, nil when no claim holds it.
+    package func claimToken(of path: String) throws -> String? {
+        try database.read { c in try c.queryOne("SELECT token FROM datastore_path WHERE path = ?", [.text(path)])?[0].string }
+    }
+
+    /// Releases the claims on those of `paths` that no file record names any more, in the removing transaction.
+    ///
+    /// - Returns: the released paths with their claims' tokens (for the removal to rename the files aside).
+    package func releaseUnreferencedPaths(_ paths: [String], in c: any SQLConnection) throws -> [(path: String, token: String)] {
+        var released: [(path: String, token: String)] = []
+        for path in Set(paths).sorted() where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
+            guard try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text(path)]) == nil else { continue }
+            let token = try c.queryOne("SELECT token FROM datastore_path WHERE path = ?", [.text(path)])?[0].string ?? ""
+            try c.execute("DELETE FROM datastore_path WHERE path = ?", [.text(path)])
+            released.append((path, token))
+        }
+        return released
+    }
+}
