@@ -18,15 +18,19 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/conflict`` naming the path and the dataset that holds it.
     package func claimPaths(_ files: [StagedFile], in c: any SQLConnection) throws {
         var seen = Set<String>()
-        for file in files where file.claimsPath && seen.insert(file.recordedPath).inserted {
-            if try c.queryOne("SELECT 1 FROM datastore_path WHERE path = ?", [.text(file.recordedPath)]) != nil {
-                throw try pathConflict(file.recordedPath, in: c)
+        let claims = files.filter { $0.claimsPath && seen.insert($0.recordedPath).inserted }
+        guard !claims.isEmpty else { return }
+        // A path held already gets a message naming its holder; the insert below is what decides, in bulk.
+        for chunk in claims.chunked(500) {
+            if let held = try c.queryOne("SELECT path FROM datastore_path WHERE path IN (\(placeholders(chunk.count))) LIMIT 1",
+                                         chunk.map { .text($0.recordedPath) })?[0].string {
+                throw try pathConflict(held, in: c)
             }
-            do {
-                try c.execute("INSERT INTO datastore_path (path, token) VALUES (?, ?)", [.text(file.recordedPath), .text(file.token)])
-            } catch ButlerError.conflict {
-                throw ButlerError(.conflict, "datastore path \(file.recordedPath) was just taken by another write; nothing was stored")
-            }
+        }
+        do {
+            try c.insertRows(into: "datastore_path", columns: ["path", "token"], rows: claims.map { [.text($0.recordedPath), .text($0.token)] })
+        } catch ButlerError.conflict {
+            throw ButlerError(.conflict, "datastore path\(claims.count == 1 ? " " + claims[0].recordedPath : "s of this write were") was just taken by another write; nothing was stored")
         }
     }
 
