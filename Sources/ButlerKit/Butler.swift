@@ -49,6 +49,11 @@ public final class Butler: Sendable {
     /// Finishes or undoes what writers killed mid-transfer left in the datastore (temporary files, files renamed aside
     /// by a removal, staging folders), as listed in their journals. Cheap when there is nothing to do: one look at a folder.
     package func recoverInterruptedTransfers() {
+        // A repository this process may only read is left alone: its writers recover on their next open.
+        if let reason = readOnlyReason {
+            logger.debug("not recovering interrupted transfers in a read-only repository", metadata: ["reason": "\(reason)"])
+            return
+        }
         do {
             let removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in try registry.claimToken(of: path) }
             if removed > 0 { logger.info("removed files of interrupted transfers", metadata: ["count": "\(removed)"]) }

@@ -12,7 +12,7 @@ public struct ButlerError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         internal enum Storage: String, Sendable {
             case notARepository, invalidConfig, alreadyExists, notFound, conflict, invalidName, invalidValue,
-                 schemaTooNew, cycle, inUse, database, io
+                 schemaTooNew, cycle, inUse, database, io, readOnly
         }
         internal let storage: Storage
 
@@ -40,6 +40,8 @@ public struct ButlerError: Error, Sendable, CustomStringConvertible {
         public static var database: Self { Self(storage: .database) }
         /// A file could not be read or written.
         public static var io: Self { Self(storage: .io) }
+        /// The repository may only be read by this process (a read-only mount, files of another user).
+        public static var readOnly: Self { Self(storage: .readOnly) }
 
         public var description: String { storage.rawValue }
     }
@@ -78,4 +80,5 @@ extension ButlerError {
     public static var inUse: Code { .inUse }
     public static var database: Code { .database }
     public static var io: Code { .io }
+    public static var readOnly: Code { .readOnly }
 }

@@ -34,6 +34,9 @@ struct ButlerCommand: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
+            if let writing = command as? any WritingCommand, writing.writes {
+                try Butler.requireWritable(repository: writing.repository.repo)
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -64,6 +64,9 @@ final class QueryBuilder {
     var datasetAlias: String?
     var runAlias: String?
     var collectionAlias: String?
+    /// For dataset queries that reach CALIBRATION collections: SQL for the validity range of each row and for the
+    /// flag saying that the row is a certification (`TYPE.timespan`; rows of other collections have no range).
+    var validityColumns: (begin: String, end: String, flag: String)?
     /// For dimension-record queries: the element whose fields can be named without a prefix.
     var recordElement: String?
     /// The engine the SQL is for (GLOB and offset-only paging are spelled differently).
@@ -370,7 +373,14 @@ final class QueryBuilder {
             case "ingest_date": return ("\(dataset).ingest_date", .time)
             case "run": return ("\(runAlias!).name", .string)
             case "collection": return ("\(collectionAlias!).name", .string)
-            default: throw fail("unknown dataset field '\(second)': expected dataset_id, ingest_date, run or collection", column)
+            case "timespan":
+                // A dataset found outside a CALIBRATION collection has no validity range: an empty one stands for
+                // it, so that OVERLAPS never matches it.
+                let lo = "-9223372036854775808", hi = "9223372036854775807"
+                guard let v = validityColumns else { return ("", .timespan(begin: hi, end: lo)) }
+                return ("", .timespan(begin: "(CASE WHEN \(v.flag) = 1 THEN \(v.begin) ELSE \(hi) END)",
+                                      end: "(CASE WHEN \(v.flag) = 1 THEN \(v.end) ELSE \(lo) END)"))
+            default: throw fail("unknown dataset field '\(second)': expected dataset_id, ingest_date, run, collection or timespan", column)
             }
         }
         guard universe[first] != nil else {

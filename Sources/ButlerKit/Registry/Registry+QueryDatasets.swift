@@ -35,8 +35,17 @@ public struct DatasetQueryResult: Sendable {
 public struct DatasetResult: Sendable, Hashable {
     /// The dataset.
     public let ref: DatasetRef
-    /// The collection in which the search found it (its RUN, or a TAGGED collection).
+    /// The collection in which the search found it (its RUN, a TAGGED or a CALIBRATION collection).
     public let collection: String
+    /// Found in a CALIBRATION collection: the validity range of this certification (a dataset certified several
+    /// times is found once per range). `nil` for datasets found in RUN and TAGGED collections.
+    public let validity: Timespan?
+
+    public init(ref: DatasetRef, collection: String, validity: Timespan? = nil) {
+        self.ref = ref
+        self.collection = collection
+        self.validity = validity
+    }
 }
 
 extension Registry {
@@ -89,6 +98,32 @@ extension Registry {
         }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }.compactMap { byName[$0] }
+    }
+
+    /// Whether searching `collections` (names, lists or globs, chains expanded; all when empty) reaches a CALIBRATION
+    /// collection, so that found datasets can carry validity ranges.
+    public func searchesCalibrationCollection(_ collections: [String]) throws -> Bool {
+        try database.read { c in try resolveCollections(collections, findFirst: false, in: c).contains { $0.type == .calibration } }
+    }
+
+    /// The memberships of a dataset type in `collections`, as a source for FROM with the columns of its tags table
+    /// plus `validity_begin`, `validity_end` and `in_calib`: the tags table itself when no CALIBRATION collection is
+    /// searched, else the tags rows of the other collections and the certifications (one row per validity range) of
+    /// the CALIBRATION ones.
+    ///
+    /// - Returns: the SQL, and whether certifications are part of it.
+    package func membershipSource(_ stored: StoredDatasetType, _ collections: [CollectionRecord], in c: any SQLConnection) throws -> (sql: String, validity: Bool) {
+        let calibrations = collections.filter { $0.type == .calibration }
+        let table = Self.calibTableName(Int64(stored.tagTable.suffix(8)) ?? 0)
+        guard !calibrations.isEmpty, stored.type.isCalibration, try c.tableExists(table) else { return (q(stored.tagTable), false) }
+        let columns = (["dataset_type_id", "dataset_id", "collection_id"] + stored.type.dimensions.required.map(q)).joined(separator: ", ")
+        let others = collections.filter { $0.type != .calibration }
+        let null = "CAST(NULL AS \(c.dialect.bigint))"
+        var parts = ["SELECT \(columns), validity_begin, validity_end, 1 AS in_calib FROM \(q(table)) WHERE dataset_type_id = \(stored.id) AND collection_id IN (\(calibrations.map { String($0.id) }.joined(separator: ", ")))"]
+        if !others.isEmpty {
+            parts.append("SELECT \(columns), \(null) AS validity_begin, \(null) AS validity_end, 0 AS in_calib FROM \(q(stored.tagTable)) WHERE dataset_type_id = \(stored.id) AND collection_id IN (\(others.map { String($0.id) }.joined(separator: ", ")))")
+        }
+        return ("(" + parts.joined(separator: " UNION ALL ") + ")", true)
     }
 
     /// Datasets of the types matching `datasetTypes` (all when empty) in `collections`.
@@ -178,21 +213,24 @@ extension Registry {
         builder.collectionAlias = "coll"
         builder.extraNames = extraQueryNames
         for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
+        let source = try membershipSource(stored, collections, in: c)
+        if source.validity { builder.validityColumns = (begin: "t.validity_begin", end: "t.validity_end", flag: "t.in_calib") }
         let condition = try expression.map { try builder.compileCondition($0) }
         // With a provenance selection, the selected datasets of this type drive the query (see materialize(in:));
         // `+` keeps SQLite from looking the tags table up by type and collection instead of by dataset id.
         let selected = !query.provenance.isEmpty
         let selection = selected
-            ? "\(ProvenanceSelection.table) AS sel \(c.dialect.engine == .sqlite ? "CROSS JOIN" : "JOIN") \(q(stored.tagTable)) AS t ON t.dataset_id = sel.id AND sel.dataset_type_id = \(stored.id)"
-            : "\(q(stored.tagTable)) AS t"
+            ? "\(ProvenanceSelection.table) AS sel \(c.dialect.engine == .sqlite ? "CROSS JOIN" : "JOIN") \(source.sql) AS t ON t.dataset_id = sel.id AND sel.dataset_type_id = \(stored.id)"
+            : "\(source.sql) AS t"
         let plus = selected ? "+" : ""
         let order = try builder.orderBy(query.orderBy)
         let dimColumns = dims.map { "t." + q($0) }
+        let validityColumns = source.validity ? "t.validity_begin, t.validity_end, t.in_calib" : "NULL AS validity_begin, NULL AS validity_end, 0 AS in_calib"
         let rank = "CASE t.collection_id " + collections.enumerated().map { "WHEN \($0.element.id) THEN \($0.offset)" }.joined(separator: " ") + " END"
         let ids = collections.map { String($0.id) }.joined(separator: ", ")
         let orderColumns = order.enumerated().map { "\($0.element.replacingOccurrences(of: " DESC", with: "")) AS order_\($0.offset)" }
         var sql = """
-            SELECT t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
+            SELECT t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(validityColumns), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
             FROM \(selection)
             JOIN dataset AS d ON d.id = t.dataset_id
             JOIN collection AS run ON run.collection_id = d.run_id
@@ -200,12 +238,21 @@ extension Registry {
             \(builder.joins.joined(separator: "\n"))
             WHERE \(plus)t.dataset_type_id = \(stored.id) AND \(plus)t.collection_id IN (\(ids))\(condition.map { " AND " + $0 } ?? "")
             """
+        // Position of the column that counts, after find-first, the rows of the winning collection for the data ID.
+        let matchesColumn = 3 + dims.count + 3 + 1 + orderColumns.count + 1
         if query.findFirst {
-            let partition = dims.isEmpty ? "" : "PARTITION BY " + dims.map { "inner_q." + q($0) }.joined(separator: ", ")
-            sql = "SELECT * FROM (SELECT inner_q.*, ROW_NUMBER() OVER (\(partition) ORDER BY inner_q.search_rank) AS rownum FROM (\(sql)) AS inner_q) AS ranked WHERE rownum = 1"
+            let dimPartition = dims.map { "inner_q." + q($0) }.joined(separator: ", ")
+            let partition = dims.isEmpty ? "" : "PARTITION BY " + dimPartition
+            // A CALIBRATION collection can hold several validity ranges for one data ID: Rubin refuses the search as
+            // ambiguous when the first collection with a match has more than one (the count below).
+            let matches = source.validity
+                ? ", COUNT(*) OVER (PARTITION BY \(dims.isEmpty ? "" : dimPartition + ", ")inner_q.search_rank) AS matches"
+                : ", 1 AS matches"
+            sql = "SELECT * FROM (SELECT inner_q.*, ROW_NUMBER() OVER (\(partition) ORDER BY inner_q.search_rank\(source.validity ? ", COALESCE(inner_q.validity_begin, \(Int64.min))" : "")) AS rownum\(matches) FROM (\(sql)) AS inner_q) AS ranked WHERE rownum = 1"
         }
         let userOrder = order.enumerated().map { "order_\($0.offset)" + ($0.element.hasSuffix(" DESC") ? " DESC" : "") }
-        let defaultOrder = dims.map(q) + ["search_rank"]
+        // Certifications by start of validity, unbounded first (both engines: NULLs sort differently).
+        let defaultOrder = dims.map(q) + ["search_rank"] + (source.validity ? ["COALESCE(validity_begin, \(Int64.min))"] : [])
         if query.findFirst && userOrder.isEmpty {
             // The window already sorts by data ID; a second sort of every row would only delay the first one.
             sql = "SELECT * FROM (\(sql)) AS found"
@@ -214,7 +261,11 @@ extension Registry {
         }
         if let limit = query.limit { sql += " LIMIT \(max(0, limit))" } else if query.offset > 0 && c.dialect.engine == .sqlite { sql += " LIMIT -1" }
         if query.offset > 0 { sql += " OFFSET \(query.offset)" }
-        // Rows are unique per (dataset, collection) by the tags table's key, so they stream without de-duplication.
+        // Rows are unique per (dataset, collection) by the tags table's key, and per certification in CALIBRATION
+        // collections, so they stream without de-duplication; except that an ambiguous find-first search must fail
+        // before anything is handed out, so those results are held until the end.
+        let holdBack = query.findFirst && source.validity
+        var held: [DatasetResult] = []
         var count = 0
         try c.forEachRow(sql, builder.parameters) { row in
             guard let idText = row[0].string, let id = UUID(registryText: idText) else { return }
@@ -222,9 +273,22 @@ extension Registry {
             for (i, dim) in dims.enumerated() { values[dim] = DataIDValue(row[3 + i]) }
             let ref = DatasetRef(id: id, datasetType: stored.type, run: row[2].string ?? "",
                                  dataId: DataCoordinate(dimensions: stored.type.dimensions, values: values))
-            try body(DatasetResult(ref: ref, collection: row[1].string ?? ""))
+            let v = 3 + dims.count
+            let validity = row[v + 2].int == 1
+                ? Timespan(begin: row[v].int64.map(TAITime.init(nanoseconds:)), end: row[v + 1].int64.map(TAITime.init(nanoseconds:)))
+                : nil
+            let result = DatasetResult(ref: ref, collection: row[1].string ?? "", validity: validity)
+            if holdBack {
+                if let n = row[matchesColumn].int, n > 1 {
+                    throw ButlerError(.conflict, "ambiguous calibration lookup: '\(stored.type.name)' \(ref.dataId) has \(n) validity ranges in CALIBRATION collection '\(result.collection)'; constrain the time (--where \"\(stored.type.name).timespan OVERLAPS (T'2024-01-01', T'2024-01-02')\") or search without --find-first")
+                }
+                held.append(result)
+            } else {
+                try body(result)
+            }
             count += 1
         }
+        for result in held { try body(result) }
         return count
     }
 

@@ -68,7 +68,9 @@ extension Registry {
             if let stored {
                 let searched = try resolveCollections(query.collections, findFirst: false, in: c)
                 guard !searched.isEmpty else { return (group, []) }
-                builder.joins.append("JOIN \(q(stored.tagTable)) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
+                // Certifications in CALIBRATION collections count as well as RUN and TAGGED memberships.
+                let source = try membershipSource(stored, searched, in: c).sql
+                builder.joins.append("JOIN \(source) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
                     + stored.type.dimensions.required.map { " AND t.\(q($0)) = \(builder.dimensions[$0]!)" }.joined())
             }
             let implied = try group.implied.map { try builder.dimension($0) }
@@ -109,7 +111,9 @@ extension Registry {
                 let stored = try requireDatasetType(type, in: c)
                 let searched = try resolveCollections(query.collections, findFirst: false, in: c)
                 guard !searched.isEmpty else { return [] }
-                builder.joins.append("JOIN \(q(stored.tagTable)) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
+                // Certifications in CALIBRATION collections count as well as RUN and TAGGED memberships.
+                let source = try membershipSource(stored, searched, in: c).sql
+                builder.joins.append("JOIN \(source) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
                     + (try stored.type.dimensions.required.map { " AND t.\(q($0)) = \(try builder.dimension($0))" }.joined()))
             }
             let condition = try expression.map { try builder.compileCondition($0) }

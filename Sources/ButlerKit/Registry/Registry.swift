@@ -68,6 +68,10 @@ public final class Registry: @unchecked Sendable {
         }
         try Migrations.checkNotNewer(applied)
         if !Migrations.isCurrent(applied) {
+            // Bringing the schema up to date is a write: a registry this process may only read is refused instead.
+            if let reason = database.readOnlyReason {
+                throw ButlerError(.readOnly, "repository is read-only: \(reason); its registry needs schema migrations that only a writer can apply (open it once with write access)")
+            }
             try database.write { c in try Migrations.migrate(c) }
         }
         guard let yaml else {

@@ -10,6 +10,12 @@ package protocol RegistryDatabase: AnyObject, Sendable {
     func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     /// Runs `body` with a consistent read-only view of the database.
     func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// Why this process may only read the database (`nil` when it may write; see ``SQLiteDatabase``).
+    var readOnlyReason: String? { get }
+}
+
+extension RegistryDatabase {
+    package var readOnlyReason: String? { nil }
 }
 
 /// A database connection, reachable only inside ``RegistryDatabase/write(_:)`` or ``RegistryDatabase/read(_:)``.

@@ -1,9 +1,16 @@
 internal import GRDB
 import Foundation
+internal import Logging
+
+private let logger = Logger(label: "butler.registry")
 
 /// The embedded SQLite registry backend, through GRDB. Nothing of GRDB leaves this file.
 ///
 /// The database runs in WAL mode with a busy timeout, so several processes can read while one writes.
+///
+/// A registry this process may not write (a read-only mount, another user's repository) is opened read-only:
+/// `mode=ro` when the WAL's `-shm` file exists or can be made, else `immutable=1` (no locks, no `-shm`, no journal).
+/// Then every read works and every write fails with one line saying that the repository is read-only.
 package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
     // @unchecked: the DatabaseQueue serializes every access itself.
     private let queue: DatabaseQueue
@@ -13,20 +20,31 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
     private let currentLock = NSLock()
     package let path: String
     package var dialect: SQLDialect { .sqlite }
+    /// Why this process may not write the registry (`nil` when it may).
+    package let readOnlyReason: String?
+    package var isReadOnly: Bool { readOnlyReason != nil }
 
     /// Opens (or creates, when `create` is true) the SQLite file at `path`.
     package init(path: String, create: Bool) throws {
         if !create && !FileManager.default.fileExists(atPath: path) {
             throw ButlerError(.notARepository, "registry database not found: \(path)")
         }
+        let reason = create ? nil : Self.readOnlyReason(path)
         var config = Configuration()
         config.busyMode = .timeout(60)
         config.foreignKeysEnabled = true
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        var openPath = path
+        if let reason {
+            config.readonly = true
+            openPath = Self.readOnlyURI(path)
+            logger.debug("opening the registry read-only", metadata: ["path": "\(path)", "reason": "\(reason)", "uri": "\(openPath)"])
+        } else {
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
         }
         do {
-            queue = try DatabaseQueue(path: path, configuration: config)
+            queue = try DatabaseQueue(path: openPath, configuration: config)
             if create {
                 try queue.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
             }
@@ -34,9 +52,53 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
             throw ButlerError(.database, "cannot open registry \(path): \(error.message ?? "\(error)")")
         }
         self.path = path
+        self.readOnlyReason = reason
+    }
+
+    /// Why the registry file cannot be written by this process, or `nil`: the file, or the folder where SQLite keeps
+    /// its `-wal` and `-shm` files, is not writable (access(2) for the effective user, which also sees read-only
+    /// mounts, even for root).
+    package static func readOnlyReason(_ path: String) -> String? {
+        var path = path
+        while path.hasPrefix("//") { path.removeFirst() }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !isWritable(path) { return "\(path) is not writable (\(String(cString: strerror(errno))))" }
+        if !isWritable(folder.isEmpty ? "." : folder) { return "its folder \(folder) is not writable (\(String(cString: strerror(errno))))" }
+        return nil
+    }
+
+    /// The URI filename that opens `path` read-only: `mode=ro` when SQLite can use the WAL index (`-shm` exists, or
+    /// the folder is writable), else `immutable=1`, which reads the database file alone.
+    private static func readOnlyURI(_ path: String) -> String {
+        var absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        // `file://x/...` would name a host: one leading slash only.
+        while absolute.hasPrefix("//") { absolute.removeFirst() }
+        var encoded = ""
+        for ch in absolute.unicodeScalars {
+            switch ch {
+            case "%", "?", "#": encoded += String(format: "%%%02X", ch.value)
+            default: encoded.unicodeScalars.append(ch)
+            }
+        }
+        let folder = (absolute as NSString).deletingLastPathComponent
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path + "-shm") || isWritable(folder) { return "file:\(encoded)?mode=ro" }
+        if let size = (try? fm.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int, size > 0 {
+            logger.warning("the registry's write-ahead log cannot be read without its -shm file; changes not yet checkpointed are not seen",
+                           metadata: ["path": "\(path)-wal"])
+        }
+        return "file:\(encoded)?immutable=1"
+    }
+
+    /// Whether the effective user may write `path` (`errno` tells why not).
+    package static func isWritable(_ path: String) -> Bool {
+        faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0
     }
 
     package func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        if let readOnlyReason {
+            throw ButlerError(.readOnly, "repository is read-only: \(readOnlyReason); the registry \(path) cannot be changed")
+        }
         if let db = joinable() { return try mapErrors { try body(SQLiteConnection(db: db)) } }
         return try mapErrors {
             try queue.writeWithoutTransaction { db in

@@ -87,7 +87,9 @@ extension ButlerCommand {
             q.datasetTypes = [datasetType]
             q.collections = [input]
             q.findFirst = !searchAllInputs
-            let refs = try butler.registry.queryDatasets(q).datasets.map(\.ref)
+            // Once each: an input CALIBRATION collection lists a dataset once per validity range.
+            var seen = Set<UUID>()
+            let refs = try butler.registry.queryDatasets(q).datasets.map(\.ref).filter { seen.insert($0.id).inserted }
             guard !refs.isEmpty else { throw ButlerError(.notFound, "no '\(datasetType)' datasets in '\(input)' to certify") }
             let validity = Timespan(begin: beginDate, end: endDate)
             try butler.registry.certify(output, refs, validity: validity)

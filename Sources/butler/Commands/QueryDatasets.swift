@@ -7,7 +7,12 @@ extension ButlerCommand {
         static let configuration = CommandConfiguration(
             commandName: "query-datasets",
             abstract: "List datasets, one table per dataset type: type, run, id and data ID.",
-            discussion: "Collections are searched in the order given, chains expanded; without --collections every collection is searched.")
+            discussion: """
+                Collections are searched in the order given, chains expanded; without --collections every collection is searched. \
+                A dataset certified into a CALIBRATION collection is listed once per validity range; when a CALIBRATION \
+                collection is searched, valid_from and valid_to columns (JSON: validity {begin, end}, TAI; null outside \
+                CALIBRATION collections) show the ranges, and --where can test them: "bias.timespan OVERLAPS (T'2024-01-01', T'2024-02-01')".
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
@@ -28,8 +33,9 @@ extension ButlerCommand {
             q.findFirst = findFirst
             try query.apply(to: &q)
             q.provenance = try provenance.selection(butler, collections: collections)
+            let validity = try butler.registry.searchesCalibrationCollection(collections)
             if output.format != .table {
-                try stream(butler, q)
+                try stream(butler, q, validity: validity)
                 return
             }
             let found = try butler.registry.queryDatasets(q)
@@ -39,7 +45,7 @@ extension ButlerCommand {
             var tables: [ResultTable] = []
             for (typeName, group) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
                 let dims = group[0].ref.datasetType.dimensions.required
-                var table = ResultTable(columns: ["type", "run", "id"] + dims + (showUri ? ["URI"] : []))
+                var table = ResultTable(columns: ["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : []))
                 for r in group {
                     var row: [Cell] = [.string(typeName), .string(r.ref.run), .string(r.ref.id.lowercasedString)]
                     row += dims.map { d in
@@ -49,6 +55,7 @@ extension ButlerCommand {
                         case nil: return .null
                         }
                     }
+                    if validity { row += Self.validityTexts(r.validity).map { $0.map(Cell.string) ?? .null } }
                     if showUri { row.append(.string(uris[r.ref.id]?.absoluteString ?? "")) }
                     table.rows.append(row)
                 }
@@ -62,7 +69,13 @@ extension ButlerCommand {
         }
 
         /// JSON and CSV stream: rows are written as the registry returns them (file locations in chunks).
-        func stream(_ butler: Butler, _ query: DatasetQuery) throws {
+        /// The bounds of a validity range as shown in tables and CSV (`-inf`/`+inf` when unbounded; nil without a range).
+        static func validityTexts(_ validity: Timespan?) -> [String?] {
+            guard let validity else { return [nil, nil] }
+            return [validity.begin?.isoTAI ?? "-inf", validity.end?.isoTAI ?? "+inf"]
+        }
+
+        func stream(_ butler: Butler, _ query: DatasetQuery, validity: Bool) throws {
             let out = StreamWriter()
             var pending: [DatasetResult] = []
             var count = 0
@@ -81,15 +94,22 @@ extension ButlerCommand {
                         var fields = ["\"dataset_type\": \(jsonString(r.ref.datasetType.name))", "\"run\": \(jsonString(r.ref.run))",
                                       "\"collection\": \(jsonString(r.collection))", "\"id\": \(jsonString(r.ref.id.lowercasedString))",
                                       "\"data_id\": {\(dataId)}"]
+                        if validity {
+                            // Unbounded ends are null; a dataset found outside a CALIBRATION collection has no range.
+                            fields.append("\"validity\": " + (r.validity.map { v in
+                                "{\"begin\": \(v.begin.map { jsonString($0.isoTAI) } ?? "null"), \"end\": \(v.end.map { jsonString($0.isoTAI) } ?? "null")}"
+                            } ?? "null"))
+                        }
                         if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
                         out.write((count == 0 ? "[\n  " : ",\n  ") + "{" + fields.joined(separator: ", ") + "}")
                     } else {
                         if currentType != r.ref.datasetType.name {
                             if currentType != nil { out.write("\n") }
                             currentType = r.ref.datasetType.name
-                            out.write((["type", "run", "id"] + dims + (showUri ? ["URI"] : [])).map(csvField).joined(separator: ",") + "\n")
+                            out.write((["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : [])).map(csvField).joined(separator: ",") + "\n")
                         }
                         var row = [r.ref.datasetType.name, r.ref.run, r.ref.id.lowercasedString] + dims.map { r.ref.dataId[$0]?.description ?? "" }
+                        if validity { row += Self.validityTexts(r.validity).map { $0 ?? "" } }
                         if showUri { row.append(uris[r.ref.id]?.absoluteString ?? "") }
                         out.write(row.map(csvField).joined(separator: ",") + "\n")
                     }
