@@ -238,7 +238,12 @@ struct RawIngester {
             }
         } catch let error as FITSError {
             result.error = error.hdu.map { "\(path)[HDU \($0)]: " } ?? "\(path): "
-            result.error! += error.code.rawValue < 9000 ? "not a readable FITS file: \(error.message)\(error.keyword.map { " (\($0))" } ?? "")" : error.message
+            let detail = "\(error.message)\(error.keyword.map { " (\($0))" } ?? "")"
+            switch error.code {
+            case .notFITS: result.error! += "not a FITS file: " + detail
+            case .cannotOpen: result.error! += "cannot open: " + detail
+            default: result.error! += error.code.rawValue < 9000 ? "not a readable FITS file: " + detail : error.message
+            }
         } catch {
             result.error = "\(path): \(error)"
         }
