@@ -230,7 +230,10 @@ struct RawIngester {
             result.warnings = fits.warnings
             for (hdu, header) in fits.detectorHeaders {
                 do {
-                    result.observations.append((hdu, try translators.translate(header)))
+                    let (info, problems) = try HeaderProblems.collect { try translators.translate(header) }
+                    let place = fits.detectorHeaders.count > 1 ? "\(path)[HDU \(hdu)]" : path
+                    result.warnings += problems.map { "\(place): \($0)" }
+                    result.observations.append((hdu, info))
                 } catch {
                     result.error = "\(path)\(fits.detectorHeaders.count > 1 ? "[HDU \(hdu)]" : ""): \(error)"
                     return result
