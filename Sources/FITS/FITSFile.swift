@@ -1,5 +1,6 @@
 internal import CFITSIO
 import Foundation
+internal import Glibc
 
 /// An open FITS file. It is never shared between threads: open one per task (CFITSIO is built reentrant).
 ///
@@ -25,21 +26,76 @@ public final class FITSFile {
 
     /// Opens a file read-only, runs `body`, and closes the file on every path.
     ///
-    /// Gzip-compressed files (`.fits.gz`) are decompressed in memory; tile-compressed images (`.fz`) read as images.
-    /// The corresponding CFITSIO routines are `fits_open_diskfile` (`fits_open_file` for gzip files).
-    /// - Throws: ``FITSError`` with code ``FITSError/Code/notFITS`` for a file that is not FITS.
+    /// Files compressed as a whole (gzip, compress(1) `.Z`, pack, pkzip, bzip2) are recognised by their first bytes,
+    /// whatever their name, and decompressed in memory; tile-compressed images (`.fz`) read as images. Only regular
+    /// files are opened (a FIFO would block).
+    /// The corresponding CFITSIO routines are `fits_open_diskfile` (`fits_open_file` for compressed files).
+    /// - Throws: ``FITSError`` with code ``FITSError/Code/notFITS`` for a file that is empty or is not FITS (it does
+    ///   not begin with `SIMPLE  =` and is not compressed), ``FITSError/Code/cannotOpen`` for a missing, unreadable
+    ///   or irregular file.
     public static func withOpened<T>(_ path: String, _ body: (FITSFile) throws -> T) throws -> T {
         let file = try open(path)
         defer { file.close() }
         return try body(file)
     }
 
+    /// How a file starts, read before CFITSIO opens it.
+    enum Start: Equatable {
+        /// Compressed as a whole (gzip, pack, pkzip or bzip2), whatever its name.
+        case compressed
+        /// Compressed by compress(1) (LZW), which CFITSIO decompresses only in a file whose name contains `.Z`.
+        case lzw
+        /// Begins with the `SIMPLE  =` card that every FITS file begins with.
+        case fits
+        /// Anything else.
+        case other
+    }
+
+    /// Looks at the first bytes of a regular file: compression magic numbers, or the `SIMPLE  =` card.
+    static func start(of path: String) throws(FITSError) -> Start {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw FITSError(code: .cannotOpen, message: errno == ENOENT || errno == ENOTDIR ? "no such file" : String(cString: strerror(errno)), path: path)
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw FITSError(code: .cannotOpen, message: "a folder, not a file", path: path)
+        case S_IFIFO: throw FITSError(code: .cannotOpen, message: "not a regular file (a FIFO)", path: path)
+        default: throw FITSError(code: .cannotOpen, message: "not a regular file", path: path)
+        }
+        if st.st_size == 0 { throw FITSError(code: .notFITS, message: "empty file", path: path) }
+        // O_NONBLOCK: should the path have been replaced by a FIFO since, opening it does not wait for a writer.
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw FITSError(code: .cannotOpen, message: errno == EACCES ? "permission denied" : String(cString: strerror(errno)), path: path)
+        }
+        defer { Glibc.close(fd) }
+        var fdStat = stat()
+        guard fstat(fd, &fdStat) == 0, fdStat.st_mode & S_IFMT == S_IFREG else {
+            throw FITSError(code: .cannotOpen, message: "not a regular file", path: path)
+        }
+        var bytes = [UInt8](repeating: 0, count: 9)
+        let n = read(fd, &bytes, bytes.count)
+        guard n >= 0 else { throw FITSError(code: .cannotOpen, message: String(cString: strerror(errno)), path: path) }
+        let head = bytes.prefix(n)
+        if head.starts(with: [0x1F, 0x9D]) { return .lzw }
+        let magics: [[UInt8]] = [[0x1F, 0x8B], [0x1F, 0x1E], [0x50, 0x4B, 0x03, 0x04], [0x42, 0x5A, 0x68]]
+        if magics.contains(where: { head.starts(with: $0) }) { return .compressed }
+        return head.elementsEqual(Array("SIMPLE  =".utf8)) ? .fits : .other
+    }
+
     static func open(_ path: String) throws(FITSError) -> FITSFile {
+        let kind = try start(of: path)
+        if kind == .other {
+            throw FITSError(code: .notFITS, message: "it does not begin with a SIMPLE card, nor is it gzip or compress(1) compressed", path: path)
+        }
+        if kind == .lzw && !path.contains(".Z") {
+            throw FITSError(code: .cannotOpen, message: "compress(1) (.Z) data, which CFITSIO decompresses only in a file whose name contains '.Z': rename it, or recompress it with gzip", path: path)
+        }
         var status: Int32 = 0
         var fptr: UnsafeMutablePointer<fitsfile>?
-        let lower = path.lowercased()
-        if lower.hasSuffix(".gz") || lower.hasSuffix(".z") || lower.hasSuffix(".zip") || lower.hasSuffix(".bz2") {
-            // Compressed files go through the 'file://' driver, which decompresses them in memory.
+        if kind == .compressed || kind == .lzw {
+            // Compressed files go through the 'file://' driver, which decompresses them in memory, whatever their name.
             cfitsio_open_file(&fptr, "file://" + path, READONLY, &status)
         } else {
             // The disk-file driver reads the path literally (no extended file name syntax) and skips the
@@ -48,15 +104,15 @@ public final class FITSFile {
         }
         if status != 0 {
             if fptr != nil { var s: Int32 = 0; ffclos(fptr, &s) }
-            var error = FITSError.cfitsio(status, path: path, hdu: nil)
-            if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
-                error = FITSError(code: .notFITS, message: "empty file", path: path)
-            } else if !FileManager.default.isReadableFile(atPath: path) {
-                error = FITSError(code: .cannotOpen, message: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file", path: path)
-            }
-            throw error
+            throw FITSError.cfitsio(status, path: path, hdu: nil)
         }
         return FITSFile(pointer: fptr, path: path)
+    }
+
+    /// The size of the FITS data CFITSIO reads: the file's size, or for a compressed file the decompressed size.
+    var logicalSize: Int64 {
+        precondition(pointer != nil, "FITS file \(path) used after close")
+        return Int64(pointer!.pointee.Fptr.pointee.logfilesize)
     }
 
     /// Closes the file; further calls fail.

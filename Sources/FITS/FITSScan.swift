@@ -33,17 +33,16 @@ public struct FITSScan: Sendable {
     /// - Parameter verifyChecksums: check CHECKSUM/DATASUM where present; a mismatch is a warning, never an error.
     /// - Throws: ``FITSError`` for a file that is not FITS, is empty, truncated, unreadable or has a bad card.
     public static func read(_ path: String, verifyChecksums: Bool = true) throws -> FITSScan {
-        var st = stat()
-        let size = stat(path, &st) == 0 ? Int64(st.st_size) : 0
-        let isGzip = path.hasSuffix(".gz")
         return try FITSFile.withOpened(path) { file in
+            // Checked against what CFITSIO reads: for a gzip or .Z file, the decompressed size.
+            let size = file.logicalSize
             let count = try file.hduCount()
             var hdus: [HDU] = []
             var warnings: [String] = []
             for number in 1...max(count, 1) {
                 let info = try file.moveTo(hdu: number)
                 let header = try file.readHeader(info)
-                if !isGzip { try file.checkComplete(info, fileSize: size) }
+                try file.checkComplete(info, fileSize: size)
                 if verifyChecksums && (header.contains("CHECKSUM") || header.contains("DATASUM")) {
                     if case .mismatch(let why) = try file.verifyChecksum(hdu: number) {
                         warnings.append("\(path)[HDU \(number)]: stale checksum: \(why)")

@@ -35,8 +35,49 @@ package struct TranslationError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Optional header values that were present but unusable (`EXPTIME = 'abc'`, `EXPTIME = -1e400`), collected while
+/// one header is translated so that the ingest can warn about each (file, keyword and value) instead of leaving the
+/// field empty without a word. The header helpers below report into ``current``; ``collect(_:)`` sets it.
+package final class HeaderProblems: @unchecked Sendable {
+    // @unchecked: `messages` is guarded by `lock`.
+    @TaskLocal package static var current: HeaderProblems?
+    private let lock = NSLock()
+    private var list: [String] = []
+
+    package init() {}
+
+    /// What was reported, in order, one line each (`EXPTIME = 'abc' is not a number; ignored`).
+    package var messages: [String] { lock.withLock { list } }
+
+    /// Reports an unusable value of `keyword` to the collector in effect, if any.
+    package static func report(_ keyword: String, _ value: HeaderValue?, _ why: String) {
+        guard let current else { return }
+        let shown: String
+        switch value {
+        case .string(let s)?: shown = "'\(s.trimmedSpaces)'"
+        case .float(let d)? where !d.isFinite: shown = "\(d) (out of the range of a double)"
+        case let v?: shown = v.description
+        case nil: shown = "(none)"
+        }
+        current.lock.withLock { current.list.append("\(keyword) = \(shown) \(why); ignored") }
+    }
+
+    /// Runs `body` (a translation) with a fresh collector; returns its result and what was reported.
+    package static func collect<T>(_ body: () throws -> T) rethrows -> (T, [String]) {
+        let problems = HeaderProblems()
+        let value = try $current.withValue(problems) { try body() }
+        return (value, problems.messages)
+    }
+}
+
 /// Header reading helpers shared by the translators.
 extension Header {
+    /// Whether the keyword has a value (present and not undefined) that an optional reader could not use:
+    /// reported to ``HeaderProblems``.
+    private func reportUnusable(_ key: String, _ why: String) {
+        if contains(key) && !isUndefined(key) { HeaderProblems.report(key.uppercased(), self[key], why) }
+    }
+
     /// A required string; `instrument` names the translator in the error.
     package func requiredString(_ key: String, _ instrument: String) throws(TranslationError) -> String {
         guard let s = string(key)?.trimmedSpaces, !s.isEmpty else {
@@ -57,16 +98,32 @@ extension Header {
         return nil
     }
 
+    /// The first present, finite number among `keys`; a present value that is not one is reported (``HeaderProblems``).
     package func firstDouble(_ keys: String...) -> Double? {
-        for key in keys { if let d = double(key), d.isFinite { return d } }
+        for key in keys {
+            if let d = double(key), d.isFinite { return d }
+            reportUnusable(key, "is not a finite number")
+        }
+        return nil
+    }
+
+    /// An optional number: ``firstDouble(_:)`` of one keyword.
+    package func optionalDouble(_ key: String) -> Double? { firstDouble(key) }
+
+    /// An optional time read with `parse`; a present value that does not parse is reported (``HeaderProblems``).
+    package func optionalTime(_ key: String, _ parse: (String) -> TAITime?) -> TAITime? {
+        guard let text = string(key) else { return nil }
+        if let t = parse(text.trimmedSpaces) { return t }
+        reportUnusable(key, "is not a date and time")
         return nil
     }
 
     /// An angle in degrees from a number or a sexagesimal string (`hours` for right ascension).
     package func angle(_ key: String, hours: Bool) -> Double? {
-        if let d = double(key) { return d.isFinite ? d : nil }
-        guard let s = string(key) else { return nil }
-        return parseSexagesimal(s).map { hours ? $0 * 15 : $0 }
+        if let d = double(key), d.isFinite { return d }
+        if let s = string(key), case .string? = self[key], let v = parseSexagesimal(s) { return hours ? v * 15 : v }
+        reportUnusable(key, "is not an angle")
+        return nil
     }
 }
 

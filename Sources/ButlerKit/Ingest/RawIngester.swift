@@ -72,11 +72,8 @@ struct RawIngester {
 
     func run(_ locations: [String]) throws -> IngestReport {
         var report = IngestReport()
-        let regex: NSRegularExpression
-        do { regex = try NSRegularExpression(pattern: options.pattern) } catch {
-            throw ButlerError(.invalidValue, "invalid --regex '\(options.pattern)': \(error.localizedDescription)")
-        }
-        let include = { (name: String) in regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil }
+        let pattern = try FileNamePattern(options.pattern)
+        let include = { (name: String) throws -> Bool in try pattern.matches(name) }
         // A first, cheap pass counts the files (for the progress bar); the second streams them in batches,
         // so memory does not grow with the number of files.
         var roots: [(path: String, isFolder: Bool)] = []
@@ -87,6 +84,10 @@ struct RawIngester {
                 report.failures.append("\(location): no such file or folder")
                 continue
             }
+            if let kind = irregularFileKind(path) {
+                report.failures.append("\(location): not a regular file (\(kind))")
+                continue
+            }
             roots.append((path, (st.st_mode & S_IFMT) == S_IFDIR))
         }
         if options.failFast && !report.failures.isEmpty {
@@ -94,7 +95,12 @@ struct RawIngester {
             report.files = report.failures.count
             return report
         }
-        let total = roots.reduce(0) { $0 + ($1.isFolder ? countFiles($1.path, include) : 1) }
+        // Counting walks the folders too, so a --regex too slow for a name stops the ingest before anything is done.
+        var total = 0
+        var counter = FolderWalk(include: include)
+        for root in roots {
+            if root.isFolder { try counter.walk(root.path) { _ in total += 1 } } else { total += 1 }
+        }
         report.files = total + report.failures.count
 
         var state = BatchState(instrumentsReady: try butler.registry.registeredInstruments())
@@ -123,6 +129,7 @@ struct RawIngester {
             }
             pending = next
         }
+        var walker = FolderWalk(include: include, logger: butler.logger)
         do {
             for root in roots {
                 if !root.isFolder {
@@ -130,7 +137,7 @@ struct RawIngester {
                     if batch.count >= Self.batchSize { try flush() }
                     continue
                 }
-                try walkFiles(root.path, include) { path in
+                try walker.walk(root.path) { path in
                     batch.append(path)
                     if batch.count >= Self.batchSize { try flush() }
                 }
@@ -223,7 +230,10 @@ struct RawIngester {
             result.warnings = fits.warnings
             for (hdu, header) in fits.detectorHeaders {
                 do {
-                    result.observations.append((hdu, try translators.translate(header)))
+                    let (info, problems) = try HeaderProblems.collect { try translators.translate(header) }
+                    let place = fits.detectorHeaders.count > 1 ? "\(path)[HDU \(hdu)]" : path
+                    result.warnings += problems.map { "\(place): \($0)" }
+                    result.observations.append((hdu, info))
                 } catch {
                     result.error = "\(path)\(fits.detectorHeaders.count > 1 ? "[HDU \(hdu)]" : ""): \(error)"
                     return result
@@ -231,7 +241,12 @@ struct RawIngester {
             }
         } catch let error as FITSError {
             result.error = error.hdu.map { "\(path)[HDU \($0)]: " } ?? "\(path): "
-            result.error! += error.code.rawValue < 9000 ? "not a readable FITS file: \(error.message)\(error.keyword.map { " (\($0))" } ?? "")" : error.message
+            let detail = "\(error.message)\(error.keyword.map { " (\($0))" } ?? "")"
+            switch error.code {
+            case .notFITS: result.error! += "not a FITS file: " + detail
+            case .cannotOpen: result.error! += "cannot open: " + detail
+            default: result.error! += error.code.rawValue < 9000 ? "not a readable FITS file: " + detail : error.message
+            }
         } catch {
             result.error = "\(path): \(error)"
         }

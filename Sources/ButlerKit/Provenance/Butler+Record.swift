@@ -24,14 +24,17 @@ public struct RecordSpec: Sendable {
     let source: String
     let baseDirectory: URL
 
-    /// Parses a JSON document; `source` names it in errors, relative file paths resolve against `baseDirectory`.
+    /// Parses and checks a JSON document; `source` names it in errors, relative file paths resolve against `baseDirectory`.
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` for a syntax error (with its line and column), an unknown key, or a
+    ///   value of the wrong type or out of range (with its JSON path); see ``RecordSpecValidator``.
     public init(json: Data, source: String, baseDirectory: URL) throws {
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: json) } catch {
-            throw ButlerError(.invalidValue, "\(source): not valid JSON: \(error.localizedDescription)")
+        let parsed: JSONValue
+        do { parsed = try JSONDocumentParser.parse([UInt8](json)) } catch {
+            throw ButlerError(.invalidValue, "\(source): not valid JSON: \(error)")
         }
-        guard let object = parsed as? [String: Any] else { throw ButlerError(.invalidValue, "\(source): expected a JSON object at the top level") }
-        self.object = object.mapValues { RecordSpec.sendable($0) }
+        var validator = RecordSpecValidator(source: source)
+        self.object = try validator.document(parsed)
         self.source = source
         self.baseDirectory = baseDirectory
     }
@@ -41,16 +44,21 @@ public struct RecordSpec: Sendable {
         path.hasPrefix("/") ? path : baseDirectory.appendingPathComponent(path).path
     }
 
-    private static func sendable(_ value: Any) -> any Sendable {
-        switch value {
-        case let d as [String: Any]: return d.mapValues { sendable($0) } as [String: any Sendable]
-        case let a as [Any]: return a.map { sendable($0) } as [any Sendable]
-        case let s as String: return s
-        default:
-            if type(of: value) == Bool.self, let b = value as? Bool { return b }
-            if let i = value as? Int { return i }
-            if let d = value as? Double { return d }
-            return String(describing: value)
+    /// Checks a data ID of the document against the dimensions: known dimension names, integers for integer
+    /// dimensions, strings for the others.
+    func checkDataId(_ value: (any Sendable)?, _ path: String, universe: DimensionUniverse) throws {
+        guard let d = value as? [String: any Sendable] else { return }
+        for key in d.keys.sorted() {
+            let p = "\(path).\(key)"
+            guard let dim = universe[key], dim.isDimension, let type = dim.primaryKey?.type else {
+                throw ButlerError(.invalidValue, "\(source): \(p): unknown dimension '\(key)'")
+            }
+            switch (type, d[key]) {
+            case (.int, let s as String): throw ButlerError(.invalidValue, "\(source): \(p): \(escapedForMessage(s, limit: 80)) is not an integer (\(key) is an integer dimension)")
+            case (.int, _), (_, is String): continue
+            case (_, let i?): throw ButlerError(.invalidValue, "\(source): \(p): \(i) is a number, expected a string (\(key) is a string dimension)")
+            default: continue
+            }
         }
     }
 }
@@ -118,6 +126,7 @@ extension Butler {
             let path = "quanta[\(i)]"
             guard let q = item as? [String: any Sendable] else { throw fail(path, "expected an object") }
             let task = try string(q, "task", path)
+            try spec.checkDataId(q["data_id"], "\(path).data_id", universe: registry.universe)
             guard let run = (q["run"] as? String) ?? defaultRun else { throw fail(path, "no 'run' here or at the top level") }
             try Registry.validateCollectionName(run)
             var quantum = Quantum(taskLabel: task, run: run, dataId: try stringMap(q["data_id"], "\(path).data_id"),
@@ -138,14 +147,8 @@ extension Butler {
             quantum.command = q["command"] as? String
             quantum.host = (q["host"] as? String) ?? quantum.host
             quantum.user = (q["user"] as? String) ?? quantum.user
-            for (key, keyPath) in [("start", \Quantum.start), ("end", \Quantum.end)] {
-                if let text = q[key] as? String {
-                    guard let t = ISO8601DateFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text + "Z") else {
-                        throw fail("\(path).\(key)", "'\(text)' is not an ISO 8601 time")
-                    }
-                    quantum[keyPath: keyPath] = t
-                }
-            }
+            quantum.start = q["start"] as? Date
+            quantum.end = q["end"] as? Date
             for (j, input) in ((q["inputs"] as? [any Sendable]) ?? []).enumerated() {
                 guard let d = input as? [String: any Sendable] else { throw fail("\(path).inputs[\(j)]", "expected an object") }
                 let role = d["role"] as? String
@@ -168,6 +171,7 @@ extension Butler {
             for (j, output) in ((q["outputs"] as? [any Sendable]) ?? []).enumerated() {
                 let opath = "\(path).outputs[\(j)]"
                 guard let d = output as? [String: any Sendable] else { throw fail(opath, "expected an object") }
+                try spec.checkDataId(d["data_id"], "\(opath).data_id", universe: registry.universe)
                 let prepared = try prepareOutput(role: d["role"] as? String, datasetType: try string(d, "dataset_type", opath),
                                                  dataId: try stringMap(d["data_id"], "\(opath).data_id"), cache: &expanded)
                 let file = spec.resolve(try string(d, "file", opath))

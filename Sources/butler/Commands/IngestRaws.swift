@@ -64,7 +64,8 @@ extension ButlerCommand {
             case .json:
                 emit("{\"files\": \(report.files), \"ingested\": \(report.ingested), \"skipped\": \(report.skippedFiles), \"failed\": \(report.failures.count), "
                      + "\"runs\": [\(report.runs.sorted().map(jsonString).joined(separator: ", "))], "
-                     + "\"failures\": [\(report.failures.map(jsonString).joined(separator: ", "))]}\n")
+                     + "\"failures\": [\(report.failures.map(jsonString).joined(separator: ", "))], "
+                     + "\"warnings\": [\(report.warnings.map(jsonString).joined(separator: ", "))]}\n")
             default:
                 emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s): \(report.skippedFiles) skipped, \(report.failures.count) failed"
                      + (report.runs.isEmpty ? "" : "; run(s): \(report.runs.sorted().joined(separator: ", "))")

@@ -195,8 +195,10 @@ package struct ConfigTranslator: MetadataTranslator {
         }
         func double(_ spec: ValueSpec?) -> Double? {
             guard let spec, let text = spec.text(header) else { return nil }
-            if let d = Double(text) { return spec.unit == "hours" ? d * 15 : d }
-            return parseSexagesimal(text).map { spec.unit == "hours" ? $0 * 15 : $0 }
+            if let d = Double(text), d.isFinite { return spec.unit == "hours" ? d * 15 : d }
+            if Double(text) == nil, let v = parseSexagesimal(text), v.isFinite { return spec.unit == "hours" ? v * 15 : v }
+            HeaderProblems.report(spec.describedKeywords, .string(text), "is not a finite number")
+            return nil
         }
         let exposureId = try int(spec.exposure_id, "exposure_id")
         let begin = try time(spec.datetime_begin, "datetime_begin")

@@ -64,6 +64,9 @@ package struct LSSTTranslator: MetadataTranslator {
         }
 
         guard let begin = Self.time(header, ["DATE-BEG", "MJD-BEG", "DATE-OBS", "MJD-OBS"]) else {
+            if let present = ["DATE-BEG", "MJD-BEG", "DATE-OBS", "MJD-OBS"].first(where: { header.string($0) != nil }) {
+                throw TranslationError(name, keyword: present, "= '\(header.string(present)!.trimmedSpaces)' is not a usable time, and no other of DATE-BEG, MJD-BEG, DATE-OBS, MJD-OBS is (required)")
+            }
             throw TranslationError(name, keyword: "DATE-BEG", "is missing (and so are MJD-BEG, DATE-OBS and MJD-OBS)")
         }
         let filter = physicalFilter(header)
@@ -77,7 +80,7 @@ package struct LSSTTranslator: MetadataTranslator {
         info.seqNum = seqNum
         if camera == .latiss {
             info.exposureTime = header.firstDouble("EXPTIME")
-        } else if let shutter = header.double("SHUTTIME"), shutter > 0 {
+        } else if let shutter = header.optionalDouble("SHUTTIME"), shutter > 0 {
             info.exposureTime = shutter
         } else {
             info.exposureTime = header.firstDouble("EXPTIME")
@@ -132,8 +135,8 @@ package struct LSSTTranslator: MetadataTranslator {
     static func time(_ header: Header, _ keys: [String]) -> TAITime? {
         for key in keys {
             if key.hasPrefix("MJD") {
-                if let mjd = header.double(key), mjd > 0 { return TAITime(mjd: mjd, scale: .tai) }
-            } else if let text = header.string(key), let t = TAITime(iso: text.trimmedSpaces, scale: .tai) {
+                if let mjd = header.optionalDouble(key), mjd > 0 { return TAITime(mjd: mjd, scale: .tai) }
+            } else if let t = header.optionalTime(key, { TAITime(iso: $0, scale: .tai) }) {
                 return t
             }
         }

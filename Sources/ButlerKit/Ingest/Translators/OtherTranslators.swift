@@ -38,8 +38,10 @@ package struct DECamTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = header.firstDouble("DARKTIME") ?? info.exposureTime
         info.datetimeBegin = begin
-        if let end = header.string("DTUTC"), let t = TAITime(iso: String(begin.isoTAI.prefix(10)) + "T" + end.trimmedSpaces, scale: .utc) {
-            // DTUTC carries only the time of day; it rolls over midnight when earlier than the start.
+        // DTUTC is read when it carries only the time of day (it rolls over midnight when earlier than the start);
+        // a full date and time there (as in the fixtures) is not read, as before: the end is start + EXPTIME.
+        if header.string("DTUTC")?.contains("T") == false,
+           let t = header.optionalTime("DTUTC", { TAITime(iso: String(begin.isoTAI.prefix(10)) + "T" + $0, scale: .utc) }) {
             info.datetimeEnd = t < begin ? t.adding(seconds: 86_400) : t
         } else {
             info.datetimeEnd = begin.adding(seconds: info.exposureTime ?? 0)
@@ -101,7 +103,7 @@ package struct HSCTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = info.exposureTime
         info.datetimeBegin = begin
-        var end = header.string("UT-END").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmedSpaces)", scale: .utc) }
+        var end = header.optionalTime("UT-END") { TAITime(iso: "\(date.prefix(10))T\($0)", scale: .utc) }
         let minimumEnd = begin.adding(seconds: info.exposureTime ?? 0)
         if end == nil || end! < minimumEnd { end = minimumEnd }
         info.datetimeEnd = end
@@ -112,7 +114,7 @@ package struct HSCTranslator: MetadataTranslator {
         info.scienceProgram = header.firstString("PROP-ID")
         info.trackingRA = header.angle("RA2000", hours: true)
         info.trackingDec = header.angle("DEC2000", hours: false)
-        if let pa = header.double("INST-PA") {
+        if let pa = header.optionalDouble("INST-PA") {
             var angle = (270 - pa).truncatingRemainder(dividingBy: 360)
             if angle < 0 { angle += 360 }
             info.rotationAngle = angle
@@ -175,7 +177,7 @@ package struct MegaPrimeTranslator: MetadataTranslator {
         info.exposureTime = header.firstDouble("EXPTIME")
         info.darkTime = header.firstDouble("DARKTIME") ?? info.exposureTime
         info.datetimeBegin = begin
-        info.datetimeEnd = header.string("UTCEND").flatMap { TAITime(iso: "\(date.prefix(10))T\($0.trimmedSpaces)", scale: .utc) }
+        info.datetimeEnd = header.optionalTime("UTCEND") { TAITime(iso: "\(date.prefix(10))T\($0)", scale: .utc) }
             ?? begin.adding(seconds: info.exposureTime ?? 0)
         let type = header.string("OBSTYPE")?.trimmedSpaces.lowercased()
         info.observationType = type == "object" ? "science" : type
