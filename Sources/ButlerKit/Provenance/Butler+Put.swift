@@ -57,8 +57,8 @@ extension Butler {
     ///   for a config that differs from the one this task already used in the run.
     @discardableResult
     public func put(_ request: PutRequest) throws -> DatasetRef {
-        try Self.validateStepName(request.taskLabel ?? "put", what: "task label")
-        for input in request.inputs { if let role = input.role { try Self.validateStepName(role, what: "input role") } }
+        try Self.validateTaskLabel(request.taskLabel ?? "put")
+        for input in request.inputs { if let role = input.role { try Self.validateTaskLabel(role, what: "input role") } }
         try registry.registerRun(request.run)
         let inputs = try request.inputs.map { input -> (role: String, ref: DatasetRef) in
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)

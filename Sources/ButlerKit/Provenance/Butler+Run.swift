@@ -54,9 +54,9 @@ extension Butler {
         guard let executable = request.command.first else { throw ButlerError(.invalidValue, "no command to run") }
         // Every name that reaches a path or a dataset type is checked before anything is written.
         try Registry.validateCollectionName(request.run)
-        try Self.validateStepName(request.taskLabel, what: "task label")
-        for input in request.inputs { if let role = input.role { try Self.validateStepName(role, what: "input role") } }
-        for output in request.outputs { try Self.validateStepName(output.role, what: "output role") }
+        try Self.validateTaskLabel(request.taskLabel)
+        for input in request.inputs { if let role = input.role { try Self.validateTaskLabel(role, what: "input role") } }
+        for output in request.outputs { try Self.validateTaskLabel(output.role, what: "output role") }
         try registry.registerRun(request.run)
         let inputs = try request.inputs.map { input -> (role: String, ref: DatasetRef) in
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)
@@ -152,18 +152,6 @@ extension Butler {
         }
         return RunResult(quantumId: quantum.id, status: quantum.status, exitCode: quantum.exitCode ?? 0,
                          outputs: failure == nil ? Array(refs.dropLast()) : [], failure: failure, log: log)
-    }
-
-    /// Checks a task label or a role: it names a dataset type (`<task>_log`) and staging files, so it is an
-    /// identifier as in Rubin's pipelines (`[A-Za-z_][A-Za-z0-9_]*`, at most 64 characters).
-    ///
-    /// - Throws: ``ButlerError/Code/invalidValue`` naming the value.
-    package static func validateStepName(_ name: String, what: String) throws {
-        let ok = !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
-            && !(48...57).contains(name.utf8.first!)
-        guard ok else {
-            throw ButlerError(.invalidValue, "invalid \(what) '\(DatastorePath.printable(name))': it must be an identifier (letters, digits and '_', not starting with a digit, at most 64 characters)")
-        }
     }
 
     /// Runs a program, waits, and returns its exit code and combined output.

@@ -3,16 +3,17 @@ extension Butler {
     /// name (at most 128 characters).
     package static let maximumTaskLabelLength = 119
 
-    /// Checks a task label before anything uses it (quanta, `<label>_log` dataset types, file names).
+    /// Checks a task label (or, with `what`, an input or output role) before anything uses it (quanta, `<label>_log`
+    /// dataset types, staging file names).
     ///
     /// A label is an identifier, as Rubin's pipeline labels are: a letter or `_`, then letters, digits and `_`, at
     /// most ``maximumTaskLabelLength`` characters. So it holds no NUL or other control character, no `/`, no `.`
     /// (neither `.` nor `..`), no space, and `<label>_log` is always a valid dataset type name and file name.
     ///
     /// - Throws: ``ButlerError/Code/invalidName`` naming the label (with control characters escaped) and the reason.
-    package static func validateTaskLabel(_ label: String) throws {
+    package static func validateTaskLabel(_ label: String, what: String = "task label") throws {
         func refuse(_ why: String) -> ButlerError {
-            ButlerError(.invalidName, "invalid task label \(escapedForMessage(label)): \(why)")
+            ButlerError(.invalidName, "invalid \(what) \(escapedForMessage(label)): \(why)")
         }
         let scalars = label.unicodeScalars
         guard let first = scalars.first else { throw refuse("empty") }
