@@ -182,7 +182,8 @@ private struct PostgresError: Error {
     static let retryable: Set<String> = ["40001", "40P01", "23505"]
 
     var butlerError: ButlerError {
-        let context = " - while executing `\(sql)`"
+        let context = " - while executing `\(sqlExcerpt(sql))`"
+        let message = oneLine(self.message)
         switch state {
         case "23505", "23P01": return ButlerError(.conflict, "PostgreSQL constraint violated: \(message)\(context)")
         case "23503": return ButlerError(.inUse, "PostgreSQL foreign key constraint violated: \(message)\(context)")
