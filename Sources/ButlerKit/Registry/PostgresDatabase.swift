@@ -18,6 +18,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     /// The URL with any password masked, for messages.
     package let displayURL: String
     package let schema: String
+    /// Whether this connection created its schema (so that a failed `create` can drop it again).
+    package let createdSchema: Bool
     package var dialect: SQLDialect { .postgresql }
 
     /// Connects to the server named by `url` (`postgresql://[user[:password]@]host[:port]/dbname[?schema=NAME&...]`).
@@ -41,6 +43,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         butler_silence_notices(conn)
         do {
             let exists = try Self.run(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty == false
+            createdSchema = !exists
             if !exists {
                 guard create else { throw ButlerError(.notARepository, "no schema '\(schema)' in the PostgreSQL database at \(parsed.display)") }
                 _ = try Self.run(conn, "CREATE SCHEMA IF NOT EXISTS \(q(schema))", [])
@@ -367,6 +370,12 @@ struct PostgresURL {
 
     /// The URL with the password (if any) replaced by `***`.
     static func mask(_ url: String) -> String {
+        var url = url
+        if let mark = url.firstIndex(of: "?"), url[mark...].lowercased().contains("password=") {
+            let items = url[url.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false)
+                .map { $0.lowercased().hasPrefix("password=") ? "password=***" : String($0) }
+            url = String(url[..<mark]) + "?" + items.joined(separator: "&")
+        }
         guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
         let userInfo = url[scheme.upperBound..<at]
         guard let colon = userInfo.firstIndex(of: ":") else { return url }
