@@ -73,18 +73,28 @@ public final class Butler: Sendable {
 
     /// Creates a new repository: `butler.yaml`, the registry and the datastore root.
     ///
-    /// The folder may exist if it holds no repository. On failure nothing is left behind.
+    /// The folder may exist if it holds no repository. Everything that can fail on the input (the seed config, the
+    /// dimension universe, the text of `butler.yaml`) is checked before anything is made; on a later failure
+    /// whatever was made is removed again (folders, the SQLite file, a PostgreSQL schema or the tables made in it),
+    /// so that `create` can simply be run again.
+    ///
+    /// A password in a PostgreSQL registry URL (`postgresql://user:secret@host/db`, `?password=`) is used to connect
+    /// but not written to `butler.yaml` unless `storePassword` is set; then `butler.yaml` is readable by its owner
+    /// only (mode 0600). Either way `note` is told.
     /// - Parameters:
     ///   - path: the repository folder.
     ///   - seedConfig: a YAML file merged over the defaults.
     ///   - dimensionConfig: a YAML dimension universe to use instead of the default.
     ///   - override: let the seed configuration replace `registry.db` and `datastore.root`, which otherwise
     ///     stay the repository's own.
-    /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository.
     ///   - registry: the registry database URL (`postgresql://[user@]host[:port]/dbname[?schema=NAME]`, or
     ///     `sqlite:///PATH`) instead of the repository's own SQLite file.
+    ///   - storePassword: keep a password of the registry URL in `butler.yaml` (written mode 0600).
+    ///   - note: receives one-line notes for the user (what happened to a password).
+    /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository.
     public static func create(at path: String, seedConfig: String? = nil, dimensionConfig: String? = nil,
                               override: Bool = false, registry registryOverride: String? = nil,
+                              storePassword: Bool = false, note: (String) -> Void = { _ in },
                               logger: Logger = Logger(label: "butler")) throws -> Butler {
         let root = URL(fileURLWithPath: path).standardizedFileURL
         let fm = FileManager.default
@@ -96,27 +106,28 @@ public final class Butler: Sendable {
         if fm.fileExists(atPath: root.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ButlerError(.alreadyExists, "\(root.path) exists and is not a folder")
         }
-        var seedText = ""
+        let seedSource = seedConfig ?? "seed config"
+        var seed: Node?
         if let seedConfig {
+            let seedText: String
             do {
                 seedText = try String(contentsOfFile: seedConfig, encoding: .utf8)
             } catch {
                 throw ButlerError(.io, "cannot read seed config \(seedConfig): \(error.localizedDescription)")
             }
-            let seed = try ButlerConfig.parse(seedText, source: seedConfig)
+            let parsed = try ButlerConfig.parse(seedText, source: seedConfig)
             if !override {
-                for key in ["registry.db", "datastore.root"] where ButlerConfig.sets(seed, key) {
+                for key in ["registry.db", "datastore.root"] where ButlerConfig.sets(parsed, key) {
                     throw ButlerError(.invalidConfig, "seed config \(seedConfig) sets \(key), which belongs to the repository; pass --override to let it")
                 }
             }
+            seed = parsed
         }
         if let registryOverride {
             guard registryOverride.hasPrefix("postgresql://") || registryOverride.hasPrefix("postgres://") || registryOverride.hasPrefix("sqlite:///") else {
                 throw ButlerError(.invalidValue, "--registry takes postgresql://[user@]host[:port]/dbname[?schema=NAME] or sqlite:///PATH, not '\(PostgresURL.mask(registryOverride))'")
             }
-            let extra = try ButlerConfig.parse("registry:\n  db: " + jsonString(registryOverride) + "\n", source: "--registry")
-            let merged = seedText.isEmpty ? extra : ButlerConfig.merge(try ButlerConfig.parse(seedText, source: seedConfig ?? "seed config"), extra)
-            seedText = try Yams.serialize(node: merged)
+            seed = try registrySeed(registryOverride, over: seed)
         }
         let universe: DimensionUniverse
         if let dimensionConfig {
@@ -124,47 +135,110 @@ public final class Butler: Sendable {
         } else {
             universe = try DimensionUniverse.makeDefault()
         }
-        let config = try ButlerConfig(root: root, text: seedText, source: seedConfig ?? "seed config")
+        // The configuration this process connects with, and the text of butler.yaml (without a registry password
+        // unless asked to keep it), both made before anything is created.
+        let seedText = try seed.map { try Yams.serialize(node: $0) } ?? ""
+        let config = try ButlerConfig(root: root, text: seedText, source: seedSource)
         let datastoreRoot = try config.datastoreRoot
+        let registryURL = try config.registryURL
+        var stored = seed
+        var privateFile = false
+        if let stripped = PostgresURL.withoutPassword(registryURL) {
+            if storePassword {
+                privateFile = true
+                note("butler.yaml holds the registry password and is written readable by its owner only (mode 0600)")
+            } else {
+                stored = try registrySeed(stripped, over: seed)
+                note("the registry password was not stored in butler.yaml; give it to later commands with PGPASSWORD, ~/.pgpass or a service file (or create with --store-password to keep it in butler.yaml, mode 0600)")
+            }
+        }
+        let written = try stored.map { try Yams.serialize(node: ButlerConfig.merge(
+            try ButlerConfig.parse(try ButlerConfig.defaultsText(), source: "defaults"), $0)) } ?? ButlerConfig.defaultsText()
 
         // Build everything, and undo whatever we made if a step fails.
         var created: [URL] = []
-        let rootExisted = fm.fileExists(atPath: root.path)
+        var database: (any RegistryDatabase)?
+        var tablesBefore: Set<String> = []
+        var registryMade = false
         do {
-            if !rootExisted {
-                try fm.createDirectory(at: root, withIntermediateDirectories: true)
-                created.append(root)
-            }
-            let registryURL = try config.registryURL
+            if let made = try makeFolder(root) { created.append(made) }
             if let dbPath = try sqlitePath(registryURL), fm.fileExists(atPath: dbPath) {
                 throw ButlerError(.alreadyExists, "registry database \(dbPath) exists already; refusing to touch it")
             }
-            if !fm.fileExists(atPath: datastoreRoot.path) {
-                try fm.createDirectory(at: datastoreRoot, withIntermediateDirectories: true)
-                created.append(datastoreRoot)
-            }
+            if let made = try makeFolder(datastoreRoot) { created.append(made) }
             if let dbPath = try sqlitePath(registryURL) {
                 for suffix in ["", "-wal", "-shm"] { created.append(URL(fileURLWithPath: dbPath + suffix)) }
             }
-            let database = try openDatabase(config, create: true)
-            if try database.read({ try $0.tableExists("butler_migrations") }) {
+            let opened = try openDatabase(config, create: true)
+            database = opened
+            if try opened.read({ try $0.tableExists("butler_migrations") }) {
                 throw ButlerError(.alreadyExists, "the registry at \(PostgresURL.mask(registryURL)) holds a repository already; refusing to touch it")
             }
-            let registry = try Registry.create(database: database, universe: universe, logger: logger)
+            tablesBefore = Set(try opened.read { try $0.tableNames() })
+            registryMade = true
+            let registry = try Registry.create(database: opened, universe: universe, logger: logger)
             // butler.yaml last: its presence is what makes the folder a repository.
-            let written = seedText.isEmpty ? try ButlerConfig.defaultsText() : try Yams.serialize(node: ButlerConfig.merge(
-                try ButlerConfig.parse(try ButlerConfig.defaultsText(), source: "defaults"),
-                try ButlerConfig.parse(seedText, source: seedConfig ?? "seed config")))
             let tmp = root.appendingPathComponent(".\(ButlerConfig.fileName).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+            try writeNewFile(tmp, written, mode: privateFile ? 0o600 : 0o644)
             created.append(tmp)
-            try written.write(to: tmp, atomically: false, encoding: .utf8)
             try fm.moveItem(at: tmp, to: configFile)
+            created.append(configFile)
             logger.info("created repository", metadata: ["root": "\(root.path)"])
             return try Butler(config: config, registry: registry, logger: logger)
         } catch {
+            if registryMade, let postgres = database as? PostgresDatabase {
+                // The tables this create made (a transaction that failed made none), or the schema it made.
+                _ = try? postgres.write { c in
+                    if postgres.createdSchema {
+                        try c.execute("DROP SCHEMA IF EXISTS \(q(postgres.schema)) CASCADE")
+                    } else {
+                        for table in try c.tableNames() where !tablesBefore.contains(table) {
+                            try c.execute("DROP TABLE IF EXISTS \(q(table)) CASCADE")
+                        }
+                    }
+                }
+            } else if let postgres = database as? PostgresDatabase, postgres.createdSchema {
+                _ = try? postgres.write { c in try c.execute("DROP SCHEMA IF EXISTS \(q(postgres.schema)) CASCADE") }
+            }
+            database = nil
             for url in created.reversed() { try? fm.removeItem(at: url) }
             if let e = error as? ButlerError { throw e }
             throw ButlerError(.io, "cannot create repository at \(root.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// `registry.db: url` over a seed configuration.
+    private static func registrySeed(_ url: String, over seed: Node?) throws -> Node {
+        let extra = try ButlerConfig.parse("registry:\n  db: " + jsonString(url) + "\n", source: "--registry")
+        return seed.map { ButlerConfig.merge($0, extra) } ?? extra
+    }
+
+    /// Creates a folder with its missing parents; returns the topmost folder it made (nil when it existed).
+    private static func makeFolder(_ url: URL) throws -> URL? {
+        let fm = FileManager.default
+        var top: URL?
+        var probe = url
+        while !fm.fileExists(atPath: probe.path) && probe.path != "/" {
+            top = probe
+            probe = probe.deletingLastPathComponent()
+        }
+        guard let top else { return nil }
+        try fm.createDirectory(at: url, withIntermediateDirectories: true)
+        return top
+    }
+
+    /// Writes a file that must not exist yet, created with `mode` (so a private file is never readable by others,
+    /// not even for a moment); a file it could not finish is removed.
+    private static func writeNewFile(_ url: URL, _ text: String, mode: mode_t) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, mode)
+        guard fd >= 0 else { throw ButlerError(.io, "cannot create \(url.path): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.close()
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw ButlerError(.io, "cannot write \(url.path): \(error.localizedDescription)")
         }
     }
 

@@ -10,7 +10,7 @@ public struct StorageClasses: Sendable {
     public static let builtIn: StorageClasses = {
         guard let url = Bundle.module.url(forResource: "storageClasses", withExtension: "yaml", subdirectory: "Resources"),
               let text = try? String(contentsOf: url, encoding: .utf8),
-              let file = try? YAMLDecoder().decode(File.self, from: text)
+              let file = try? YAMLLoader.decode(File.self, from: text)
         else { return StorageClasses(extensions: [:]) }
         return StorageClasses(extensions: file.storageClasses.mapValues(\.extension))
     }()

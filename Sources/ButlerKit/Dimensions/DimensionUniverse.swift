@@ -41,7 +41,7 @@ public struct DimensionUniverse: Sendable {
         let file: UniverseFile
         do {
             // Read from the YAML node tree directly: Codable decoding costs more than the rest of start-up.
-            guard let node = try Yams.compose(yaml: yaml, .basic) else { throw UniverseFile.Problem(message: "empty document") }
+            guard let node = try YAMLLoader.compose(yaml) else { throw UniverseFile.Problem(message: "empty document") }
             file = try UniverseFile(node)
         } catch let problem as UniverseFile.Problem {
             throw ButlerError(.invalidConfig, "invalid dimension configuration \(source): \(problem.message)")
@@ -366,7 +366,9 @@ package func describeYAMLError(_ error: any Error) -> String {
             return "\(e)"
         }
     }
-    return String(describing: error).replacingOccurrences(of: "\n", with: " ")
+    // Yams quotes the offending line, which can be the whole of a one-line file: keep the message short.
+    let text = String(describing: error).replacingOccurrences(of: "\n", with: " ")
+    return text.count > 300 ? String(text.prefix(300)) + "..." : text
 }
 
 private func path(_ codingPath: [any CodingKey]) -> String {

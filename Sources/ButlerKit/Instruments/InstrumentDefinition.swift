@@ -54,7 +54,7 @@ public struct InstrumentDefinition: Sendable {
     public init(yaml: String, source: String) throws {
         let file: File
         do {
-            file = try YAMLDecoder().decode(File.self, from: yaml)
+            file = try YAMLLoader.decode(File.self, from: yaml)
         } catch {
             throw ButlerError(.invalidConfig, "invalid instrument definition \(source): \(describeYAMLError(error))")
         }

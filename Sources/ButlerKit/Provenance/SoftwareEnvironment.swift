@@ -57,7 +57,7 @@ public struct SoftwareEnvironment: Sendable, Hashable {
 
     private static func parseConda(_ text: String, source: String) throws -> [String: String] {
         let node: Node?
-        do { node = try Yams.compose(yaml: text, .basic) } catch {
+        do { node = try YAMLLoader.compose(text) } catch {
             throw ButlerError(.invalidValue, "\(source): invalid conda environment file: \(describeYAMLError(error))")
         }
         guard let deps = node?.mapping?.value("dependencies")?.sequence else {

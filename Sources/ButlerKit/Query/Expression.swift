@@ -8,8 +8,14 @@ indirect enum Expression {
     case bind(String, column: Int)
     /// `NOT x`, `-x`, `+x`.
     case unary(String, Expression, column: Int)
-    /// `a op b` for comparisons, arithmetic, AND, OR, OVERLAPS.
+    /// `a op b` for comparisons, `*`, `/`, `%` and OVERLAPS.
     case binary(String, Expression, Expression, column: Int)
+    /// `a AND b AND c` or `a OR b OR c` (the operator): one flat list, however long, with nested lists of the same
+    /// operator merged in. The column is that of the first operator.
+    case logical(String, [Expression], column: Int)
+    /// `a + b - c`: the terms in order with their signs (the first is never negated), however many. The column is
+    /// that of the first operator.
+    case sum([SumTerm], column: Int)
     /// `x [NOT] IN (items)`; items may be ranges.
     case inList(Expression, [InItem], negated: Bool, column: Int)
     /// `GLOB(x, 'pattern')`, `UUID('...')`, `POINT(...)` and so on.
@@ -25,6 +31,12 @@ indirect enum Expression {
         case uuid(String)
     }
 
+    struct SumTerm {
+        /// Whether the term is subtracted.
+        let negated: Bool
+        let value: Expression
+    }
+
     enum InItem {
         case value(Expression)
         /// `start..stop[:stride]`, inclusive.
@@ -34,7 +46,7 @@ indirect enum Expression {
     var column: Int {
         switch self {
         case .literal(_, let c), .name(_, let c), .bind(_, let c), .unary(_, _, let c), .binary(_, _, _, let c),
-             .inList(_, _, _, let c), .function(_, _, let c), .tuple(_, let c):
+             .logical(_, _, let c), .sum(_, let c), .inList(_, _, _, let c), .function(_, _, let c), .tuple(_, let c):
             return c
         }
     }

@@ -1,10 +1,28 @@
 /// A recursive-descent parser for Rubin's `--where` grammar. Precedence, low to high:
 /// `OR` < `AND` < `NOT` < `OVERLAPS` < `= !=` < `< <= > >=` < `+ -` < `* / %` < unary `+ -`.
 /// (Rubin binds `NOT` tightest, which makes `NOT band = 'g'` an error; here it negates the comparison, as in SQL.)
+///
+/// Long flat lists stay flat: `a OR b OR ...` and `a AND b AND ...` become one ``Expression/logical(_:_:column:)``
+/// node and `a + b - ...` one ``Expression/sum(_:column:)``, so a list of any length costs no depth. Nesting is
+/// bounded: the parser refuses, as it descends, more than ``maxDepth`` levels of parentheses, `NOT`, signs and
+/// function calls, and any expression tree higher than that (a chain of 300 `*`), so that neither parsing,
+/// compiling nor freeing the tree can exhaust the stack.
 struct Parser {
+    /// The deepest nesting an expression may have.
+    static let maxDepth = 200
+
     let text: String
     let tokens: [Token]
     var position = 0
+    /// How many parentheses, `NOT`s, signs and function calls the parser is inside.
+    private var depth = 0
+    /// The height of the expression the last parse function returned (a name or value is 1).
+    private var height = 0
+
+    init(text: String, tokens: [Token]) {
+        self.text = text
+        self.tokens = tokens
+    }
 
     /// Parses an expression; an empty string is `nil` (no constraint).
     static func parse(_ text: String) throws(ExpressionError) -> Expression? {
@@ -47,24 +65,49 @@ struct Parser {
         advance()
     }
 
-    mutating func parseOr() throws(ExpressionError) -> Expression {
-        var left = try parseAnd()
-        while isKeyword("OR") {
-            let column = current.column
-            advance()
-            left = .binary("OR", left, try parseAnd(), column: column)
-        }
-        return left
+    func tooDeep() -> ExpressionError {
+        error("the expression nests more than \(Self.maxDepth) levels deep (parentheses, NOT, signs, function calls or a chain of comparisons or '*')")
     }
 
-    mutating func parseAnd() throws(ExpressionError) -> Expression {
-        var left = try parseNot()
-        while isKeyword("AND") {
-            let column = current.column
-            advance()
-            left = .binary("AND", left, try parseNot(), column: column)
+    /// One level deeper into parentheses, `NOT`, a sign or a function call; refused beyond ``maxDepth``.
+    mutating func descend() throws(ExpressionError) {
+        depth += 1
+        if depth > Self.maxDepth { throw tooDeep() }
+    }
+
+    mutating func ascend() { depth -= 1 }
+
+    /// Records the height of a node about to be returned; refused beyond ``maxDepth``.
+    mutating func node(_ expression: Expression, height h: Int) throws(ExpressionError) -> Expression {
+        if h > Self.maxDepth { throw tooDeep() }
+        height = h
+        return expression
+    }
+
+    mutating func parseOr() throws(ExpressionError) -> Expression { try parseLogical("OR") }
+
+    mutating func parseAnd() throws(ExpressionError) -> Expression { try parseLogical("AND") }
+
+    /// `a OR b OR ...` (of ANDs) or `a AND b AND ...` (of NOTs) as one flat list.
+    private mutating func parseLogical(_ op: String) throws(ExpressionError) -> Expression {
+        func operand(_ parser: inout Parser) throws(ExpressionError) -> Expression {
+            op == "OR" ? try parser.parseAnd() : try parser.parseNot()
         }
-        return left
+        let first = try operand(&self)
+        guard isKeyword(op) else { return first }
+        let column = current.column
+        var items: [Expression] = []
+        var h = height
+        func add(_ e: Expression) {
+            if case .logical(op, let inner, _) = e { items.append(contentsOf: inner) } else { items.append(e) }
+        }
+        add(first)
+        while isKeyword(op) {
+            advance()
+            add(try operand(&self))
+            h = max(h, height)
+        }
+        return try node(.logical(op, items, column: column), height: h + 1)
     }
 
     /// `NOT` applies to a whole comparison, as in SQL: `NOT band = 'g'` is `NOT (band = 'g')`.
@@ -72,7 +115,10 @@ struct Parser {
         if isKeyword("NOT") && !(position + 1 < tokens.count && tokens[position + 1].kind == .keyword("IN")) {
             let column = current.column
             advance()
-            return .unary("NOT", try parseNot(), column: column)
+            try descend()
+            defer { ascend() }
+            let inner = try parseNot()
+            return try node(.unary("NOT", inner, column: column), height: height + 1)
         }
         return try parseOverlaps()
     }
@@ -82,7 +128,9 @@ struct Parser {
         while isKeyword("OVERLAPS") {
             let column = current.column
             advance()
-            left = .binary("OVERLAPS", left, try parseEquality(), column: column)
+            let h = height
+            let right = try parseEquality()
+            left = try node(.binary("OVERLAPS", left, right, column: column), height: max(h, height) + 1)
         }
         return left
     }
@@ -94,13 +142,17 @@ struct Parser {
                 guard case .symbol(let op) = current.kind else { break }
                 let column = current.column
                 advance()
-                left = .binary(op, left, try parseComparison(), column: column)
+                let h = height
+                let right = try parseComparison()
+                left = try node(.binary(op, left, right, column: column), height: max(h, height) + 1)
             } else if isKeyword("IN") || (isKeyword("NOT") && position + 1 < tokens.count && tokens[position + 1].kind == .keyword("IN")) {
                 let column = current.column
                 let negated = isKeyword("NOT")
                 if negated { advance() }
                 advance()
-                left = .inList(left, try parseInList(), negated: negated, column: column)
+                let h = height
+                let items = try parseInList()
+                left = try node(.inList(left, items, negated: negated, column: column), height: max(h, height) + 1)
             } else {
                 break
             }
@@ -111,6 +163,7 @@ struct Parser {
     mutating func parseInList() throws(ExpressionError) -> [Expression.InItem] {
         try expect("(", "'(' after IN")
         var items: [Expression.InItem] = []
+        var h = 1
         if isSymbol(")") { throw error("expected at least one value in the IN list") }
         while true {
             let column = current.column
@@ -129,9 +182,11 @@ struct Parser {
                 items.append(.range(a, b, stride: stride, column: column))
             } else {
                 items.append(.value(try parseAdditive()))
+                h = max(h, height)
             }
             if isSymbol(",") { advance(); continue }
             try expect(")", "',' or ')' in the IN list")
+            height = h
             return items
         }
     }
@@ -141,19 +196,26 @@ struct Parser {
         while case .symbol(let op) = current.kind, ["<", "<=", ">", ">="].contains(op) {
             let column = current.column
             advance()
-            left = .binary(op, left, try parseAdditive(), column: column)
+            let h = height
+            let right = try parseAdditive()
+            left = try node(.binary(op, left, right, column: column), height: max(h, height) + 1)
         }
         return left
     }
 
+    /// `a + b - c ...` as one flat list of signed terms.
     mutating func parseAdditive() throws(ExpressionError) -> Expression {
-        var left = try parseMultiplicative()
+        let first = try parseMultiplicative()
+        guard case .symbol(let firstOp) = current.kind, firstOp == "+" || firstOp == "-" else { return first }
+        let column = current.column
+        var terms = [Expression.SumTerm(negated: false, value: first)]
+        var h = height
         while case .symbol(let op) = current.kind, op == "+" || op == "-" {
-            let column = current.column
             advance()
-            left = .binary(op, left, try parseMultiplicative(), column: column)
+            terms.append(Expression.SumTerm(negated: op == "-", value: try parseMultiplicative()))
+            h = max(h, height)
         }
-        return left
+        return try node(.sum(terms, column: column), height: h + 1)
     }
 
     mutating func parseMultiplicative() throws(ExpressionError) -> Expression {
@@ -161,34 +223,46 @@ struct Parser {
         while case .symbol(let op) = current.kind, op == "*" || op == "/" || op == "%" {
             let column = current.column
             advance()
-            left = .binary(op, left, try parseUnary(), column: column)
+            let h = height
+            let right = try parseUnary()
+            left = try node(.binary(op, left, right, column: column), height: max(h, height) + 1)
         }
         return left
     }
 
     mutating func parseUnary() throws(ExpressionError) -> Expression {
         let column = current.column
-        if isSymbol("-") { advance(); return .unary("-", try parseUnary(), column: column) }
-        if isSymbol("+") { advance(); return try parseUnary() }
+        if isSymbol("-") || isSymbol("+") {
+            let negate = isSymbol("-")
+            advance()
+            try descend()
+            defer { ascend() }
+            let inner = try parseUnary()
+            return negate ? try node(.unary("-", inner, column: column), height: height + 1) : inner
+        }
         return try parsePrimary()
     }
 
     mutating func parsePrimary() throws(ExpressionError) -> Expression {
         let token = current
         switch token.kind {
-        case .integer(let v): advance(); return .literal(.integer(v), column: token.column)
-        case .float(let v): advance(); return .literal(.float(v), column: token.column)
-        case .string(let v): advance(); return .literal(.string(v), column: token.column)
-        case .time(let v): advance(); return .literal(.time(v), column: token.column)
-        case .bind(let name): advance(); return .bind(name, column: token.column)
+        case .integer(let v): advance(); height = 1; return .literal(.integer(v), column: token.column)
+        case .float(let v): advance(); height = 1; return .literal(.float(v), column: token.column)
+        case .string(let v): advance(); height = 1; return .literal(.string(v), column: token.column)
+        case .time(let v): advance(); height = 1; return .literal(.time(v), column: token.column)
+        case .bind(let name): advance(); height = 1; return .bind(name, column: token.column)
         case .identifier(let first):
             advance()
             if isSymbol("(") {
+                try descend()
+                defer { ascend() }
                 advance()
                 var args: [Expression] = []
+                var h = 0
                 if !isSymbol(")") {
                     while true {
                         args.append(try parseOr())
+                        h = max(h, height)
                         if isSymbol(",") { advance(); continue }
                         break
                     }
@@ -198,9 +272,10 @@ struct Parser {
                     guard args.count == 1, case .literal(.string(let s), _) = args[0] else {
                         throw error("UUID takes one string, as UUID('e15ab039-bc8b-4135-87c5-90902a7c0b22')", at: token.column)
                     }
+                    height = 1
                     return .literal(.uuid(s), column: token.column)
                 }
-                return .function(first.uppercased(), args, column: token.column)
+                return try node(.function(first.uppercased(), args, column: token.column), height: h + 1)
             }
             var parts = [first]
             while isSymbol(".") {
@@ -210,15 +285,19 @@ struct Parser {
                 advance()
             }
             if parts.count > 3 { throw error("a name has at most two dots (element.field.part)", at: token.column) }
+            height = 1
             return .name(parts, column: token.column)
         case .symbol("("):
+            try descend()
+            defer { ascend() }
             advance()
             let first = try parseOr()
             if isSymbol(",") {
                 var items = [first]
-                while isSymbol(",") { advance(); items.append(try parseOr()) }
+                var h = height
+                while isSymbol(",") { advance(); items.append(try parseOr()); h = max(h, height) }
                 try expect(")", "')' to close the tuple")
-                return .tuple(items, column: token.column)
+                return try node(.tuple(items, column: token.column), height: h + 1)
             }
             try expect(")", "')'")
             return first

@@ -221,9 +221,13 @@ final class QueryBuilder {
                 return ("(NOT \(sql))", .bool)
             }
             guard type.isNumeric else { throw fail("'-' needs a number, found \(type)", column) }
-            return ("(-\(sql))", type)
+            return ("(-\(typed(sql, type)))", type)
         case .binary(let op, let l, let r, let column):
             return try binary(op, l, r, column: column)
+        case .logical(let op, let items, _):
+            return (try logical(op, items), .bool)
+        case .sum(let terms, _):
+            return try sum(terms)
         case .inList(let left, let items, let negated, let column):
             return try inList(left, items, negated: negated, column: column)
         case .function(let name, let args, let column):
@@ -256,11 +260,103 @@ final class QueryBuilder {
         }
     }
 
-    private func binary(_ op: String, _ l: Expression, _ r: Expression, column: Int) throws -> (String, ValueType) {
-        if op == "AND" || op == "OR" {
-            let a = try compileCondition(l), b = try compileCondition(r)
-            return ("(\(a) \(op) \(b))", .bool)
+    /// A flat AND or OR list as SQL whose nesting grows with the logarithm of its length, not the length (SQLite's
+    /// parser overflows at about 100 nested parentheses). In an OR list, two or more `name = value` on one name become
+    /// one `name IN (values)`.
+    private func logical(_ op: String, _ items: [Expression]) throws -> String {
+        enum Slot { case sql(String), group(String) }
+        var slots: [Slot] = []
+        var groups: [String: [(item: Expression, name: Expression, value: Expression)]] = [:]
+        for item in items {
+            if op == "OR", let (name, value) = Self.equality(item), case .name(let parts, _) = name {
+                let key = parts.joined(separator: ".")
+                if groups[key] == nil { slots.append(.group(key)) }
+                groups[key, default: []].append((item, name, value))
+            } else {
+                slots.append(.sql(try compileCondition(item)))
+            }
         }
+        var parts: [String] = []
+        for slot in slots {
+            switch slot {
+            case .sql(let sql):
+                parts.append(sql)
+            case .group(let key):
+                let members = groups[key]!
+                if members.count == 1 { parts.append(try compileCondition(members[0].item)); continue }
+                let (value, type) = try compile(members[0].name)
+                var values: [String] = []
+                for member in members {
+                    let (sql, t) = try compile(member.value)
+                    try checkComparable(type, t, member.name, member.value, column: member.item.column)
+                    values.append(sql)
+                }
+                parts.append("(\(value) IN (\(values.joined(separator: ", "))))")
+            }
+        }
+        return Self.balanced(parts[...], op)
+    }
+
+    /// `name = value` or `value = name` with a plain value (a literal, a negative number or a bind value).
+    private static func equality(_ e: Expression) -> (Expression, Expression)? {
+        guard case .binary("=", let l, let r, _) = e else { return nil }
+        func isValue(_ e: Expression) -> Bool {
+            switch e {
+            case .literal, .bind, .unary("-", .literal, _): return true
+            default: return false
+            }
+        }
+        if case .name = l, isValue(r) { return (l, r) }
+        if case .name = r, isValue(l) { return (r, l) }
+        return nil
+    }
+
+    /// `(a op b)`, `((a op b) op (c op d))`, ...: halves joined, so the nesting is log2 of the count.
+    private static func balanced(_ parts: ArraySlice<String>, _ op: String) -> String {
+        if parts.count == 1 { return parts.first! }
+        let middle = parts.startIndex + parts.count / 2
+        return "(\(balanced(parts[..<middle], op)) \(op) \(balanced(parts[middle...], op)))"
+    }
+
+    /// A bare parameter as an operand of arithmetic: PostgreSQL cannot choose `+` for two parameters of unknown
+    /// type, so there the parameter is cast to its type.
+    private func typed(_ sql: String, _ type: ValueType) -> String {
+        guard dialect.engine == .postgresql, sql.hasPrefix("?"), sql.dropFirst().allSatisfy(\.isNumber) else { return sql }
+        return "CAST(\(sql) AS \(type == .float ? "DOUBLE PRECISION" : "BIGINT"))"
+    }
+
+    /// A flat sum of signed terms, as SQL nested by halves (log2 of the term count), so that 20,000 terms compile
+    /// and run on both engines.
+    private func sum(_ terms: [Expression.SumTerm]) throws -> (String, ValueType) {
+        var leaves: [(sql: String, negated: Bool)] = []
+        var type: ValueType = .integer
+        for (i, term) in terms.enumerated() {
+            let (sql, t) = try compile(term.value)
+            guard t.isNumeric else {
+                let op = (i == 0 ? terms[1] : term).negated ? "-" : "+"
+                throw fail("'\(op)' needs numbers, found \(t)", term.value.column)
+            }
+            if t == .float { type = .float }
+            leaves.append((typed(sql, t), term.negated))
+        }
+        let (sql, negated) = Self.balancedSum(leaves[...])
+        return (negated ? "(-\(sql))" : sql, type)
+    }
+
+    /// The SQL of a run of signed terms and whether it stands for their negated sum (only when all are negated).
+    private static func balancedSum(_ leaves: ArraySlice<(sql: String, negated: Bool)>) -> (String, Bool) {
+        if leaves.count == 1 { return (leaves.first!.sql, leaves.first!.negated) }
+        let middle = leaves.startIndex + leaves.count / 2
+        let (a, an) = balancedSum(leaves[..<middle]), (b, bn) = balancedSum(leaves[middle...])
+        switch (an, bn) {
+        case (false, false): return ("(\(a) + \(b))", false)
+        case (true, true): return ("(\(a) + \(b))", true)
+        case (false, true): return ("(\(a) - \(b))", false)
+        case (true, false): return ("(\(b) - \(a))", false)
+        }
+    }
+
+    private func binary(_ op: String, _ l: Expression, _ r: Expression, column: Int) throws -> (String, ValueType) {
         let (a, ta) = try compile(l)
         let (b, tb) = try compile(r)
         if op == "OVERLAPS" {
@@ -272,9 +368,9 @@ final class QueryBuilder {
             let lo = "-9223372036854775808", hi = "9223372036854775807"
             return ("(COALESCE(\(ab), \(lo)) < COALESCE(\(be), \(hi)) AND COALESCE(\(bb), \(lo)) < COALESCE(\(ae), \(hi)))", .bool)
         }
-        if ["+", "-", "*", "/", "%"].contains(op) {
+        if ["*", "/", "%"].contains(op) {
             guard ta.isNumeric, tb.isNumeric else { throw fail("'\(op)' needs numbers, found \(ta) and \(tb)", column) }
-            return ("(\(a) \(op) \(b))", ta == .float || tb == .float || op == "/" && false ? .float : ta)
+            return ("(\(typed(a, ta)) \(op) \(typed(b, tb)))", ta == .float || tb == .float || op == "/" && false ? .float : ta)
         }
         // Comparisons.
         try checkComparable(ta, tb, l, r, column: column)

@@ -18,6 +18,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     /// The URL with any password masked, for messages.
     package let displayURL: String
     package let schema: String
+    /// Whether this connection created its schema (so that a failed `create` can drop it again).
+    package let createdSchema: Bool
     package var dialect: SQLDialect { .postgresql }
 
     /// Connects to the server named by `url` (`postgresql://[user[:password]@]host[:port]/dbname[?schema=NAME&...]`).
@@ -41,6 +43,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         butler_silence_notices(conn)
         do {
             let exists = try Self.run(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty == false
+            createdSchema = !exists
             if !exists {
                 guard create else { throw ButlerError(.notARepository, "no schema '\(schema)' in the PostgreSQL database at \(parsed.display)") }
                 _ = try Self.run(conn, "CREATE SCHEMA IF NOT EXISTS \(q(schema))", [])
@@ -182,7 +185,8 @@ private struct PostgresError: Error {
     static let retryable: Set<String> = ["40001", "40P01", "23505"]
 
     var butlerError: ButlerError {
-        let context = " - while executing `\(sql)`"
+        let context = " - while executing `\(sqlExcerpt(sql))`"
+        let message = oneLine(self.message)
         switch state {
         case "23505", "23P01": return ButlerError(.conflict, "PostgreSQL constraint violated: \(message)\(context)")
         case "23503": return ButlerError(.inUse, "PostgreSQL foreign key constraint violated: \(message)\(context)")
@@ -366,6 +370,12 @@ struct PostgresURL {
 
     /// The URL with the password (if any) replaced by `***`.
     static func mask(_ url: String) -> String {
+        var url = url
+        if let mark = url.firstIndex(of: "?"), url[mark...].lowercased().contains("password=") {
+            let items = url[url.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false)
+                .map { $0.lowercased().hasPrefix("password=") ? "password=***" : String($0) }
+            url = String(url[..<mark]) + "?" + items.joined(separator: "&")
+        }
         guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
         let userInfo = url[scheme.upperBound..<at]
         guard let colon = userInfo.firstIndex(of: ":") else { return url }

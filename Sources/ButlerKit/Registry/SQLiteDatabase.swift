@@ -216,8 +216,11 @@ private struct SQLiteConnection: SQLConnection {
     }
 
     static func butlerError(_ error: DatabaseError) -> ButlerError {
-        let sql = error.sql.map { " - while executing `\($0)`" } ?? ""
-        let message = error.message ?? "\(error.resultCode)"
+        let sql = error.sql.map { " - while executing `\(sqlExcerpt($0))`" } ?? ""
+        var message = oneLine(error.message ?? "\(error.resultCode)")
+        if message.contains("parser stack overflow") || message.contains("Expression tree is too large") {
+            message += " (the query nests too deeply for SQLite: write the --where expression with fewer nested levels)"
+        }
         switch error.extendedResultCode {
         case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
             return ButlerError(.conflict, "SQLite constraint violated: \(message)\(sql)")

@@ -61,7 +61,7 @@ public struct ButlerConfig: @unchecked Sendable {
     static func parse(_ text: String, source: String) throws -> Node {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text, .basic)
+            node = try YAMLLoader.compose(text)
         } catch {
             throw ButlerError(.invalidConfig, "invalid YAML in \(source): \(describeYAMLError(error))")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ButlerKit
 import Logging
 
@@ -20,12 +21,17 @@ extension ButlerCommand {
         @Flag(name: .long, help: "Let the seed config replace registry.db and datastore.root, which otherwise stay the repository's own.")
         var override = false
 
-        @Option(name: .long, help: ArgumentHelp("Registry database: postgresql://[user@]host[:port]/dbname[?schema=NAME] for a registry shared by many machines (each repository in its own schema; password from PGPASSWORD, ~/.pgpass or a service file). Default: the repository's own SQLite file.", valueName: "url"))
+        @Option(name: .long, help: ArgumentHelp("Registry database: postgresql://[user@]host[:port]/dbname[?schema=NAME] for a registry shared by many machines (each repository in its own schema; a password in the URL is not stored in butler.yaml unless --store-password; later commands read it from PGPASSWORD, ~/.pgpass or a service file). Default: the repository's own SQLite file.", valueName: "url"))
         var registry: String?
+
+        @Flag(name: .long, help: "Keep a password given in the registry URL (--registry or the seed config's registry.db) in butler.yaml, which is then written readable by its owner only (mode 0600). By default the password is used to create the registry but not stored; later commands find it in PGPASSWORD, ~/.pgpass or a service file.")
+        var storePassword = false
 
         func run() throws {
             let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
-                                           override: override, registry: registry, logger: Logger(label: "butler"))
+                                           override: override, registry: registry, storePassword: storePassword,
+                                           note: { FileHandle.standardError.write(Data("butler: note: \($0)\n".utf8)) },
+                                           logger: Logger(label: "butler"))
             emit("Created repository \(butler.root.path)\n")
         }
     }
