@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash safety: kills `butler ingest-raws` and `butler run` (with everything they started) with SIGKILL at random
+# Crash safety: kills `butler ingest-raws`, `butler run` and `butler transfer-datasets` (with everything they started) with SIGKILL at random
 # moments, and checks after each kill that `butler verify` passes (no registry row without its file, no file without
 # its row, no half-recorded step) and that re-running the same command completes the work.
 #   scripts/crash-test.sh BUTLER sqlite|postgresql [TRIALS]     (postgresql needs BUTLER_TEST_POSTGRES)
@@ -24,7 +24,7 @@ kill_after_random() {
   kill -9 -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
-killed_ingests=0; killed_runs=0
+killed_ingests=0; killed_runs=0; killed_transfers=0
 for trial in $(seq "$TRIALS"); do
   REPO="$WORK/repo-$trial"
   if [ "$BACKEND" = postgresql ]; then
@@ -54,6 +54,22 @@ for trial in $(seq "$TRIALS"); do
   "${RUN[@]}" >/dev/null 2>&1 || fail "re-running run failed"
   "$BUTLER" find-dataset "$REPO" "postISRCCD:$DATAID" --collections u/crash >/dev/null 2>&1 || fail "no output after re-running run"
   verify "$REPO" "re-running run"
-  rm -rf "$REPO"
+  # 3. transfer-datasets of every raw into a second repository, killed while files are copied or registered.
+  DEST="$WORK/dest-$trial"
+  if [ "$BACKEND" = postgresql ]; then
+    "$BUTLER" create "$DEST" --registry "$BUTLER_TEST_POSTGRES?schema=crashdest_${RANDOM}_$trial" >/dev/null
+  else
+    "$BUTLER" create "$DEST" >/dev/null
+  fi
+  TRANSFER=("$BUTLER" transfer-datasets "$REPO" "$DEST" raw --collections LSSTCam/raw/all --register-dataset-types)
+  kill_after_random 500 "${TRANSFER[@]}"
+  verify "$DEST" "a killed transfer-datasets"
+  n=$("$BUTLER" query-datasets "$DEST" raw --format csv 2>/dev/null | tail -n +2 | grep -c . || true)
+  [ "$n" -lt $RAWS ] && killed_transfers=$((killed_transfers + 1))
+  "${TRANSFER[@]}" >/dev/null 2>&1 || fail "re-running transfer-datasets failed"
+  n=$("$BUTLER" query-datasets "$DEST" raw --format csv 2>/dev/null | tail -n +2 | grep -c . || true)
+  [ "$n" = $RAWS ] || fail "expected $RAWS raws after the re-run transfer, found $n"
+  out=$("$BUTLER" verify "$DEST" --checksums 2>&1) || fail "verify --checksums failed after re-running transfer-datasets:"$'\n'"$out"
+  rm -rf "$REPO" "$DEST"
 done
-echo "crash-test ($BACKEND): $TRIALS trials passed; SIGKILL interrupted $killed_ingests ingest(s) and $killed_runs run(s) before they finished"
+echo "crash-test ($BACKEND): $TRIALS trials passed; SIGKILL interrupted $killed_ingests ingest(s), $killed_runs run(s) and $killed_transfers transfer(s) before they finished"

@@ -12,7 +12,7 @@ public struct ButlerError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         internal enum Storage: String, Sendable {
             case notARepository, invalidConfig, alreadyExists, notFound, conflict, invalidName, invalidValue,
-                 schemaTooNew, cycle, inUse, database, io, readOnly
+                 schemaTooNew, cycle, inUse, database, io, readOnly, integrity
         }
         internal let storage: Storage
 
@@ -36,6 +36,8 @@ public struct ButlerError: Error, Sendable, CustomStringConvertible {
         public static var cycle: Self { Self(storage: .cycle) }
         /// The thing is still used by another (a collection in a chain, a dataset type with datasets, ...).
         public static var inUse: Self { Self(storage: .inUse) }
+        /// A file does not match the size or checksum recorded for it.
+        public static var integrity: Self { Self(storage: .integrity) }
         /// The database engine failed.
         public static var database: Self { Self(storage: .database) }
         /// A file could not be read or written.

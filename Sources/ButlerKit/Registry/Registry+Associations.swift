@@ -67,7 +67,12 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/conflict`` when the tag holds another dataset of the same type and data ID.
     @discardableResult
     public func associate(_ tag: String, _ refs: [DatasetRef]) throws -> Int {
-        try database.write { c in
+        try database.write { c in try associate(tag, refs, in: c) }
+    }
+
+    /// ``associate(_:_:)`` in the caller's transaction.
+    package func associate(_ tag: String, _ refs: [DatasetRef], in c: any SQLConnection) throws -> Int {
+        do {
             _ = try registerCollection(tag, type: .tagged, doc: nil, in: c)
             let record = try requireCollection(tag, in: c)
             guard record.type == .tagged else {
@@ -124,7 +129,12 @@ extension Registry {
         if let b = validity.begin, let e = validity.end, !(b < e) {
             throw ButlerError(.invalidValue, "empty validity range \(validity): the end must be after the begin")
         }
-        try database.write { c in
+        try database.write { c in try certify(collection, refs, validity: validity, in: c) }
+    }
+
+    /// ``certify(_:_:validity:)`` in the caller's transaction; a dataset already certified for exactly this range is left alone.
+    package func certify(_ collection: String, _ refs: [DatasetRef], validity: Timespan, in c: any SQLConnection) throws {
+        do {
             _ = try registerCollection(collection, type: .calibration, doc: nil, in: c)
             let record = try requireCollection(collection, in: c)
             guard record.type == .calibration else {
@@ -140,6 +150,9 @@ extension Registry {
                 let match = dims.map { " AND \(q($0)) = ?" }.joined()
                 let existing = try c.query("SELECT validity_begin, validity_end, dataset_id FROM \(q(table)) WHERE dataset_type_id = ? AND collection_id = ?\(match)",
                                            [.integer(stored.id), .integer(record.id)] + dims.map { ref.dataId[$0]!.sqlValue })
+                if existing.contains(where: { row in
+                    row[2].string == ref.id.lowercasedString && row[0].int64 == validity.begin?.nanoseconds && row[1].int64 == validity.end?.nanoseconds
+                }) { continue }
                 for row in existing {
                     let other = Timespan(begin: row[0].int64.map(TAITime.init(nanoseconds:)), end: row[1].int64.map(TAITime.init(nanoseconds:)))
                     if other.overlaps(validity) {

@@ -20,7 +20,12 @@ extension Registry {
     public func registerDatasetType(_ type: DatasetType) throws -> Bool {
         try DatasetType.validate(name: type.name)
         try storageClasses.validate(type.storageClass)
-        return try database.write { c in
+        return try database.write { c in try registerDatasetType(type, in: c) }
+    }
+
+    /// ``registerDatasetType(_:)`` in the caller's transaction.
+    package func registerDatasetType(_ type: DatasetType, in c: any SQLConnection) throws -> Bool {
+        do {
             if let existing = try datasetType(type.name, in: c) {
                 guard existing.type == type else {
                     throw ButlerError(.conflict, "dataset type '\(type.name)' exists with a different definition: registered \(existing.type), given \(type)")

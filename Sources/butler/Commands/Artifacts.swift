@@ -61,9 +61,21 @@ extension ButlerCommand {
         @OptionGroup var selection: DatasetSelection
         @Flag(name: .long, inversion: .prefixedNo, help: "Keep the datastore layout under DEST (default).") var preservePath = true
         @Flag(name: .long, help: "Overwrite files that exist in DEST.") var clobber = false
+        @Flag(name: .long, help: "Write one Zip in Rubin's format into DEST (its _butler_zip_index.json, the files, and our provenance as _butler_provenance.json), which Rubin's and our ingest-zip read.")
+        var zip = false
+        @Flag(name: .long, inversion: .prefixedNo, help: "With --zip: carry the datasets' provenance (default).") var withProvenance = true
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
+            if zip {
+                var request = ExportRequest()
+                request.query = try selection.datasetQuery(butler)
+                request.collectionTypes = [.run]
+                request.withProvenance = withProvenance
+                let url = try butler.writeZip(try butler.exportContents(request), into: destination)
+                emit("Zip file written to \(url.absoluteString)\n")
+                return
+            }
             let refs = try selection.run(butler)
             let written = try butler.retrieveArtifacts(refs, to: destination, preservePath: preservePath, clobber: clobber)
             emit(written.map { $0.path + "\n" }.joined() + "Retrieved \(written.count) file(s) into \(destination)\n")

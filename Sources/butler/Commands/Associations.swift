@@ -20,14 +20,20 @@ struct DatasetSelection: ParsableArguments {
     @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
 
     func run(_ butler: Butler, collections extra: [String] = []) throws -> [DatasetRef] {
+        let q = try datasetQuery(butler, collections: extra)
+        var seen = Set<UUID>()
+        return try butler.registry.queryDatasets(q).datasets.map(\.ref).filter { seen.insert($0.id).inserted }
+    }
+
+    /// The query these options describe.
+    func datasetQuery(_ butler: Butler, collections extra: [String] = []) throws -> DatasetQuery {
         var q = DatasetQuery()
         q.datasetTypes = datasetTypes
         q.collections = collections + extra
         q.findFirst = findFirst
         try query.apply(to: &q)
         q.provenance = try provenance.selection(butler, collections: q.collections)
-        var seen = Set<UUID>()
-        return try butler.registry.queryDatasets(q).datasets.map(\.ref).filter { seen.insert($0.id).inserted }
+        return q
     }
 }
 

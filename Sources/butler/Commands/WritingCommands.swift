@@ -31,3 +31,5 @@ extension ButlerCommand.RegisterInstrument: WritingCommand {}
 extension ButlerCommand.Put: WritingCommand {}
 extension ButlerCommand.Record: WritingCommand {}
 extension ButlerCommand.Run: WritingCommand {}
+extension ButlerCommand.Import: WritingCommand { var writes: Bool { !dryRun } }
+extension ButlerCommand.IngestZip: WritingCommand { var writes: Bool { !dryRun } }

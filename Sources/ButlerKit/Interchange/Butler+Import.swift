@@ -1,0 +1,212 @@
+public import Foundation
+
+/// How ``Butler/importContents(_:files:options:)`` brings datasets in.
+public struct ImportOptions: Sendable {
+    /// How files come into the datastore (`copy` by default; `direct` records them where they are).
+    public var transfer: TransferMode = .copy
+    /// Do not write dimension records: they must be in this repository already.
+    public var skipDimensions = false
+    /// Register dataset types that this repository lacks (otherwise such a type is an error).
+    public var registerDatasetTypes = true
+    /// Record each file's size and checksum (its checksum is always checked when the source recorded one).
+    public var trackFileAttributes = true
+    /// Check everything and report what would be written, writing nothing.
+    public var dryRun = false
+    /// The command doing it, recorded in each dataset's copy history (`import -t copy`).
+    public var method = "import"
+    /// Where the datasets come from, when known (recorded in each dataset's copy history).
+    public var source: RepositoryIdentity?
+    /// Files copied at once.
+    public var parallelFiles = 4
+
+    public init() {}
+}
+
+/// What an import, a transfer or a Zip ingest did (or, in a dry run, would do).
+public struct ImportReport: Sendable {
+    /// Datasets added.
+    public var datasets = 0
+    /// Datasets that were here already with the same id, type, run and data ID (left alone).
+    public var alreadyPresent = 0
+    /// Files placed in the datastore, and their bytes.
+    public var files = 0
+    public var bytes: Int64 = 0
+    /// Collections, dataset types and dimension records created.
+    public var collections: [String] = []
+    public var datasetTypes: [String] = []
+    public var dimensionRecords = 0
+    /// Provenance steps added.
+    public var steps = 0
+    /// The added datasets' ids.
+    public var datasetIds: [UUID] = []
+    /// Whether nothing was written (a dry run).
+    public var dryRun = false
+
+    public init() {}
+}
+
+/// Where an import takes a file from and how it puts it in place: given the file and its destination path in the
+/// datastore, it stages the file (see ``FileDatastore/stage(_:at:mode:checksum:prepare:)``).
+package typealias FileStager = @Sendable (_ file: ExportedFile, _ destination: String, _ checksum: Bool) throws -> StagedFile
+
+extension Butler {
+    /// Brings exported datasets into this repository, keeping their ids: dimension records, collections (chains, tags,
+    /// validity ranges), dataset types, datasets with their files, and their provenance, as one registry transaction.
+    ///
+    /// What holds:
+    /// - A dataset already here with the same id, type, run and data ID is left alone (re-importing adds nothing).
+    ///   The same id with another type, run or data ID, or the same data ID in a RUN under another id, is a conflict
+    ///   naming both, and nothing is written.
+    /// - Every file is placed under this repository's file template by the one write path, checked on arrival against
+    ///   the size and SHA-256 the source recorded, and named by the registry only once it is in place. Any bad file
+    ///   (absent, wrong size, wrong checksum) fails the whole import: every bad file is listed, nothing is written.
+    /// - Each new dataset's arrival is recorded in its copy history (source repository, time, user, method, checksum).
+    ///
+    /// - Parameter files: stages each file (see ``FileStager``).
+    package func importContents(_ contents: ExportContents, files stager: FileStager, options: ImportOptions) throws -> ImportReport {
+        if !options.dryRun { try requireWritable() }
+        var report = ImportReport()
+        report.dryRun = options.dryRun
+        let plan = try ImportPlan(contents: contents, butler: self, options: options)
+        report.alreadyPresent = plan.presentCount
+        report.datasetTypes = plan.newDatasetTypes.map(\.name)
+        report.collections = plan.newCollections
+        report.dimensionRecords = plan.newRecordCount
+        report.datasets = plan.newFiles.reduce(0) { $0 + $1.file.refs.count }
+        report.files = plan.newFiles.count
+        report.datasetIds = plan.newFiles.flatMap { $0.file.refs.map(\.id) }
+        report.steps = contents.provenance?.steps.count ?? 0
+        if options.dryRun {
+            report.bytes = plan.newFiles.reduce(0) { $0 + ($1.file.size ?? 0) }
+            return report
+        }
+        // Files first, in parallel, each checked on arrival; nothing has a final name yet.
+        let staged = try stageAll(plan.newFiles, stager: stager, options: options)
+        report.bytes = staged.reduce(0) { $0 + $1.size }
+        let identity = try? repositoryIdentity()
+        let now = Registry.taiNanoseconds(Date())
+        let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        do {
+            try registry.database.write { c in
+                try plan.writeRegistry(in: c, registry: registry)
+                for (index, entry) in plan.newFiles.enumerated() {
+                    let placed = staged[index]
+                    let type = plan.datasetTypes[entry.datasetType]!
+                    let info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum ?? entry.file.checksum,
+                                              fileSize: options.trackFileAttributes ? placed.size : nil, formatter: entry.file.formatter)
+                    var withHDU = info
+                    withHDU.hdu = entry.file.hdu
+                    do {
+                        _ = try registry.insertDatasets(type.name, run: entry.run, dataIds: entry.dataIds, idGenerationMode: .unique,
+                                                        files: Array(repeating: withHDU, count: entry.dataIds.count),
+                                                        ids: entry.file.refs.map(\.id), expandedDataIds: true, in: c)
+                    } catch let error as ButlerError where error.code == .conflict {
+                        throw ButlerError(.conflict, "importing \(entry.file.refs.map(\.id.lowercasedString).joined(separator: ", ")): \(error.message)")
+                    }
+                }
+                try registry.claimPaths(staged, in: c)
+                try plan.writeAssociations(in: c, registry: registry)
+                if var bundle = contents.provenance {
+                    let newIds = Set(report.datasetIds)
+                    bundle.copies = bundle.copies.filter { newIds.contains($0.datasetId) }
+                    try registry.apply(bundle, in: c)
+                }
+                let copies = plan.newFiles.enumerated().flatMap { index, entry in
+                    entry.file.refs.map { ref in
+                        DatasetCopy(datasetId: ref.id, sourceRepository: options.source ?? contents.provenance?.sourceRepository,
+                                    destinationRepository: identity, copiedAt: now, copiedBy: user, method: options.method,
+                                    verifiedChecksum: entry.file.checksum.flatMap(Self.sha256Hex).flatMap { $0 == staged[index].checksum.flatMap(Self.sha256Hex) ? $0 : nil })
+                    }
+                }
+                try registry.insertCopies(copies, in: c)
+            }
+        } catch {
+            for file in staged { datastore.discard(file) }
+            throw error
+        }
+        try publish(staged)
+        return report
+    }
+
+    /// Stages every new file (in parallel), checking each against its recorded size and checksum. On any failure
+    /// every staged file is discarded and one error lists every bad file.
+    private func stageAll(_ entries: [ImportPlan.NewFile], stager: FileStager, options: ImportOptions) throws -> [StagedFile] {
+        let results = ResultSlots<StagedFile>(count: entries.count)
+        let checksum = true
+        let workers = max(1, min(options.parallelFiles, entries.count))
+        let next = ResultSlots<Int>(count: 1)
+        next.set(0, .success(0))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let index = next.take(below: entries.count) {
+                let entry = entries[index]
+                let source = entry.file.path
+                do {
+                    let staged = try stager(entry.file, entry.destination, checksum)
+                    if let size = entry.file.size, size != staged.size {
+                        datastore.discard(staged)
+                        throw ButlerError(.integrity, "\(source): size \(staged.size) bytes, but the source recorded \(size)")
+                    }
+                    if let expected = entry.file.checksum.flatMap(Self.sha256Hex), let got = staged.checksum.flatMap(Self.sha256Hex), got != expected {
+                        datastore.discard(staged)
+                        throw ButlerError(.integrity, "\(source): checksum \(got) differs from the source's \(expected)")
+                    }
+                    results.set(index, .success(staged))
+                } catch {
+                    results.set(index, .failure(error))
+                }
+            }
+        }
+        var staged: [StagedFile] = []
+        var failures: [String] = []
+        for index in entries.indices {
+            switch results.get(index) {
+            case .success(let file)?: staged.append(file)
+            case .failure(let error)?: failures.append((error as? ButlerError)?.message ?? "\(entries[index].file.path): \(error)")
+            case nil: failures.append("\(entries[index].file.path): not staged")
+            }
+        }
+        if !failures.isEmpty {
+            for file in staged { datastore.discard(file) }
+            throw ButlerError(.integrity, failures.count == 1 ? failures[0]
+                              : "\(failures.count) files failed, nothing was imported: " + failures.joined(separator: "; "))
+        }
+        return staged
+    }
+}
+
+extension Butler {
+    /// A SHA-256 checksum as 64 lower-case hex digits (recorded as such, or `sha256:`-prefixed); nil for anything else
+    /// (Rubin's Zips may carry other checksums, which are not compared).
+    static func sha256Hex(_ text: String) -> String? {
+        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+        guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else { return nil }
+        return hex.lowercased()
+    }
+}
+
+/// Results written by concurrent workers, read after they finish.
+final class ResultSlots<T>: @unchecked Sendable {
+    // @unchecked: every access holds `lock`.
+    private var slots: [Result<T, any Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<T, any Error>) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = value
+    }
+
+    func get(_ index: Int) -> Result<T, any Error>? {
+        lock.lock(); defer { lock.unlock() }
+        return slots[index]
+    }
+
+    /// For a counter slot: hands out the next index below `limit`.
+    func take(below limit: Int) -> Int? where T == Int {
+        lock.lock(); defer { lock.unlock() }
+        guard case .success(let n)? = slots[0], n < limit else { return nil }
+        slots[0] = .success(n + 1)
+        return n
+    }
+}

@@ -1,0 +1,123 @@
+public import Foundation
+
+extension Butler {
+    /// Copies datasets from another repository into this one, with their provenance, in one step (no intermediate
+    /// directory): what ``exportContents(_:)`` gathers at the source is imported here as
+    /// ``importContents(_:files:options:)`` does, files copied in parallel straight from the source datastore and
+    /// checked on arrival. Any pair of registry backends works.
+    ///
+    /// - Parameters:
+    ///   - source: the repository to read (only read).
+    ///   - options: `skipDimensions` for `--no-transfer-dimensions`; `registerDatasetTypes` for `--register-dataset-types`.
+    public func transferDatasets(from source: Butler, _ request: ExportRequest, options: ImportOptions) throws -> ImportReport {
+        var options = options
+        if options.source == nil { options.source = try source.repositoryIdentity() }
+        let contents = try source.exportContents(request)
+        let sourceStore = source.datastore
+        let mode = options.transfer
+        let datastore = self.datastore
+        return try importContents(contents, files: { file, destination, checksum in
+            try datastore.stage(sourceStore.location(of: file.path).path, at: destination, mode: mode, checksum: checksum)
+        }, options: options)
+    }
+
+    /// Imports an export directory written by ``export(_:to:transfer:)`` or by Rubin's `Butler.export`: its
+    /// `export.yaml` (Rubin's format 1.0.x), the files under it, and `butler_provenance.json` when present.
+    ///
+    /// - Parameter exportFile: the YAML file, when not `DIRECTORY/export.yaml` (relative names are taken in `directory`).
+    /// - Throws: ``ButlerError/Code/notFound`` for a missing directory or export file; see ``importContents(_:files:options:)``.
+    public func importDirectory(_ directory: String, exportFile: String? = nil, options: ImportOptions) throws -> ImportReport {
+        let root = URL(fileURLWithPath: directory).standardizedFileURL
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ButlerError(.notFound, "\(directory): no such export directory")
+        }
+        let yaml = exportFile.map { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : root.appendingPathComponent($0) } ?? root.appendingPathComponent("export.yaml")
+        guard FileManager.default.fileExists(atPath: yaml.path) else {
+            throw ButlerError(.notFound, "\(yaml.path): no export file in \(directory) (expected export.yaml)")
+        }
+        var contents = try ExportYAML.read(yaml)
+        let provenanceFile = root.appendingPathComponent(ProvenanceBundle.exportFileName)
+        if FileManager.default.fileExists(atPath: provenanceFile.path) {
+            contents.provenance = try ProvenanceBundle.decode(try Data(contentsOf: provenanceFile), source: provenanceFile.path)
+        }
+        let mode = options.transfer
+        let datastore = self.datastore
+        return try importContents(contents, files: { file, destination, checksum in
+            let path = file.path.hasPrefix("/") ? file.path : root.appendingPathComponent(file.path).path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ButlerError(.notFound, "\(path): file of dataset \(file.refs.first?.id.lowercasedString ?? "") is not in the export")
+            }
+            return try datastore.stage(path, at: destination, mode: mode, checksum: checksum)
+        }, options: options)
+    }
+
+    /// Writes an export directory that Rubin's `butler import` reads: `export.yaml` (Rubin's format 1.0.2), each
+    /// dataset's file under its path in this datastore (unless `transfer` is nil), and, when the contents carry it,
+    /// the provenance in `butler_provenance.json` beside it.
+    ///
+    /// The directory must not exist (or be empty); everything is written under a temporary name beside it and
+    /// renamed at the end, so a failed export leaves nothing.
+    /// - Parameter transfer: how files get there: `copy`, `link` (a hard link, else a copy), `hardlink`, `symlink`,
+    ///   `move` is refused (an export never takes a file away from its repository); nil writes no files.
+    /// - Returns: the number of files written.
+    @discardableResult
+    public func export(_ contents: ExportContents, to directory: String, transfer: TransferMode?) throws -> Int {
+        let target = URL(fileURLWithPath: directory).standardizedFileURL
+        if FileManager.default.fileExists(atPath: target.path) {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: target.path)) ?? ["?"]
+            guard entries.isEmpty else { throw ButlerError(.alreadyExists, "\(directory): export directory exists and is not empty") }
+            try FileManager.default.removeItem(at: target)
+        }
+        if transfer == .move { throw ButlerError(.invalidValue, "export -t move: an export never takes files away from the repository; use copy") }
+        let parent = target.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let temporary = parent.appendingPathComponent(".\(target.lastPathComponent).butler-tmp-\(FileDatastore.makeToken())")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: false)
+        var written = 0
+        do {
+            if let transfer {
+                for group in contents.datasets {
+                    for file in group.files where !file.path.hasPrefix("/") {
+                        let path = try DatastorePath(file.path)
+                        let destination = temporary.appendingPathComponent(path.description)
+                        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+                        try Self.place(datastore.location(of: file.path).path, at: destination.path, mode: transfer)
+                        written += 1
+                    }
+                }
+            }
+            try ExportYAML.write(contents, universe: registry.universe, to: temporary.appendingPathComponent("export.yaml"))
+            if let bundle = contents.provenance {
+                try bundle.encoded().write(to: temporary.appendingPathComponent(ProvenanceBundle.exportFileName), options: .withoutOverwriting)
+            }
+            guard rename(temporary.path, target.path) == 0 else {
+                throw ButlerError(.io, "\(directory): cannot create the export directory (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        return written
+    }
+
+    /// Puts a copy of (or a link to) a datastore file outside the datastore; never replaces a file.
+    static func place(_ source: String, at destination: String, mode: TransferMode) throws {
+        func fail(_ what: String) -> ButlerError {
+            ButlerError(.io, "cannot \(what) \(source) to \(destination): \(String(cString: strerror(errno)))")
+        }
+        switch mode {
+        case .hardlink:
+            guard link(source, destination) == 0 else { throw fail("hard link") }
+        case .link, .auto:
+            if link(source, destination) != 0 {
+                guard symlink(source, destination) == 0 else { throw fail("link") }
+            }
+        case .symlink, .relsymlink, .direct:
+            guard symlink(source, destination) == 0 else { throw fail("symlink") }
+        case .copy, .move:
+            guard !FileManager.default.fileExists(atPath: destination) else { throw ButlerError(.alreadyExists, "\(destination) exists") }
+            do { try FileManager.default.copyItem(atPath: source, toPath: destination) } catch { throw fail("copy") }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package import Foundation
+
+extension Registry {
+    /// The provenance of some datasets, as it travels: the steps that made them and every step upstream of those (with
+    /// all their inputs and outputs, by id), the environments and configs those steps used, the run/task config digests, the datasets' metrics, the
+    /// tombstones of removed inputs, and the datasets' earlier copies.
+    package func provenanceBundle(for ids: [UUID], source: RepositoryIdentity?, in c: any SQLConnection) throws -> ProvenanceBundle {
+        var bundle = ProvenanceBundle()
+        bundle.sourceRepository = source
+        let idTexts = ids.map(\.lowercasedString)
+        // The steps that made the datasets, and those upstream of them (so that lineage answers the same at the
+        // destination, whether or not the inputs travel).
+        var quantumIds = Set<String>()
+        var frontier = idTexts
+        var visited = Set(idTexts)
+        while !frontier.isEmpty {
+            var newQuanta: [String] = []
+            for chunk in frontier.chunked(500) {
+                for row in try c.query("SELECT DISTINCT quantum_id FROM quantum_output WHERE dataset_id IN (\(placeholders(chunk.count)))", chunk.map { .text($0) }) {
+                    if let q = row[0].string, quantumIds.insert(q).inserted { newQuanta.append(q) }
+                }
+            }
+            frontier = []
+            for chunk in newQuanta.chunked(500) {
+                for row in try c.query("SELECT DISTINCT dataset_id FROM quantum_input WHERE quantum_id IN (\(placeholders(chunk.count)))", chunk.map { .text($0) }) {
+                    if let d = row[0].string, visited.insert(d).inserted { frontier.append(d) }
+                }
+            }
+        }
+        var steps: [String: ProvenanceBundle.Step] = [:]
+        for chunk in quantumIds.sorted().chunked(500) {
+            let args = chunk.map { SQLValue.text($0) }
+            let list = placeholders(chunk.count)
+            for row in try c.query("""
+                SELECT q.id, q.task_label, run.name, q.data_id, q.host, q.user_name, q.command, q.start_time, q.end_time, q.status, q.exit_code,
+                       q.environment_id, q.config_digest, q.log_dataset_id
+                FROM quantum AS q JOIN collection AS run ON run.collection_id = q.run_id WHERE q.id IN (\(list))
+                """, args) {
+                guard let id = row[0].string, let uuid = UUID(registryText: id) else { continue }
+                steps[id] = ProvenanceBundle.Step(
+                    id: uuid, taskLabel: row[1].string ?? "", run: row[2].string ?? "", dataId: row[3].string ?? "", host: row[4].string,
+                    userName: row[5].string, command: row[6].string, startTime: row[7].int64, endTime: row[8].int64, status: row[9].string ?? "",
+                    exitCode: row[10].int64.map { Int($0) }, environmentId: row[11].string, configDigest: row[12].string,
+                    logDatasetId: row[13].string.flatMap(UUID.init(registryText:)))
+            }
+            for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
+                steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
+            }
+            for row in try c.query("SELECT quantum_id, name, value FROM quantum_parameter WHERE quantum_id IN (\(list))", args) {
+                steps[row[0].string ?? ""]?.parameters[row[1].string ?? ""] = row[2].string ?? ""
+            }
+            for row in try c.query("SELECT quantum_id, dataset_id, role FROM quantum_input WHERE quantum_id IN (\(list)) ORDER BY role, dataset_id", args) {
+                guard let d = row[1].string.flatMap(UUID.init(registryText:)) else { continue }
+                steps[row[0].string ?? ""]?.inputs.append(.init(datasetId: d, role: row[2].string ?? ""))
+            }
+            for row in try c.query("SELECT quantum_id, dataset_id, role FROM quantum_output WHERE quantum_id IN (\(list)) ORDER BY role, dataset_id", args) {
+                guard let d = row[1].string.flatMap(UUID.init(registryText:)) else { continue }
+                steps[row[0].string ?? ""]?.outputs.append(.init(datasetId: d, role: row[2].string ?? ""))
+            }
+        }
+        bundle.steps = steps.keys.sorted().map { steps[$0]! }
+        let environmentIds = Set(bundle.steps.compactMap(\.environmentId)).sorted()
+        for chunk in environmentIds.chunked(500) {
+            let args = chunk.map { SQLValue.text($0) }
+            var environments: [String: ProvenanceBundle.Environment] = [:]
+            for row in try c.query("SELECT id, code_commit, code_dirty, executable_hash FROM software_environment WHERE id IN (\(placeholders(chunk.count)))", args) {
+                let id = row[0].string ?? ""
+                environments[id] = .init(id: id, codeCommit: row[1].string, codeDirty: row[2].int64.map { $0 != 0 }, executableHash: row[3].string, packages: [:])
+            }
+            for row in try c.query("SELECT environment_id, name, version FROM environment_package WHERE environment_id IN (\(placeholders(chunk.count)))", args) {
+                environments[row[0].string ?? ""]?.packages[row[1].string ?? ""] = row[2].string ?? ""
+            }
+            bundle.environments += environments.keys.sorted().map { environments[$0]! }
+        }
+        let configHashes = Set(bundle.steps.flatMap(\.configs.values)).sorted()
+        for chunk in configHashes.chunked(200) {
+            for row in try c.query("SELECT hash, format, content FROM config_blob WHERE hash IN (\(placeholders(chunk.count))) ORDER BY hash", chunk.map { .text($0) }) {
+                let data = row[2].data ?? Data(row[2].string?.utf8 ?? "".utf8)
+                if let text = String(data: data, encoding: .utf8) {
+                    bundle.configs.append(.init(hash: row[0].string ?? "", format: row[1].string ?? "", content: text, encoding: nil))
+                } else {
+                    bundle.configs.append(.init(hash: row[0].string ?? "", format: row[1].string ?? "", content: data.base64EncodedString(), encoding: "base64"))
+                }
+            }
+        }
+        let runTasks = Set(bundle.steps.map { [$0.run, $0.taskLabel] })
+        for row in try c.query("SELECT c.name, r.task_label, r.config_digest FROM run_task_config AS r JOIN collection AS c ON c.collection_id = r.run_id") {
+            let run = row[0].string ?? "", task = row[1].string ?? ""
+            if runTasks.contains([run, task]) { bundle.runTaskConfigs.append(.init(run: run, taskLabel: task, configDigest: row[2].string ?? "")) }
+        }
+        bundle.runTaskConfigs.sort { ($0.run, $0.taskLabel) < ($1.run, $1.taskLabel) }
+        for chunk in idTexts.chunked(500) {
+            for row in try c.query("SELECT dataset_id, name, value FROM dataset_metric WHERE dataset_id IN (\(placeholders(chunk.count))) ORDER BY dataset_id, name", chunk.map { .text($0) }) {
+                guard let d = row[0].string.flatMap(UUID.init(registryText:)) else { continue }
+                bundle.metrics.append(.init(datasetId: d, name: row[1].string ?? "", value: row[2].double ?? 0))
+            }
+        }
+        let inputIds = Set(bundle.steps.flatMap { $0.inputs.map(\.datasetId.lowercasedString) }).sorted()
+        for chunk in inputIds.chunked(500) {
+            for row in try c.query("SELECT dataset_id, dataset_type, data_id, run, checksum, removed_at FROM dataset_tombstone WHERE dataset_id IN (\(placeholders(chunk.count)))",
+                                   chunk.map { .text($0) }) {
+                guard let d = row[0].string.flatMap(UUID.init(registryText:)) else { continue }
+                bundle.tombstones.append(.init(datasetId: d, datasetType: row[1].string ?? "", dataId: row[2].string ?? "", run: row[3].string ?? "",
+                                               checksum: row[4].string, removedAt: row[5].int64 ?? 0))
+            }
+        }
+        bundle.copies = try copies(of: ids, in: c)
+        return bundle
+    }
+
+    /// Writes a provenance bundle in the caller's transaction, merging with what is here: environments and configs by
+    /// content hash, steps by id (a step already here is kept), metrics of datasets that are here, tombstones and copies
+    /// once each.
+    ///
+    /// A step whose RUN is not here is left out: it is upstream of what came (its outputs stayed at the source).
+    /// - Throws: ``ButlerError/Code/conflict`` when an output here already has another producing step.
+    package func apply(_ bundle: ProvenanceBundle, in c: any SQLConnection) throws {
+        let d = c.dialect
+        let ignore = d.insertOrIgnore, suffix = d.insertOrIgnoreSuffix
+        for env in bundle.environments {
+            try c.execute("\(ignore) software_environment (id, code_commit, code_dirty, executable_hash) VALUES (?, ?, ?, ?)\(suffix)",
+                          [.text(env.id), SQLValue(env.codeCommit), SQLValue(env.codeDirty), SQLValue(env.executableHash)])
+            for (name, version) in env.packages.sorted(by: { $0.key < $1.key }) {
+                try c.execute("\(ignore) environment_package (environment_id, name, version) VALUES (?, ?, ?)\(suffix)",
+                              [.text(env.id), .text(name), .text(version)])
+            }
+        }
+        for config in bundle.configs {
+            let content = config.encoding == "base64" ? (Data(base64Encoded: config.content) ?? Data()) : Data(config.content.utf8)
+            try c.execute("\(ignore) config_blob (hash, format, content) VALUES (?, ?, ?)\(suffix)",
+                          [.text(config.hash), .text(config.format), .blob(content)])
+        }
+        var runIds: [String: Int64] = [:]
+        func runId(_ name: String) throws -> Int64 {
+            if let id = runIds[name] { return id }
+            let record = try requireCollection(name, in: c)
+            runIds[name] = record.id
+            return record.id
+        }
+        for step in bundle.steps {
+            let id = step.id.lowercasedString
+            guard try c.queryOne("SELECT 1 FROM quantum WHERE id = ?", [.text(id)]) == nil else { continue }
+            // An upstream step of a RUN that is not here stays at the source (its outputs did not come either).
+            if runIds[step.run] == nil, try collection(step.run, in: c) == nil { continue }
+            try c.execute("""
+                INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, start_time, end_time, status, exit_code,
+                                     environment_id, config_digest, log_dataset_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
+                      SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
+                      SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString)])
+            for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) {
+                try c.execute("INSERT INTO quantum_config (quantum_id, name, config_hash) VALUES (?, ?, ?)", [.text(id), .text(name), .text(hash)])
+            }
+            for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) {
+                try c.execute("INSERT INTO quantum_parameter (quantum_id, name, value) VALUES (?, ?, ?)", [.text(id), .text(name), .text(value)])
+            }
+            for edge in step.inputs {
+                try c.execute("\(ignore) quantum_input (quantum_id, dataset_id, role) VALUES (?, ?, ?)\(suffix)",
+                              [.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)])
+            }
+            for edge in step.outputs {
+                if let other = try c.queryOne("SELECT quantum_id FROM quantum_output WHERE dataset_id = ?", [.text(edge.datasetId.lowercasedString)])?[0].string {
+                    throw ButlerError(.conflict, "dataset \(edge.datasetId.lowercasedString) was made by step \(other) here and by step \(id) at the source")
+                }
+                try c.execute("INSERT INTO quantum_output (quantum_id, dataset_id, role) VALUES (?, ?, ?)",
+                              [.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)])
+            }
+        }
+        for entry in bundle.runTaskConfigs {
+            guard let run = try collection(entry.run, in: c) else { continue }
+            try c.execute("\(ignore) run_task_config (run_id, task_label, config_digest) VALUES (?, ?, ?)\(suffix)",
+                          [.integer(run.id), .text(entry.taskLabel), .text(entry.configDigest)])
+        }
+        let present = try presentDatasets(bundle.metrics.map(\.datasetId) + bundle.tombstones.map(\.datasetId), in: c)
+        for metric in bundle.metrics where present.contains(metric.datasetId) {
+            try c.execute("\(ignore) dataset_metric (dataset_id, name, value) VALUES (?, ?, ?)\(suffix)",
+                          [.text(metric.datasetId.lowercasedString), .text(metric.name), .real(metric.value)])
+        }
+        for stone in bundle.tombstones where !present.contains(stone.datasetId) {
+            try c.execute("\(ignore) dataset_tombstone (dataset_id, dataset_type, data_id, run, checksum, removed_at) VALUES (?, ?, ?, ?, ?, ?)\(suffix)",
+                          [.text(stone.datasetId.lowercasedString), .text(stone.datasetType), .text(stone.dataId), .text(stone.run),
+                           SQLValue(stone.checksum), .integer(stone.removedAt)])
+        }
+        try insertCopies(bundle.copies, in: c)
+    }
+
+    /// Which of these datasets are in the registry.
+    package func presentDatasets(_ ids: [UUID], in c: any SQLConnection) throws -> Set<UUID> {
+        var present = Set<UUID>()
+        for chunk in Set(ids).map(\.lowercasedString).chunked(500) {
+            for row in try c.query("SELECT id FROM dataset WHERE id IN (\(placeholders(chunk.count)))", chunk.map { .text($0) }) {
+                if let id = row[0].string.flatMap(UUID.init(registryText:)) { present.insert(id) }
+            }
+        }
+        return present
+    }
+
+    private func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
+}

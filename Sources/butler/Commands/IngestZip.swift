@@ -1,0 +1,36 @@
+import ArgumentParser
+import ButlerKit
+import Foundation
+
+extension ButlerCommand {
+    struct IngestZip: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ingest-zip",
+            abstract: "Ingest a Zip in Rubin's format (made by retrieve-artifacts --zip, ours or Rubin's), keeping dataset ids.",
+            discussion: """
+                Creates the Zip's RUNs and dataset types, and with --transfer-dimensions its dimension records (otherwise they must be \
+                here). Each member is extracted into the datastore and checked against the index's size (Rubin stores what the index \
+                says); a missing member or a wrong size fails the whole ingest and writes nothing. Ingesting the same Zip again adds \
+                nothing. Our provenance member, when present, is imported too.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var repository: RepositoryArgument
+        @Argument(help: ArgumentHelp("The Zip file.", valueName: "zip")) var zip: String
+        @Option(name: [.customShort("t"), .long], help: "Accepted for Rubin's command line: members are always extracted into the datastore; the Zip is left alone.", transform: transferModeArgument)
+        var transfer: TransferMode = .copy
+        @Flag(name: .long, help: "Import the dimension records the Zip's index carries.") var transferDimensions = false
+        @Flag(name: .long, help: "Check everything and report what would be ingested; write nothing.") var dryRun = false
+
+        func run() throws {
+            let butler = try Butler(repository: repository.repo)
+            var options = ImportOptions()
+            options.transfer = transfer
+            options.skipDimensions = !transferDimensions
+            options.dryRun = dryRun
+            options.method = "ingest-zip"
+            let report = try butler.ingestZip(zip, options: options)
+            emit(describe(report, verb: "Ingested"))
+        }
+    }
+}
