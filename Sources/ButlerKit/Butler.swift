@@ -27,6 +27,9 @@ public final class Butler: Sendable {
     public let registry: Registry
     /// The folder that holds the repository's files.
     public let datastoreRoot: URL
+    /// The repository's stable identity: a UUID and a name, given at create (a repository made by an older butler
+    /// gets one, named after its folder, the first time it is opened by a process that may write it).
+    public var identity: RepositoryIdentity { registry.identity }
     package let logger: Logger
     /// This process's notes of files it is about to create (see ``TransferJournal``).
     package let journal: TransferJournal
@@ -40,7 +43,8 @@ public final class Butler: Sendable {
     public convenience init(repository: String, logger: Logger = Logger(label: "butler")) throws {
         let config = try ButlerConfig(repository: URL(fileURLWithPath: repository))
         let database = try Self.openDatabase(config, create: false)
-        try self.init(config: config, registry: try Registry.open(database: database, logger: logger), logger: logger)
+        let registry = try Registry.open(database: database, repositoryName: RepositoryIdentity.defaultName(for: config.root), logger: logger)
+        try self.init(config: config, registry: registry, logger: logger)
         recoverInterruptedTransfers()
     }
 
@@ -90,13 +94,17 @@ public final class Butler: Sendable {
     ///   - registry: the registry database URL (`postgresql://[user@]host[:port]/dbname[?schema=NAME]`, or
     ///     `sqlite:///PATH`) instead of the repository's own SQLite file.
     ///   - storePassword: keep a password of the registry URL in `butler.yaml` (written mode 0600).
+    ///   - name: the repository's name, recorded with its new id (see ``identity``); by default the folder's name.
     ///   - note: receives one-line notes for the user (what happened to a password).
-    /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository.
+    /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository,
+    ///   ``ButlerError/Code/invalidValue`` for a name that is empty, unprintable or longer than 64 characters.
     public static func create(at path: String, seedConfig: String? = nil, dimensionConfig: String? = nil,
                               override: Bool = false, registry registryOverride: String? = nil,
-                              storePassword: Bool = false, note: (String) -> Void = { _ in },
+                              storePassword: Bool = false, name: String? = nil, note: (String) -> Void = { _ in },
                               logger: Logger = Logger(label: "butler")) throws -> Butler {
         let root = URL(fileURLWithPath: path).standardizedFileURL
+        if let name { try RepositoryIdentity.validateName(name) }
+        let repositoryName = name ?? RepositoryIdentity.defaultName(for: root)
         let fm = FileManager.default
         let configFile = root.appendingPathComponent(ButlerConfig.fileName)
         if fm.fileExists(atPath: configFile.path) {
@@ -176,7 +184,7 @@ public final class Butler: Sendable {
             }
             tablesBefore = Set(try opened.read { try $0.tableNames() })
             registryMade = true
-            let registry = try Registry.create(database: opened, universe: universe, logger: logger)
+            let registry = try Registry.create(database: opened, universe: universe, repositoryName: repositoryName, logger: logger)
             // butler.yaml last: its presence is what makes the folder a repository.
             let tmp = root.appendingPathComponent(".\(ButlerConfig.fileName).tmp-\(ProcessInfo.processInfo.processIdentifier)")
             try writeNewFile(tmp, written, mode: privateFile ? 0o600 : 0o644)
@@ -297,15 +305,24 @@ public final class Butler: Sendable {
         }
     }
 
-    /// The full configuration as YAML, with the dimension universe under `dimensions`, or one part of it.
+    /// The full configuration as YAML, with the repository's identity under `repository` and the dimension universe
+    /// under `dimensions`, or one part of it.
     public func configDump(subset: String? = nil) throws -> String {
         let key = subset.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 } ?? ""
         if key == "dimensions" || key.hasPrefix("dimensions.") {
             if key == "dimensions" { return registry.universe.yaml }
             throw ButlerError(.invalidValue, "only the whole 'dimensions' section can be shown; use --subset dimensions")
         }
+        let identityFields = ["id: \(identity.id.lowercasedString)", "name: \(jsonString(identity.name))"]
+        let identityLines = identityFields.map { "  \($0)\n" }.joined()
+        switch key {
+        case "repository": return identityFields.map { "\($0)\n" }.joined()
+        case "repository.id": return identity.id.lowercasedString + "\n"
+        case "repository.name": return identity.name + "\n"
+        default: break
+        }
         if key.isEmpty {
-            return try Self.maskPasswords(config.yaml()) + "dimensions:\n" + registry.universe.yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            return try Self.maskPasswords(config.yaml()) + "repository:\n" + identityLines + "dimensions:\n" + registry.universe.yaml.split(separator: "\n", omittingEmptySubsequences: false)
                 .filter { !$0.hasPrefix("#") }.map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
         }
         return Self.maskPasswords(try config.yaml(subset: key))

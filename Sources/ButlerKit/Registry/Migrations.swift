@@ -3,7 +3,23 @@ import Foundation
 /// One named step of the registry schema. Migrations are append-only: a shipped one is never edited.
 package struct Migration: Sendable {
     package let name: String
-    package let apply: @Sendable (any SQLConnection) throws -> Void
+    package let apply: @Sendable (any SQLConnection, MigrationContext) throws -> Void
+
+    init(name: String, apply: @escaping @Sendable (any SQLConnection) throws -> Void) {
+        self.name = name
+        self.apply = { c, _ in try apply(c) }
+    }
+
+    init(name: String, applyInContext: @escaping @Sendable (any SQLConnection, MigrationContext) throws -> Void) {
+        self.name = name
+        self.apply = applyInContext
+    }
+}
+
+/// What a migration may need to know about the repository beyond its database.
+package struct MigrationContext: Sendable {
+    /// The name a repository is given when it gets its identity (see ``RepositoryIdentity``).
+    package var repositoryName: String
 }
 
 /// The registry schema, built by named, append-only migrations recorded in `butler_migrations`.
@@ -14,16 +30,20 @@ package enum Migrations {
         Migration(name: "v2-datastore-source", apply: datastoreSource),
         Migration(name: "v3-provenance", apply: provenanceTables),
         Migration(name: "v4-datastore-paths", apply: datastorePaths),
+        Migration(name: "v5-repository-identity", applyInContext: repositoryIdentity),
+        Migration(name: "v6-dataset-copies", apply: datasetCopies),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.
     ///
     /// - Throws: ``ButlerError/Code/schemaTooNew`` when the database records a migration this binary does not know.
-    package static func migrate(_ connection: any SQLConnection) throws {
+    /// - Parameter repositoryName: the name given to a repository that gets its identity now.
+    package static func migrate(_ connection: any SQLConnection, repositoryName: String) throws {
         let applied = try appliedMigrations(connection)
         try checkNotNewer(applied)
+        let context = MigrationContext(repositoryName: repositoryName)
         for migration in all where !applied.contains(migration.name) {
-            try migration.apply(connection)
+            try migration.apply(connection, context)
             try connection.execute("INSERT INTO butler_migrations (name, applied_at) VALUES (?, ?)",
                                    [.text(migration.name), .text(ISO8601DateFormatter().string(from: Date()))])
         }

@@ -150,22 +150,25 @@ extension Registry {
     }
 
     /// Reports every provenance edge whose dataset has neither a row nor a tombstone, and every successful step
-    /// without outputs.
+    /// without outputs. Edges of steps that ran in another repository (an output of theirs was copied here) are left
+    /// out: the datasets they name may be held there.
     func checkProvenanceEdges(_ checked: inout Int, _ report: (VerificationProblem) -> Void) throws {
         let edges = try database.read { c -> (Int, [SQLRow], [SQLRow]) in
             let total = (try c.queryOne("SELECT (SELECT COUNT(*) FROM quantum_input) + (SELECT COUNT(*) FROM quantum_output)")?[0].int) ?? 0
+            // A step that ran in another repository (an output of it was copied here) may name datasets held there.
+            let ranHere = "NOT EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id WHERE o.quantum_id = q.id)"
             let dangling = try c.query("""
                 SELECT 'input', e.quantum_id, q.task_label, e.role, e.dataset_id FROM quantum_input AS e JOIN quantum AS q ON q.id = e.quantum_id
                 WHERE NOT EXISTS (SELECT 1 FROM dataset AS d WHERE d.id = e.dataset_id)
-                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = e.dataset_id)
+                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = e.dataset_id) AND \(ranHere)
                 UNION ALL
                 SELECT 'output', e.quantum_id, q.task_label, e.role, e.dataset_id FROM quantum_output AS e JOIN quantum AS q ON q.id = e.quantum_id
                 WHERE NOT EXISTS (SELECT 1 FROM dataset AS d WHERE d.id = e.dataset_id)
-                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = e.dataset_id)
+                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = e.dataset_id) AND \(ranHere)
                 UNION ALL
                 SELECT 'log', q.id, q.task_label, 'log', q.log_dataset_id FROM quantum AS q WHERE q.log_dataset_id IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM dataset AS d WHERE d.id = q.log_dataset_id)
-                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = q.log_dataset_id)
+                  AND NOT EXISTS (SELECT 1 FROM dataset_tombstone AS t WHERE t.dataset_id = q.log_dataset_id) AND \(ranHere)
                 """)
             let empty = try c.query("""
                 SELECT q.id, q.task_label FROM quantum AS q WHERE q.status = 'succeeded'

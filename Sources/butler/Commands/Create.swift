@@ -7,7 +7,11 @@ extension ButlerCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an empty repository: butler.yaml, the registry (SQLite by default) and the datastore root.",
-            discussion: "Refuses to touch a folder that already holds a repository.")
+            discussion: """
+                Refuses to touch a folder that already holds a repository. The repository gets a stable identity: a new
+                UUID and a name (--name, by default the folder's name), shown by config-dump and recorded with every
+                dataset copied from it.
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
@@ -27,9 +31,12 @@ extension ButlerCommand {
         @Flag(name: .long, help: "Keep a password given in the registry URL (--registry or the seed config's registry.db) in butler.yaml, which is then written readable by its owner only (mode 0600). By default the password is used to create the registry but not stored; later commands find it in PGPASSWORD, ~/.pgpass or a service file.")
         var storePassword = false
 
+        @Option(name: .long, help: ArgumentHelp("The repository's name (printable, at most 64 characters; default: the folder's name).", valueName: "name"))
+        var name: String?
+
         func run() throws {
             let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
-                                           override: override, registry: registry, storePassword: storePassword,
+                                           override: override, registry: registry, storePassword: storePassword, name: name,
                                            note: { FileHandle.standardError.write(Data("butler: note: \($0)\n".utf8)) },
                                            logger: Logger(label: "butler"))
             emit("Created repository \(butler.root.path)\n")

@@ -3,6 +3,19 @@ import ButlerKit
 import FITS
 import Foundation
 
+/// A dataset named for a lineage question: a UUID (of a dataset or a tombstone) or TYPE:key=value,... in `collections`.
+func lineageDatasetId(_ butler: Butler, _ ref: String, collections: [String]) throws -> UUID {
+    if let id = UUID(uuidString: ref.trimmingCharacters(in: .whitespaces)), try butler.registry.tombstone(id) != nil {
+        return id
+    }
+    return try butler.registry.resolveDataset(ref, collections: collections).id
+}
+
+/// The formats `verify --lineage` writes.
+enum VerifyFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 /// The formats `provenance` writes.
 enum LineageFormat: String, ExpressibleByArgument, CaseIterable {
     case tree, json, dot
@@ -63,12 +76,8 @@ extension ButlerCommand {
             }
         }
 
-        /// A UUID (of a dataset or a tombstone) or TYPE:key=value,... in --collections.
         func datasetId(_ butler: Butler, _ ref: String) throws -> UUID {
-            if let id = UUID(uuidString: ref.trimmingCharacters(in: .whitespaces)), try butler.registry.tombstone(id) != nil {
-                return id
-            }
-            return try butler.registry.resolveDataset(ref, collections: collections).id
+            try lineageDatasetId(butler, ref, collections: collections)
         }
 
         func headerCards(_ path: String) throws {
@@ -133,16 +142,33 @@ extension ButlerCommand {
                 file in the datastore lacks a registry row (leftover temporary files included), that every provenance edge
                 points at a dataset or a tombstone, and that no successful step lacks outputs.
                 Each problem is one line: KIND PATH-OR-ID: DETAIL. Exit code 1 when there is any problem.
+                With --lineage DATASET..., checks instead that the whole upstream lineage of those datasets (UUIDs, or
+                TYPE:key=value,... found in --collections) is in this repository: every dataset they were made from, down
+                to the raws, present with its files at the recorded size and SHA-256. Each gap is one line:
+                ID TYPE RUN: REASON (DETAIL), the reason one of "not in this repository" (held by another repository),
+                "removed (tombstone)", "file missing" or "size/checksum mismatch"; then a summary line. Exit code 1
+                when anything is missing, 0 when the lineage is complete. --format json writes one JSON object instead.
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
-        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only check the files of datasets in these collections (the datastore walk and provenance checks cover everything).", valueName: "collections"))
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only check the files of datasets in these collections (the datastore walk and provenance checks cover everything); with --lineage, where datasets named by data ID are found.", valueName: "collections"))
         var collections: [String] = []
-        @Flag(name: .long, help: "Also recompute every file's SHA-256 and compare it with the recorded one.") var checksums = false
+        @Flag(name: .long, help: "Also recompute every file's SHA-256 and compare it with the recorded one (always done with --lineage).") var checksums = false
+        @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Check that the whole upstream lineage of these datasets is here instead.", valueName: "dataset"))
+        var lineage: [String] = []
+        @Option(name: .long, help: "Output format of --lineage: text or json.") var format: VerifyFormat = .text
+
+        func validate() throws {
+            if format != .text && lineage.isEmpty { throw ValidationError("--format applies to --lineage only") }
+        }
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
+            if !lineage.isEmpty {
+                try verifyLineage(butler)
+                return
+            }
             let summary = try butler.verify(collections: collections, checksums: checksums) { problem in
                 emit(problem.description + "\n")
             }
@@ -150,6 +176,31 @@ extension ButlerCommand {
                 + "\(summary.datastoreFiles) datastore file(s), \(summary.edgesChecked) provenance edge(s): \(summary.problems) problem(s)\n"
             FileHandle.standardError.write(Data(line.utf8))
             if summary.problems > 0 { throw ExitCode(1) }
+        }
+
+        func verifyLineage(_ butler: Butler) throws {
+            let roots = try lineage.map { try lineageDatasetId(butler, $0, collections: collections) }
+            let result = try butler.verifyLineage(of: roots, checksums: true) { gap in
+                if format == .text { emit(gap.description + "\n") }
+            }
+            let counts = Dictionary(grouping: result.gaps, by: \.reason).mapValues(\.count)
+            let summary = "Lineage of \(roots.count) dataset(s): \(result.datasetsChecked) dataset(s), \(result.filesChecked) file(s) checked: "
+                + (result.isComplete ? "complete" : LineageGap.Reason.allCases.compactMap { r in counts[r].map { "\($0) \(r.text)" } }.joined(separator: ", "))
+            switch format {
+            case .text:
+                emit(summary + "\n")
+            case .json:
+                func text(_ s: String?) -> String { s.map(jsonString) ?? "null" }
+                let gaps = result.gaps.map { g in
+                    "{\"id\": \(jsonString(g.datasetId.lowercasedString)), \"dataset_type\": \(text(g.datasetType)), \"run\": \(text(g.run)), "
+                        + "\"data_id\": \(text(g.dataId)), \"reason\": \(jsonString(g.reason.rawValue)), \"reason_text\": \(jsonString(g.reason.text)), "
+                        + "\"detail\": \(jsonString(g.detail))}"
+                }
+                emit("{\"roots\": [" + roots.map { jsonString($0.lowercasedString) }.joined(separator: ", ") + "], "
+                     + "\"complete\": \(result.isComplete), \"datasets_checked\": \(result.datasetsChecked), \"files_checked\": \(result.filesChecked), "
+                     + "\"checksums_checked\": \(result.checksumsChecked), \"gaps\": [" + (gaps.isEmpty ? "" : "\n  " + gaps.joined(separator: ",\n  ") + "\n") + "]}\n")
+            }
+            if !result.isComplete { throw ExitCode(1) }
         }
     }
 }

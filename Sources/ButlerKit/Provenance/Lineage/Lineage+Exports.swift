@@ -1,13 +1,29 @@
 import Foundation
 
 extension Lineage {
-    /// The graph as JSON: `root`, `direction`, `truncated`, `datasets`, `steps`, `environments` and, when loaded,
-    /// `configs` (content as text). Times are TAI (`start_tai`) and UTC (`start`). Documented in the README.
+    /// The graph as JSON: `root`, `direction`, `truncated`, `datasets` (each with the `copies` that brought it here),
+    /// `elsewhere` (ids of datasets held by another repository), `steps`, `environments` and, when loaded, `configs`
+    /// (content as text). Times are TAI (`start_tai`) and UTC (`start`). Documented in the README.
     public func jsonText() -> String {
         func object(_ pairs: [(String, String)]) -> String {
             "{" + pairs.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
         }
         func text(_ s: String?) -> String { s.map(jsonString) ?? "null" }
+        func repository(_ r: RepositoryIdentity?) -> String {
+            guard let r else { return "null" }
+            return object([("id", jsonString(r.id.lowercasedString)), ("name", jsonString(r.name))])
+        }
+        func copiesJSON(_ id: UUID) -> String {
+            let entries: [String] = (copies[id] ?? []).map { copy in
+                object([
+                    ("from", repository(copy.sourceRepository)), ("to", repository(copy.destinationRepository)),
+                    ("copied_at", jsonString(copy.copiedTime.isoUTC)), ("copied_at_tai", jsonString(copy.copiedTime.isoTAI)),
+                    ("copied_by", text(copy.copiedBy)), ("method", jsonString(copy.method)),
+                    ("verified_checksum", text(copy.verifiedChecksum)),
+                ])
+            }
+            return "[" + entries.joined(separator: ", ") + "]"
+        }
         var out = "{\n  \"root\": \(jsonString(root.lowercasedString)),\n  \"direction\": \(jsonString(direction.rawValue)),\n"
         out += "  \"truncated\": \(truncated),\n  \"datasets\": [\n"
         out += orderedDatasets.map { d in
@@ -16,8 +32,10 @@ extension Lineage {
                 ("data_id", jsonString(d.dataId)), ("storage_class", text(d.storageClass)), ("path", text(d.path)),
                 ("content_type", jsonString(d.contentType)), ("removed", d.removed ? "true" : "false"),
                 ("produced_by", text(producer[d.id]?.lowercasedString)),
+                ("copies", copiesJSON(d.id)),
             ])
         }.joined(separator: ",\n")
+        out += "\n  ],\n  \"elsewhere\": [" + elsewhere.map { jsonString($0.lowercasedString) }.joined(separator: ", ")
         out += "\n  ],\n  \"steps\": [\n"
         out += orderedSteps.map { s in
             "    " + object([
@@ -64,15 +82,19 @@ extension Lineage {
             if d.id == root { attributes += ", penwidth=2" }
             out += "  \(node(d.id, "d:")) [\(attributes)];\n"
         }
+        let heldElsewhere = Set(elsewhere)
+        for id in elsewhere {
+            out += "  \(node(id, "d:")) [shape=ellipse, style=dotted, label=\(quoted("\(id.lowercasedString.prefix(8))\nheld elsewhere"))];\n"
+        }
         for s in orderedSteps {
             let fill = s.status == "succeeded" ? "lightblue" : "salmon"
             out += "  \(node(s.id, "q:")) [shape=box, style=filled, fillcolor=\(fill), label=\(quoted("\(s.taskLabel)\n\(s.dataId)\n\(s.status)"))];\n"
         }
         for s in orderedSteps {
-            for e in s.inputs where datasets[e.dataset] != nil {
+            for e in s.inputs where datasets[e.dataset] != nil || heldElsewhere.contains(e.dataset) {
                 out += "  \(node(e.dataset, "d:")) -> \(node(s.id, "q:")) [label=\(quoted(e.role))];\n"
             }
-            for e in s.outputs where datasets[e.dataset] != nil {
+            for e in s.outputs where datasets[e.dataset] != nil || heldElsewhere.contains(e.dataset) {
                 out += "  \(node(s.id, "q:")) -> \(node(e.dataset, "d:")) [label=\(quoted(e.role))];\n"
             }
         }

@@ -12,13 +12,20 @@ extension Lineage {
     /// links each output to each input through the step, its generation and its usage (all relations have ids);
     /// software environments (`prov:SoftwareAgent`) and users (`prov:Person`) are agents associated with the steps;
     /// config files (`voprov:ConfigFile`) and parameters (`voprov:Parameter`) are entities used with
-    /// `voprov:type` `Setup`.
+    /// `voprov:type` `Setup`. A dataset held by another repository is an entity with `butler:heldElsewhere`.
+    ///
+    /// A dataset copied here from other repositories has one entity per repository that held it (`held:REPO.DATASET`,
+    /// the local one being `dataset:DATASET`), and each copy is an activity (`prov:type` `butler:Copy`, at its time,
+    /// associated with the user who made it) that used the dataset in the repository it came from and generated it
+    /// in the next, with `wasDerivedFrom` between them. The step that made such a dataset generated it in the first
+    /// repository, so that every entity has at most one generation.
     public func provDocument() -> ProvDocument {
         var doc = ProvDocument()
         doc.prefixes = [
             ("voprov", Self.voprovNamespace), ("butler", "urn:butler:"), ("dataset", "urn:butler:dataset:"),
             ("step", "urn:butler:quantum:"), ("env", "urn:butler:environment:"), ("config", "urn:butler:config:"),
-            ("param", "urn:butler:parameter:"), ("user", "urn:butler:user:"),
+            ("param", "urn:butler:parameter:"), ("user", "urn:butler:user:"), ("held", "urn:butler:held:"),
+            ("copy", "urn:butler:copy:"),
         ]
         var relationNumber = 0
         func relationId(_ kind: String) -> String { relationNumber += 1; return "butler:\(kind)-\(relationNumber)" }
@@ -39,6 +46,42 @@ extension Lineage {
             if d.removed { attributes.append(("butler:removed", .string("true"))) }
             doc.records.append(.init(kind: .entity, id: dataset(d.id), arguments: [:], attributes: attributes))
         }
+        let heldElsewhere = Set(elsewhere)
+        for id in elsewhere {
+            doc.records.append(.init(kind: .entity, id: dataset(id), arguments: [:], attributes: [
+                ("prov:type", .qualifiedName("voprov:DatasetEntity")), ("prov:label", .string("dataset held by another repository")),
+                ("butler:heldElsewhere", .string("true")),
+            ]))
+        }
+        func inGraph(_ id: UUID) -> Bool { datasets[id] != nil || heldElsewhere.contains(id) }
+        // Copied datasets: the entity of each repository that held them before, oldest first (the last is here).
+        var holdings: [UUID: [(entity: String, repository: RepositoryIdentity?)]] = [:]
+        for d in orderedDatasets {
+            guard let hops = copies[d.id], !hops.isEmpty else { continue }
+            var chain: [(entity: String, repository: RepositoryIdentity?)] = []
+            var used = Set<String>()
+            for (i, hop) in hops.enumerated() {
+                let repository = i == 0 ? hop.sourceRepository : (hops[i - 1].destinationRepository ?? hop.sourceRepository)
+                var entity = "held:" + (repository?.id.lowercasedString ?? "unknown") + "." + d.id.lowercasedString
+                if !used.insert(entity).inserted { entity += ".\(i + 1)" }  // held there again after a round trip
+                chain.append((entity, repository))
+            }
+            chain.append((dataset(d.id), hops.last?.destinationRepository))
+            holdings[d.id] = chain
+            for holding in chain.dropLast() {
+                var attributes: [(String, ProvDocument.Value)] = [
+                    ("prov:type", .qualifiedName("voprov:DatasetEntity")),
+                    ("prov:label", .string(d.label + " in " + (holding.repository?.label ?? "a repository of unknown identity"))),
+                    ("voprov:name", .string(d.datasetType)), ("butler:run", .string(d.run)), ("butler:dataId", .string(d.dataId)),
+                ]
+                if let r = holding.repository {
+                    attributes += [("butler:repository", .string(r.name)), ("butler:repositoryId", .string(r.id.lowercasedString))]
+                }
+                doc.records.append(.init(kind: .entity, id: holding.entity, arguments: [:], attributes: attributes))
+            }
+        }
+        // The entity a step's output is generated as: where it was first held, for a copied dataset.
+        func generated(_ id: UUID) -> String { holdings[id]?.first?.entity ?? dataset(id) }
         var configNames: [String: String] = [:]
         var parameterIds: [String: String] = [:]
         for s in orderedSteps {
@@ -77,7 +120,22 @@ extension Lineage {
             if let command = s.command { attributes.append(("butler:command", .string(command))) }
             doc.records.append(.init(kind: .activity, id: step(s.id), arguments: arguments, attributes: attributes))
         }
-        let users = Set(steps.values.compactMap(\.user))
+        for d in orderedDatasets {
+            for (i, hop) in (copies[d.id] ?? []).enumerated() {
+                let time = hop.copiedTime.isoUTC
+                let from = hop.sourceRepository?.label ?? "a repository of unknown identity"
+                var attributes: [(String, ProvDocument.Value)] = [
+                    ("prov:type", .qualifiedName("butler:Copy")), ("prov:label", .string("copy of \(d.label) from \(from)")),
+                    ("voprov:name", .string("copy")), ("butler:method", .string(hop.method)),
+                ]
+                if let r = hop.sourceRepository { attributes.append(("butler:sourceRepository", .string(r.label))) }
+                if let r = hop.destinationRepository { attributes.append(("butler:destinationRepository", .string(r.label))) }
+                if let sum = hop.verifiedChecksum { attributes.append(("butler:verifiedChecksum", .string(sum))) }
+                doc.records.append(.init(kind: .activity, id: "copy:\(d.id.lowercasedString).\(i + 1)",
+                                         arguments: ["prov:startTime": time, "prov:endTime": time], attributes: attributes))
+            }
+        }
+        let users = Set(steps.values.compactMap(\.user) + copies.values.flatMap { $0.compactMap(\.copiedBy) })
         for e in environments.values.sorted(by: { $0.id < $1.id }) {
             var attributes: [(String, ProvDocument.Value)] = [
                 ("prov:type", .qualifiedName("prov:SoftwareAgent")), ("prov:label", .string("software environment \(e.id.prefix(12))")),
@@ -94,7 +152,7 @@ extension Lineage {
         }
         for s in orderedSteps {
             var usages: [(UUID, String)] = []
-            for input in s.inputs where datasets[input.dataset] != nil {
+            for input in s.inputs where inGraph(input.dataset) {
                 let id = relationId("used")
                 var arguments = ["prov:activity": step(s.id), "prov:entity": dataset(input.dataset)]
                 if let start = s.start { arguments["prov:time"] = start.isoUTC }
@@ -110,14 +168,14 @@ extension Lineage {
                                          arguments: ["prov:activity": step(s.id), "prov:entity": parameterIds["\(p.name)=\(p.value)"]!],
                                          attributes: [("prov:role", .string(p.name)), ("voprov:type", .string("Setup"))]))
             }
-            for output in s.outputs where datasets[output.dataset] != nil {
+            for output in s.outputs where inGraph(output.dataset) {
                 let generation = relationId("gen")
-                var arguments = ["prov:entity": dataset(output.dataset), "prov:activity": step(s.id)]
+                var arguments = ["prov:entity": generated(output.dataset), "prov:activity": step(s.id)]
                 if let end = s.end { arguments["prov:time"] = end.isoUTC }
                 doc.records.append(.init(kind: .wasGeneratedBy, id: generation, arguments: arguments, attributes: [("prov:role", .string(output.role))]))
                 for (input, usage) in usages {
                     doc.records.append(.init(kind: .wasDerivedFrom, id: relationId("der"), arguments: [
-                        "prov:generatedEntity": dataset(output.dataset), "prov:usedEntity": dataset(input), "prov:activity": step(s.id),
+                        "prov:generatedEntity": generated(output.dataset), "prov:usedEntity": dataset(input), "prov:activity": step(s.id),
                         "prov:generation": generation, "prov:usage": usage,
                     ], attributes: []))
                 }
@@ -129,6 +187,28 @@ extension Lineage {
             if let user = s.user {
                 doc.records.append(.init(kind: .wasAssociatedWith, id: relationId("assoc"), arguments: ["prov:activity": step(s.id), "prov:agent": "user:" + localName(user)],
                                          attributes: [("prov:role", .string("Operator"))]))
+            }
+        }
+        for d in orderedDatasets {
+            guard let chain = holdings[d.id] else { continue }
+            for (i, hop) in (copies[d.id] ?? []).enumerated() {
+                let activity = "copy:\(d.id.lowercasedString).\(i + 1)"
+                let time = hop.copiedTime.isoUTC
+                let usage = relationId("used")
+                doc.records.append(.init(kind: .used, id: usage, arguments: ["prov:activity": activity, "prov:entity": chain[i].entity, "prov:time": time],
+                                         attributes: [("prov:role", .string("source"))]))
+                let generation = relationId("gen")
+                doc.records.append(.init(kind: .wasGeneratedBy, id: generation,
+                                         arguments: ["prov:entity": chain[i + 1].entity, "prov:activity": activity, "prov:time": time],
+                                         attributes: [("prov:role", .string("copy"))]))
+                doc.records.append(.init(kind: .wasDerivedFrom, id: relationId("der"), arguments: [
+                    "prov:generatedEntity": chain[i + 1].entity, "prov:usedEntity": chain[i].entity, "prov:activity": activity,
+                    "prov:generation": generation, "prov:usage": usage,
+                ], attributes: []))
+                if let user = hop.copiedBy {
+                    doc.records.append(.init(kind: .wasAssociatedWith, id: relationId("assoc"), arguments: ["prov:activity": activity, "prov:agent": "user:" + localName(user)],
+                                             attributes: [("prov:role", .string("Operator"))]))
+                }
             }
         }
         return doc

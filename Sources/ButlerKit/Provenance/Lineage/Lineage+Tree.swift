@@ -18,7 +18,7 @@ extension Lineage {
         func datasetLine(_ id: UUID, role: String?, prefix: String, connector: String, childPrefix: String) {
             let rolePart = role.map { "\($0): " } ?? ""
             guard let d = datasets[id] else {
-                out += prefix + connector + rolePart + "unknown dataset \(id.lowercasedString) (no row, no tombstone)\n"
+                out += prefix + connector + rolePart + "dataset \(id.lowercasedString) (elsewhere: held by another repository, not here)\n"
                 return
             }
             if let n = datasetNumbers[id] {
@@ -32,6 +32,9 @@ extension Lineage {
             switch direction {
             case .upstream: next = producer[id].map { [$0] } ?? []
             case .downstream: next = consumers[id] ?? []
+            }
+            for copy in copies[id] ?? [] {
+                out += childPrefix + (next.isEmpty && !beyondDepth.contains(id) ? "   " : "│  ") + copy.sentence + "\n"
             }
             if next.isEmpty && beyondDepth.contains(id) {
                 out += childPrefix + "└─ … (more steps beyond --depth)\n"
@@ -95,8 +98,10 @@ extension Lineage {
         }
 
         let title = direction == .upstream ? "Upstream lineage" : "Downstream of"
+        let elsewhereCount = elsewhere.count
         out += "\(title): \(datasets.count) dataset(s), \(steps.count) step(s), \(environments.count) environment(s), "
-            + "\(Set(steps.values.flatMap { $0.configs.map(\.hash) }).count) config(s)" + (truncated ? "; stopped at --depth" : "") + "\n"
+            + "\(Set(steps.values.flatMap { $0.configs.map(\.hash) }).count) config(s)"
+            + (elsewhereCount > 0 ? "; \(elsewhereCount) dataset(s) held elsewhere" : "") + (truncated ? "; stopped at --depth" : "") + "\n"
         datasetLine(root, role: nil, prefix: "", connector: "", childPrefix: "")
         let usedConfigs = Dictionary(steps.values.flatMap { s in s.configs.map { ($0.hash, "\(s.taskLabel)/\($0.name)") } },
                                      uniquingKeysWith: { a, _ in a })

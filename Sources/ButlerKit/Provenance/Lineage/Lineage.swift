@@ -95,6 +95,20 @@ public struct Lineage: Sendable {
     public var truncated: Bool { !beyondDepth.isEmpty }
     /// Datasets at the depth limit that have more steps beyond it.
     public internal(set) var beyondDepth: Set<UUID> = []
+    /// How datasets of the graph came to this repository from others: each copy, oldest first (datasets made here
+    /// have none).
+    public internal(set) var copies: [UUID: [DatasetCopy]] = [:]
+
+    /// Datasets that steps of the graph used or made but that this repository neither holds nor removed (no row, no
+    /// tombstone): they are held by another repository, as happens when some datasets are copied without their
+    /// inputs. Sorted.
+    public var elsewhere: [UUID] {
+        var ids = Set<UUID>()
+        for s in steps.values {
+            for e in s.inputs + s.outputs where datasets[e.dataset] == nil { ids.insert(e.dataset) }
+        }
+        return ids.sorted()
+    }
 
     init(root: UUID, direction: Direction) {
         self.root = root

@@ -80,6 +80,9 @@ extension Registry {
             }
             try loadDatasets(Array(seenDatasets), into: &graph, c)
             guard graph.datasets[id] != nil else { throw ButlerError(.notFound, "no dataset with id \(id.lowercasedString)") }
+            for copy in try copies(of: graph.datasets.values.filter { !$0.removed }.map(\.id), in: c) {
+                graph.copies[copy.datasetId, default: []].append(copy)
+            }
             try loadStepDetails(into: &graph, includeConfigs: includeConfigs, c)
             return graph
         }
