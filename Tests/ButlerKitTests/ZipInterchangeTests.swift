@@ -14,8 +14,8 @@ struct ZipInterchangeTests {
     // MARK: Helpers
 
     /// Runs a Python script (arguments after it), failing the test on a non-zero exit.
-    static func python(_ script: String, _ arguments: [String] = []) throws -> String {
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script] + arguments)
+    static func python(_ script: String, _ arguments: [String] = [], python: String? = nil) throws -> String {
+        let result = try python.map { try runProcess($0, ["-c", script] + arguments) } ?? runProcess("/usr/bin/env", ["python3", "-c", script] + arguments)
         guard result.exitCode == 0 else { throw ButlerError(.io, "python3 failed: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -109,24 +109,19 @@ struct ZipInterchangeTests {
 
     // MARK: Our Zips
 
-    @Test("Export contents written as a Zip read back the same, laid out and named as Rubin does")
-    func roundTrip() throws {
-        let dir = TemporaryDirectory("zip-roundtrip")
-        let butler = try makeRepository(in: dir, raws: nil)
+    /// Every dimension record and raw of a repository, as an export would give them, with each raw's file.
+    static func rawExport(_ butler: Butler, root: String) throws -> (contents: ExportContents, results: [DatasetResult], locations: [UUID: URL], runs: [String]) {
         let registry = butler.registry
-        let universe = registry.universe
         var contents = ExportContents()
-        for element in universe.elements where element.hasTable {
+        for element in registry.universe.elements where element.hasTable {
             let records = try registry.fetchDimensionRecords(element.name)
             if !records.isEmpty { contents.dimensionRecords.append(ExportedElementRecords(element: element.name, records: records)) }
         }
-        #expect(contents.dimensionRecords.contains { $0.element == "visit" }, "an LSSTCam visit, with region and timespan")
         let runs = try registry.fetchDimensionRecords("instrument").map { "\($0["name"]!)/raw/all" }.sorted()
         let results = try registry.queryDatasets(["raw"], collections: runs)
-        #expect(results.count == allFixtureRaws.count)
         let raw = try #require(results.first?.ref.datasetType)
         contents.datasetTypes = [ExportedDatasetType(name: "raw", storageClass: raw.storageClass, dimensions: raw.dimensions.names, isCalibration: false)]
-        let locations = try registry.fileLocations(results.map(\.ref.id), datastoreRoot: URL(fileURLWithPath: dir.path("repo")))
+        let locations = try registry.fileLocations(results.map(\.ref.id), datastoreRoot: URL(fileURLWithPath: root))
         for result in results {
             let dataId = Dictionary(uniqueKeysWithValues: result.ref.dataId.required.map { ($0.0, $0.1) })
             let location = try #require(locations[result.ref.id])
@@ -135,6 +130,18 @@ struct ZipInterchangeTests {
             contents.datasets.append(ExportedDatasets(datasetType: "raw", run: result.collection, files: [file]))
             contents.collections.append(ExportedCollection(name: result.collection, type: .run))
         }
+        return (contents, results, locations, runs)
+    }
+
+    @Test("Export contents written as a Zip read back the same, laid out and named as Rubin does")
+    func roundTrip() throws {
+        let dir = TemporaryDirectory("zip-roundtrip")
+        let butler = try makeRepository(in: dir, raws: nil)
+        let universe = butler.registry.universe
+        let (contents, results, locations, runs) = try Self.rawExport(butler, root: dir.path("repo"))
+        #expect(contents.dimensionRecords.contains { $0.element == "visit" }, "an LSSTCam visit, with region and timespan")
+        #expect(results.count == allFixtureRaws.count)
+        let raw = try #require(results.first?.ref.datasetType)
         var provenance = ProvenanceBundle()
         provenance.metrics = [.init(datasetId: results[0].ref.id, name: "zip.test", value: 1.5)]
 
@@ -209,6 +216,71 @@ struct ZipInterchangeTests {
         // Writing the same again refuses to replace the Zip.
         #expect(errorCode { try ButlerZip.write(contents, sourcePath: { sources[$0.refs[0].id]! }, into: out, universe: universe) } == .alreadyExists)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).count == 1)
+    }
+
+    /// Rubin's own `butler` (lsst-daf-butler 30.2026.4300 in a virtual environment), when `RUBIN_BUTLER` names it.
+    static let rubinButler = ProcessInfo.processInfo.environment["RUBIN_BUTLER"]
+
+    @Test("Rubin's butler ingests our Zip, with its dimension records", .enabled(if: rubinButler != nil, "RUBIN_BUTLER names Rubin's butler"))
+    func rubinIngestsOurZip() throws {
+        let rubin = try #require(Self.rubinButler)
+        let dir = TemporaryDirectory("zip-rubin-ingest")
+        let butler = try makeRepository(in: dir, raws: nil)
+        let (contents, results, locations, runs) = try Self.rawExport(butler, root: dir.path("repo"))
+        let zip = try ButlerZip.write(contents, sourcePath: { locations[$0.refs[0].id]!.path }, provenance: ProvenanceBundle(),
+                                      into: dir.url.appendingPathComponent("zip"), universe: butler.registry.universe)
+        let created = try runProcess(rubin, ["create", dir.path("rubin")])
+        #expect(created.exitCode == 0, "\(created.stderr)")
+        let ingested = try runProcess(rubin, ["ingest-zip", "--transfer-dimensions", "-t", "copy", dir.path("rubin"), zip.path])
+        #expect(ingested.exitCode == 0, "\(ingested.stderr)")
+        let listed = try Self.python("""
+            import sys, zipfile
+            from lsst.daf.butler import Butler
+            b = Butler(sys.argv[1])
+            def member_size(uri):
+                # Rubin keeps the Zip whole: each dataset's URI is the Zip with #zip-path=<member>.
+                member = uri.fragment.split("zip-path=")[1]
+                with zipfile.ZipFile(uri.ospath) as z:
+                    return len(z.read(member))
+            refs = b.query_datasets("raw", collections="*", find_first=False)
+            print(len(refs), len(b.query_dimension_records("exposure")))
+            for r in refs:
+                print(r.id, r.dataId["exposure"], member_size(b.getURI(r)))
+            """, [dir.path("rubin")], python: URL(fileURLWithPath: rubin).deletingLastPathComponent().appendingPathComponent("python").path)
+        let lines = listed.split(separator: "\n").map(String.init)
+        #expect(lines.first == "\(results.count) \(contents.dimensionRecords.first { $0.element == "exposure" }!.records.count)")
+        for result in results {
+            let line = lines.first { $0.hasPrefix(result.ref.id.lowercasedString) }
+            #expect(line != nil, "\(result.ref.id) in Rubin's repository")
+            #expect(line?.hasSuffix(" \(try Self.fileSize(locations[result.ref.id]!.path))") == true, "\(line ?? "")")
+        }
+
+        // And back: the Zip Rubin writes of them reads as what we sent.
+        let out = dir.path("rubin-zip")
+        let retrieved = try runProcess(rubin, ["retrieve-artifacts", "--zip", dir.path("rubin"), out, "-d", "raw", "--collections", runs.joined(separator: ",")])
+        #expect(retrieved.exitCode == 0, "\(retrieved.stderr)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".zip") }
+        #expect(written.count == 1)
+        let theirs = try ButlerZip(contentsOf: URL(fileURLWithPath: out).appendingPathComponent(try #require(written.first)), universe: butler.registry.universe)
+        #expect(theirs.index.zipFileName == written.first)
+        #expect(Set(theirs.contents.datasetIds) == Set(results.map(\.ref.id)))
+        #expect(theirs.contents.collections.map(\.name) == runs)
+        let ours = Dictionary(uniqueKeysWithValues: contents.datasets.flatMap(\.files).flatMap(\.refs).map { ($0.id, $0.dataId) })
+        for file in theirs.contents.datasets.flatMap(\.files) {
+            #expect(file.refs.allSatisfy { ours[$0.id] == $0.dataId })
+            let copy = dir.path("back-\(file.path)")
+            let (size, checksum) = try theirs.extract(member: file.path, to: copy)
+            let source = locations[file.refs[0].id]!.path
+            #expect(size == (try Self.fileSize(source)))
+            #expect(checksum == "sha256:" + (try FileDatastore.measure(source, checksum: true).1!))
+        }
+        for element in ["instrument", "physical_filter", "detector", "day_obs", "group", "exposure"] {
+            let sent = contents.dimensionRecords.first { $0.element == element }?.records ?? []
+            let back = theirs.contents.dimensionRecords.first { $0.element == element }?.records ?? []
+            // Rubin sends the records the data IDs reach; we sent every record of the repository.
+            #expect(Set(back).subtracting(sent).isEmpty, "\(element) records after a trip through Rubin's butler: \(Set(back).subtracting(sent))")
+            #expect(!back.isEmpty)
+        }
     }
 
     @Test("A failed write leaves nothing in the destination")
@@ -301,6 +373,18 @@ struct ZipInterchangeTests {
         let index = try ZipIndex(open, universe: universe)
         #expect(index.refs.dimensionRecords?["day_obs"]?.first?.last == .array([.int(1719230400000000000), .int(ZipIndex.unboundedEnd)]))
         #expect(ZipIndex.unboundedEnd == 4_102_444_800_000_000_000)
+        // An instant (a zero-second exposure) is padded to one nanosecond, as Rubin pads it, and read back as an instant.
+        open.dimensionRecords[i].records[0]["timespan_end"] = .int(1719230400000000000)
+        let instant = try ZipIndex(open, universe: universe)
+        #expect(instant.refs.dimensionRecords?["day_obs"]?.first?.last == .array([.int(1719230400000000000), .int(1719230400000000001)]))
+        let back = try instant.exportContents(universe: universe, source: "test").dimensionRecords.first { $0.element == "day_obs" }?.records.first
+        #expect(back?["timespan_begin"] == .int(1719230400000000000) && back?["timespan_end"] == .int(1719230400000000000))
+        // Rubin's empty timespan is no timespan.
+        let emptyURL = try Self.rubinZip(in: dir, name: "empty.zip") { index in
+            Self.edit(&index, ["refs", "dimension_records"]) { $0["day_obs"] = [["LATISS", 20240624, [4102444800000000000, 0]] as [Any]] }
+        }
+        let emptyRecord = try ButlerZip(contentsOf: emptyURL, universe: universe).contents.dimensionRecords.first { $0.element == "day_obs" }?.records.first
+        #expect(emptyRecord != nil && emptyRecord?["timespan_begin"] == nil && emptyRecord?["timespan_end"] == nil)
     }
 
     @Test("The index is one line of JSON with Rubin's keys, nulls written out")

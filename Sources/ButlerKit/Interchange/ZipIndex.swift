@@ -17,8 +17,9 @@ public import Foundation
 /// Dataset types list their required dimensions only; compact refs carry full data IDs (implied values too);
 /// dimension records are lists of values in Rubin's record-field order (required keys, implied dimensions, alternate
 /// keys, metadata, then the region as hex and the timespan as `[begin_ns, end_ns]` in TAI, an unbounded end being
-/// `4102444800000000000` and an unbounded begin `0`). The index has no collection docs, no TAGGED, CHAINED or
-/// CALIBRATION collections, no validity ranges and no ingest dates.
+/// `4102444800000000000` and an unbounded begin `0`; an instant, which our records hold as begin == end, is
+/// `[t, t + 1]`, as Rubin pads it; Rubin's empty timespan reads as no timespan). The index has no collection docs,
+/// no TAGGED, CHAINED or CALIBRATION collections, no validity ranges and no ingest dates.
 ///
 /// Convert from ``ExportContents`` with ``init(_:memberNames:universe:)`` and back with
 /// ``exportContents(universe:source:)``; read and write whole Zips with ``ButlerZip``.
@@ -402,11 +403,24 @@ extension ZipIndex {
                 artifactMap[member] = Artifact(info: info, ids: file.refs.map(\.id))
             }
         }
-        // Every element whose required dimensions the dataset types span has an entry, as in Rubin's index.
+        // Every element whose required dimensions the dataset types span has an entry, as in Rubin's index (Rubin's
+        // reader looks each of them up, band included).
         var dimensionRecords: [String: [[Value]]] = [:]
-        for element in universe.elements where element.hasTable {
+        for element in universe.elements {
             let needs = universe.requiredDimensions(of: element.name) + (element.isDimension ? [element.name] : [])
             if needs.allSatisfy(reached.contains) { dimensionRecords[element.name] = [] }
+        }
+        // An element without a table of its own (band) has the distinct values of the column that holds it.
+        for element in universe.elements where !element.hasTable && dimensionRecords[element.name] != nil {
+            guard let source = element.viewOf else { continue }
+            let keys = universe.requiredDimensions(of: element.name) + [element.name]
+            var seen = Set<[Value]>()
+            for group in contents.dimensionRecords where group.element == source {
+                for record in group.records {
+                    let row = keys.map { RecordField.plain($0, .string).value(in: record) }
+                    if !row.contains(.null), seen.insert(row).inserted { dimensionRecords[element.name]!.append(row) }
+                }
+            }
         }
         for group in contents.dimensionRecords {
             guard let element = universe[group.element], element.hasTable else {
@@ -610,6 +624,8 @@ private enum RecordField {
             }
             let begin = nanoseconds("timespan_begin"), end = nanoseconds("timespan_end")
             if begin == nil && end == nil { return .null }
+            // An instant (begin == end, a zero-second exposure) is one nanosecond long in Rubin's timespans.
+            if let begin, let end, begin == end { return .array([.int(begin), .int(end + 1)]) }
             return .array([.int(begin ?? ZipIndex.unboundedBegin), .int(end ?? ZipIndex.unboundedEnd)])
         }
     }
@@ -639,8 +655,18 @@ private enum RecordField {
                 record["timespan_end"] = nil
             case .array(let pair) where pair.count == 2:
                 guard case .int(let begin) = pair[0], case .int(let end) = pair[1] else { throw bad() }
-                record["timespan_begin"] = begin <= ZipIndex.unboundedBegin ? nil : .int(Int(begin))
-                record["timespan_end"] = end >= ZipIndex.unboundedEnd ? nil : .int(Int(end))
+                if begin >= end {
+                    // Rubin's empty timespan ([2100, 1970]): no time known.
+                    record["timespan_begin"] = nil
+                    record["timespan_end"] = nil
+                } else if end == begin + 1 {
+                    // Rubin's padded instant: ours has begin == end.
+                    record["timespan_begin"] = .int(Int(begin))
+                    record["timespan_end"] = .int(Int(begin))
+                } else {
+                    record["timespan_begin"] = begin <= ZipIndex.unboundedBegin ? nil : .int(Int(begin))
+                    record["timespan_end"] = end >= ZipIndex.unboundedEnd ? nil : .int(Int(end))
+                }
             default:
                 throw bad()
             }
