@@ -1,0 +1,298 @@
+public import Foundation
+internal import Crypto
+internal import ZIPFoundation
+
+/// A Zip of datasets in Rubin's format (`butler retrieve-artifacts --zip`, `butler ingest-zip`): the index
+/// `_butler_zip_index.json` (``ZipIndex``) first, then the files flat at the top level, each named
+/// `<first 8 hex digits of its first dataset id>-<basename>`, and, when provenance travels with them, the member
+/// `_butler_provenance.json` (``ProvenanceBundle``), which Rubin ignores.
+///
+/// Open one with ``init(contentsOf:universe:)``, which reads and checks the index, then copy its files out with
+/// ``extract(member:to:)``. Write one with ``write(_:sourcePath:provenance:into:universe:)``.
+public final class ButlerZip {
+    /// The Zip file.
+    public let url: URL
+    /// Its index, as read.
+    public let index: ZipIndex
+    /// What it holds: each file's `path` is its member name, its size the index's `file_size`; `provenance` is set
+    /// when the Zip has the provenance member.
+    public let contents: ExportContents
+    /// The provenance member, when present.
+    public var provenance: ProvenanceBundle? { contents.provenance }
+
+    private let archive: Archive
+
+    /// Opens a Zip and reads its index and provenance.
+    ///
+    /// - Throws: ``ButlerError/Code/io`` when the file cannot be opened, ``ButlerError/Code/invalidValue`` when it
+    ///   is not a Zip or is corrupted, has no index, an index that is not JSON, lacks keys or is of another version,
+    ///   another universe namespace, a member listed in the index but absent, a dataset id in `artifact_map` without
+    ///   its `compact_refs` entry, or a dataset of a dataset type the index does not define; each error names the Zip.
+    public init(contentsOf url: URL, universe: DimensionUniverse) throws {
+        let source = url.path
+        var st = stat()
+        guard stat(source, &st) == 0 else {
+            throw ButlerError(.io, "cannot open \(source): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ButlerError(.invalidValue, "\(source) is not a file") }
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw ButlerError(.invalidValue, "\(source) is not a Zip file or is corrupted")
+        }
+        guard let indexEntry = archive[ZipIndex.memberName] else {
+            throw ButlerError(.invalidValue, "\(source) has no \(ZipIndex.memberName): not a butler Zip")
+        }
+        let index = try ZipIndex.decode(Self.read(indexEntry, of: archive, source: source), source: source)
+        for member in index.artifactMap.keys.sorted() {
+            guard !member.hasPrefix("/"), !member.split(separator: "/").contains(".."), member != ZipIndex.memberName else {
+                throw ButlerError(.invalidValue, "\(source): index names the member '\(member)', which is not a file name inside the Zip")
+            }
+            guard let entry = archive[member], entry.type == .file else {
+                throw ButlerError(.invalidValue, "\(source): index lists the member \(member), which the Zip does not hold")
+            }
+        }
+        var contents = try index.exportContents(universe: universe, source: source)
+        if let entry = archive[ProvenanceBundle.zipMemberName] {
+            contents.provenance = try ProvenanceBundle.decode(Self.read(entry, of: archive, source: source),
+                                                              source: "\(source) (\(ProvenanceBundle.zipMemberName))")
+        }
+        self.url = url
+        self.index = index
+        self.contents = contents
+        self.archive = archive
+    }
+
+    /// Copies one member to a new file at `path` (never replacing one), streamed, checking its size against the
+    /// index's `file_size` and, when the index has one of ours, its `sha256:` checksum. Nothing is left at `path`
+    /// when it fails.
+    ///
+    /// - Returns: the size written and the SHA-256 of the bytes, `sha256:<hex>`.
+    /// - Throws: ``ButlerError/Code/notFound`` for a member the Zip does not hold, ``ButlerError/Code/alreadyExists``
+    ///   when `path` exists, ``ButlerError/Code/invalidValue`` when the bytes do not match the index (size,
+    ///   checksum) or the Zip (CRC), ``ButlerError/Code/io`` when writing fails.
+    @discardableResult
+    public func extract(member: String, to path: String) throws -> (size: Int64, checksum: String) {
+        let source = url.path
+        guard let entry = archive[member], entry.type == .file else {
+            throw ButlerError(.notFound, "\(source) has no member \(member)")
+        }
+        let info = index.artifactMap[member]?.info
+        let expected = info?.fileSize
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let code: ButlerError.Code = errno == EEXIST ? .alreadyExists : .io
+            throw ButlerError(code, "cannot create \(path) for member \(member) of \(source): \(String(cString: strerror(errno)))")
+        }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        do {
+            defer { close(fd) }
+            do {
+                _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
+                    size += Int64(chunk.count)
+                    if let expected, size > expected {
+                        throw ButlerError(.invalidValue, "\(source): member \(member) is larger than the index's file_size \(expected)")
+                    }
+                    hasher.update(data: chunk)
+                    try writeAll(fd, chunk, path: path)
+                }
+            } catch let error as ButlerError {
+                throw error
+            } catch Archive.ArchiveError.invalidCRC32 {
+                throw ButlerError(.invalidValue, "\(source): member \(member) is corrupted (CRC-32 mismatch)")
+            } catch {
+                throw ButlerError(.invalidValue, "\(source): cannot read member \(member): the Zip is corrupted (\(error))")
+            }
+            if let expected, size != expected {
+                throw ButlerError(.invalidValue, "\(source): member \(member) has \(size) bytes, but the index says \(expected)")
+            }
+            guard fsync(fd) == 0 || errno == EINVAL else {
+                throw ButlerError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(path)
+            throw error
+        }
+        let checksum = "sha256:" + hexDigest(hasher.finalize())
+        if let recorded = info?.checksum, recorded.hasPrefix("sha256:"), recorded.lowercased() != checksum {
+            unlink(path)
+            throw ButlerError(.invalidValue, "\(source): member \(member) has checksum \(checksum), but the index says \(recorded)")
+        }
+        return (size, checksum)
+    }
+
+    /// A small member (index, provenance) read whole.
+    private static func read(_ entry: Entry, of archive: Archive, source: String) throws -> Data {
+        guard entry.uncompressedSize < 1 << 31 else {
+            throw ButlerError(.invalidValue, "\(source): member \(entry.path) is too large (\(entry.uncompressedSize) bytes)")
+        }
+        var data = Data()
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { data.append($0) }
+        } catch {
+            throw ButlerError(.invalidValue, "\(source): cannot read member \(entry.path): the Zip is corrupted")
+        }
+        return data
+    }
+}
+
+// MARK: - Writing
+
+extension ButlerZip {
+    /// Writes `contents`' files into a new Zip `<uuid5>.zip` in `folder` (made when missing), named as Rubin names
+    /// it, and returns its URL.
+    ///
+    /// The index comes first (deflated), then each file once, stored uncompressed and streamed from its source,
+    /// then the provenance member (deflated) when there is provenance (`provenance`, or else `contents.provenance`).
+    /// The Zip is written under a temporary name in `folder` and renamed when complete, so that no half-written
+    /// Zip is ever left; the temporary is removed on any error. Sizes missing from `contents` are taken from the
+    /// source files; a size given there must match.
+    ///
+    /// - Parameters:
+    ///   - sourcePath: the absolute path of each file's bytes (files are followed through symbolic links).
+    ///   - universe: the universe the contents' dimension names and records belong to.
+    /// - Throws: ``ButlerError/Code/invalidValue`` for contents without datasets or that the index cannot describe,
+    ///   ``ButlerError/Code/alreadyExists`` when the Zip exists already, ``ButlerError/Code/io`` when a source
+    ///   cannot be read, has another size than recorded, or the Zip cannot be written.
+    @discardableResult
+    public static func write(_ contents: ExportContents, sourcePath: (ExportedFile) throws -> String, provenance: ProvenanceBundle? = nil,
+                             into folder: URL, universe: DimensionUniverse) throws -> URL {
+        guard contents.datasets.contains(where: { !$0.files.isEmpty }) else {
+            throw ButlerError(.invalidValue, "nothing to put in a Zip: the export holds no dataset")
+        }
+        // Each member's source, measured now: the index, written first, carries every size.
+        var sized = contents
+        var members: [(name: String, source: String, size: Int64)] = []
+        var seen: [String: String] = [:]
+        for i in sized.datasets.indices {
+            for j in sized.datasets[i].files.indices {
+                let file = sized.datasets[i].files[j]
+                let source = try sourcePath(file)
+                var st = stat()
+                guard stat(source, &st) == 0 else {
+                    throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))")
+                }
+                guard (st.st_mode & S_IFMT) == S_IFREG else { throw ButlerError(.io, "\(source) is not a regular file") }
+                let size = Int64(st.st_size)
+                if let recorded = file.size, recorded != size {
+                    throw ButlerError(.io, "\(source) has \(size) bytes, but \(recorded) were recorded for \(file.path)")
+                }
+                sized.datasets[i].files[j].size = size
+                let name = ZipIndex.memberName(for: file)
+                guard name != ZipIndex.memberName, name != ProvenanceBundle.zipMemberName else {
+                    throw ButlerError(.invalidValue, "\(file.path) would be named \(name) in the Zip, a name the Zip format reserves")
+                }
+                if let other = seen[name] {
+                    guard other == file.path else {
+                        throw ButlerError(.invalidValue, "two files have the Zip member name \(name): \(other) and \(file.path)")
+                    }
+                    continue
+                }
+                seen[name] = file.path
+                members.append((name, source, size))
+            }
+        }
+        let index = try ZipIndex(sized, universe: universe)
+        let indexData = try index.encoded()
+        let provenanceData = try (provenance ?? contents.provenance)?.encoded()
+
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ButlerError(.io, "cannot create \(folder.path): \(error.localizedDescription)")
+        }
+        let final = folder.appendingPathComponent(index.zipFileName)
+        guard !fm.fileExists(atPath: final.path) else {
+            throw ButlerError(.alreadyExists, "\(final.path) exists already")
+        }
+        let temporary = folder.appendingPathComponent(".\(index.zipFileName).tmp-\(UUID().lowercasedString.prefix(8))")
+        do {
+            try writeArchive(at: temporary, index: indexData, members: members, provenance: provenanceData)
+            let fd = open(temporary.path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { fsync(fd); close(fd) }
+            // A hard link never replaces an existing file: a Zip of the same name made meanwhile is kept.
+            guard link(temporary.path, final.path) == 0 else {
+                let code: ButlerError.Code = errno == EEXIST ? .alreadyExists : .io
+                throw ButlerError(code, "cannot create \(final.path): \(String(cString: strerror(errno)))")
+            }
+            unlink(temporary.path)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+        return final
+    }
+
+    /// Writes the members into a new archive; the archive is closed when this returns.
+    private static func writeArchive(at url: URL, index: Data, members: [(name: String, source: String, size: Int64)], provenance: Data?) throws {
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .create)
+        } catch {
+            throw ButlerError(.io, "cannot create \(url.path): \(error)")
+        }
+        func add(_ name: String, _ data: Data) throws {
+            do {
+                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                    data.subdata(in: Int(position)..<Int(position) + size)
+                }
+            } catch {
+                throw ButlerError(.io, "cannot write \(name) into \(url.path): \(error)")
+            }
+        }
+        try add(ZipIndex.memberName, index)
+        for member in members {
+            let fd = open(member.source, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ButlerError(.io, "cannot read \(member.source): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var modified = Date()
+            var st = stat()
+            if fstat(fd, &st) == 0 {
+                guard Int64(st.st_size) == member.size else {
+                    throw ButlerError(.io, "\(member.source) changed size while the Zip was written")
+                }
+                modified = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
+            }
+            do {
+                try archive.addEntry(with: member.name, type: .file, uncompressedSize: member.size, modificationDate: modified,
+                                     permissions: 0o644, compressionMethod: .none, bufferSize: 1 << 20) { position, size in
+                    var chunk = Data(count: size)
+                    var done = 0
+                    while done < size {
+                        let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(position) + off_t(done)) }
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw ButlerError(.io, "cannot read \(member.source): \(String(cString: strerror(errno)))")
+                        }
+                        if n == 0 { throw ButlerError(.io, "\(member.source) became shorter while the Zip was written") }
+                        done += n
+                    }
+                    return chunk
+                }
+            } catch let error as ButlerError {
+                throw error
+            } catch {
+                throw ButlerError(.io, "cannot write \(member.name) into \(url.path): \(error)")
+            }
+        }
+        if let provenance { try add(ProvenanceBundle.zipMemberName, provenance) }
+    }
+}
+
+/// Writes all of `data` to `fd`.
+private func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+    try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+        var written = 0
+        while written < bytes.count {
+            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ButlerError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            written += n
+        }
+    }
+}
