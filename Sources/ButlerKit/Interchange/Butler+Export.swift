@@ -48,7 +48,7 @@ extension Butler {
             contents.tags = try exportedTags(collections.filter { $0.type == .tagged }, exporting: ids, in: c)
             contents.certifications = try exportedCertifications(collections.filter { $0.type == .calibration }, exporting: ids, in: c)
             contents.dimensionRecords = try exportedRecords(for: exported, in: c)
-            if request.withProvenance { contents.provenance = try registry.provenanceBundle(for: order, source: nil, in: c) }
+            if request.withProvenance { contents.provenance = try registry.provenanceBundle(for: order, source: identity, in: c) }
         }
         return contents
     }

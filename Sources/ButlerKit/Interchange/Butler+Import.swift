@@ -83,7 +83,7 @@ extension Butler {
         // Files first, in parallel, each checked on arrival; nothing has a final name yet.
         let staged = try stageAll(plan.newFiles, stager: stager, options: options)
         report.bytes = staged.reduce(0) { $0 + $1.size }
-        let identity = try? repositoryIdentity()
+        let identity: RepositoryIdentity? = self.identity
         let now = Registry.taiNanoseconds(Date())
         let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
         do {

@@ -11,7 +11,7 @@ extension Butler {
     ///   - options: `skipDimensions` for `--no-transfer-dimensions`; `registerDatasetTypes` for `--register-dataset-types`.
     public func transferDatasets(from source: Butler, _ request: ExportRequest, options: ImportOptions) throws -> ImportReport {
         var options = options
-        if options.source == nil { options.source = try source.repositoryIdentity() }
+        if options.source == nil { options.source = source.identity }
         let contents = try source.exportContents(request)
         let sourceStore = source.datastore
         let mode = options.transfer

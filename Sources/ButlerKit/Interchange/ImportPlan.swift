@@ -33,7 +33,7 @@ struct ImportPlan {
         self.options = options
         let registry = butler.registry
         let universe = registry.universe
-        let lookup = RecordLookup(registry: registry)
+        let lookup = ImportRecordLookup(registry: registry)
 
         // Dimension records: known elements, and which are new.
         for group in contents.dimensionRecords {
@@ -320,7 +320,7 @@ struct ImportPlan {
 }
 
 /// Dimension records by element and key: those of the import first, then this repository's (read once per element).
-final class RecordLookup {
+final class ImportRecordLookup {
     private let registry: Registry
     private var imported: [String: [[DataIDValue]: DimensionRecord]] = [:]
     private var here: [String: [[DataIDValue]: DimensionRecord]] = [:]

@@ -4,9 +4,3 @@ public enum ExportYAML {
     public static func read(_ url: URL) throws -> ExportContents { throw ButlerError(.invalidValue, "stub") }
     public static func write(_ contents: ExportContents, universe: DimensionUniverse, to url: URL) throws { throw ButlerError(.invalidValue, "stub") }
 }
-extension Butler {
-    public func writeZip(_ contents: ExportContents, into directory: String) throws -> URL { throw ButlerError(.invalidValue, "stub") }
-}
-extension Butler {
-    public func ingestZip(_ path: String, options: ImportOptions) throws -> ImportReport { throw ButlerError(.invalidValue, "stub") }
-}
