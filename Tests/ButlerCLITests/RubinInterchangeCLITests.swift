@@ -82,6 +82,33 @@ struct RubinInterchangeCLITests {
         expectReadableByRubin(rubin.stdout)
     }
 
+    @Test("Rubin's butler export-calibs → our butler import: the biases, their RUNs and both validity ranges")
+    func rubinExportCalibsIntoOurs() throws {
+        let rubin = try sharedRubinFixture.get()
+        let dir = TemporaryDirectory("rubin-calibs")
+        let repo = dir.path("repo")
+        #expect(try runButler(try createArguments(repo)).exitCode == 0)
+        let imported = try runButler(["import", repo, rubin.out + "/export-calibs"])
+        try #require(imported.exitCode == 0, "butler import of Rubin's export-calibs failed: \(imported.stderr)")
+        let ours = try ourSummary(repo)
+        let expected = rubin.expected.calibrationsOnly
+        expectSame(ours, expected, "our import of Rubin's export-calibs")
+    }
+
+    @Test("our butler export-calibs → Rubin's butler import: Rubin reads back the biases, their RUNs and both validity ranges")
+    func ourExportCalibsIntoRubin() throws {
+        let dir = TemporaryDirectory("our-calibs")
+        let repo = try makeOurRepository(dir)
+        let ours = try ourSummary(repo).calibrationsOnly
+        let export = dir.path("export-calibs")
+        let exported = try runButler(["export-calibs", repo, export, "LATISS/calib"])
+        try #require(exported.exitCode == 0, "butler export-calibs failed: \(exported.stderr)")
+        let rubin = try runRubinScript("import_into_rubin.py", [export, dir.path("rubin-repo")])
+        try #require(rubin.exitCode == 0, "Rubin's butler import of our export-calibs failed:\n\(rubin.stderr)")
+        expectSame(try RepoSummary(rubinJSON: rubin.stdout), ours, "Rubin's import of our export-calibs")
+        expectReadableByRubin(rubin.stdout)
+    }
+
     /// Checks the harness itself (both readers, file sizes, TAI conversion) on what needs no interchange: the two
     /// fixture repositories hold the same raws (our ingest-raws makes Rubin's DATAID_TYPE_RUN ids), the same
     /// collection structure and the same validity ranges.
@@ -130,9 +157,13 @@ private struct RubinFixture: Sendable {
     let expectedRecordCounts: [String: Int]
 }
 
+/// Where the shared fixture lives (a global is never deinitialised: the folder is removed when the process exits).
+private let rubinFixtureRoot = TemporaryDirectory("rubin-fixture")
+
 /// Made once for the suite: Rubin takes a few seconds to make it.
 private let sharedRubinFixture: Result<RubinFixture, any Error> = Result {
-    let directory = TemporaryDirectory("rubin-fixture")
+    let directory = rubinFixtureRoot
+    atexit { try? FileManager.default.removeItem(at: rubinFixtureRoot.url) }
     let out = directory.path("out")
     let made = try runRubinScript("make_rubin_repo.py", [out, "--fixtures", fixturesDirectory.appendingPathComponent("raw/lsst").path])
     guard made.exitCode == 0 else { throw ButlerError(.invalidValue, "make_rubin_repo.py failed:\n\(made.stderr)") }
@@ -192,6 +223,18 @@ private struct RepoSummary: Sendable, Equatable {
     var calibrations: [String: [Certification]] = [:]
 
     init() {}
+
+    /// What an export-calibs carries: the CALIBRATION collections, the RUNs of their datasets, those datasets, and
+    /// the validity ranges (no tags, no chains).
+    var calibrationsOnly: RepoSummary {
+        var result = RepoSummary()
+        result.calibrations = calibrations
+        let ids = Set(calibrations.values.flatMap { $0.map(\.id) })
+        result.datasets = datasets.filter { ids.contains($0.key) }
+        let runs = Set(result.datasets.values.map(\.run))
+        result.collections = collections.filter { $0.value.type == "CALIBRATION" || runs.contains($0.key) }
+        return result
+    }
 
     /// Reads the JSON printed by scripts/rubin/summarize.py (and the import scripts).
     init(rubinJSON text: String) throws {

@@ -11,6 +11,7 @@ Writes:
                      TAGGED u/test/tagged, CHAINED LATISS/defaults = [LATISS/raw/all, LATISS/calib] nested in CHAINED
                      u/test = [u/test/tagged, u/test/run1, LATISS/defaults]. Dataset ids are DATAID_TYPE_RUN UUIDv5s.
   OUT/export         Rubin's Butler.export(transfer="copy"): export.yaml with every record, collection and association
+  OUT/export-calibs  Rubin's `butler export-calibs OUT/repo OUT/export-calibs LATISS/calib -t copy`
   OUT/zip/<uuid>.zip Rubin's `butler retrieve-artifacts --zip` of every dataset
   OUT/expected.json  summarize.py's summary of OUT/repo
 The FITS files are the LATISS fixture raws (Fixtures/raw/lsst/latiss-*.fits by default), copied into the repository.
@@ -179,10 +180,11 @@ def main():
         for info in butler.collections.query_info("*"):
             export.saveCollection(info.name)
         export.saveDatasets(refs)
+    rubin_cli("export-calibs", repo, args.out / "export-calibs", CALIB, "-t", "copy")
     rubin_cli("retrieve-artifacts", "--zip", repo, args.out / "zip", "-d", "raw", "-d", "bias", "-d", "calexp",
               "--collections", ",".join([RAW_RUN, *BIAS_RUNS, CALEXP_RUN]))
     (args.out / "expected.json").write_text(json.dumps(summarize(repo), indent=1, sort_keys=True) + "\n")
-    print(f"Rubin repository, export, Zip and summary written under {args.out}")
+    print(f"Rubin repository, export, export-calibs, Zip and summary written under {args.out}")
 
 
 if __name__ == "__main__":
