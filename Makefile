@@ -7,11 +7,14 @@ DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql pk
 # Python's `prov` package, which the tests use to check our PROV-JSON (from PyPI, in a virtual environment).
 PROV_VENV := .build/prov-venv
 PROV_VERSION := 3.2.3
+# Rubin's own butler, the judge of our export/import/Zip interchange (scripts/rubin, RubinInterchangeCLITests).
+RUBIN_VENV := .build/rubin-venv
+RUBIN_BUTLER_VERSION := 30.2026.4300
 BIN := .build/debug/butler
 RELEASE_BIN := .build/release/butler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps prov-venv build release test demo bench clean
+.PHONY: deps prov-venv rubin-venv build release test demo bench clean
 
 # Installs the Debian packages that are missing (a fresh machine has none of them).
 deps:
@@ -31,6 +34,13 @@ $(PROV_VENV)/.installed:
 	$(PROV_VENV)/bin/pip install --quiet --disable-pip-version-check prov==$(PROV_VERSION)
 	touch $@
 
+rubin-venv: $(RUBIN_VENV)/.installed
+
+$(RUBIN_VENV)/.installed:
+	python3 -m venv $(RUBIN_VENV)
+	$(RUBIN_VENV)/bin/pip install --quiet --disable-pip-version-check lsst-daf-butler==$(RUBIN_BUTLER_VERSION) astropy numpy
+	touch $@
+
 build: deps
 	$(SWIFT) build
 
@@ -40,7 +50,7 @@ release: deps
 # Every test on the embedded SQLite registry, then every test again with each test repository's registry in its own
 # schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it),
 # then 20 SIGKILL crash trials per backend (scripts/crash-test.sh).
-test: deps prov-venv
+test: deps prov-venv rubin-venv
 	$(SWIFT) build --build-tests
 	./scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20'

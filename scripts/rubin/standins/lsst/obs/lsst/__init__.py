@@ -1,0 +1,1 @@
+"""Stand-in for obs_lsst: only the raw formatters exist (see scripts/rubin/standins/README.md)."""
