@@ -60,7 +60,7 @@ public enum ExportYAML {
         var end = s.count
         if scale == .utc, s.last == UInt8(ascii: "Z") { end -= 1 }
         if end > 19 {
-            guard s[19] == 46, end - 20 <= 9, let f = end > 20 ? number(20..<end) : 0 else { return nil }
+            guard s[19] == 46, end > 20, end - 20 <= 9, let f = number(20..<end) else { return nil }
             nanoseconds = f
             for _ in 0..<(9 - (end - 20)) { nanoseconds *= 10 }
         }
