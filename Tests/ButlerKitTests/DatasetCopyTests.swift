@@ -53,6 +53,11 @@ struct DatasetCopyTests {
         let listed = try r.database.read { c in try r.copies(of: many, in: c) }
         #expect(listed.count == copies.count)
         #expect(Set(listed.map(\.datasetId)) == Set(ids))
+        // A copy arriving now, made by this process's user.
+        let arrival = DatasetCopy.arriving(f.post106.id, from: Self.summit, into: f.butler.identity, method: "import", verifiedChecksum: nil)
+        #expect(abs(arrival.copiedTime.nanoseconds - TAITime(iso: String(ISO8601DateFormatter().string(from: Date()).dropLast()), scale: .utc)!.nanoseconds) < 5_000_000_000)
+        try r.insertCopies([arrival])
+        #expect(try r.copies(of: f.post106.id) == [arrival])
     }
 
     @Test("a copy of a dataset the registry does not hold is refused; removing a dataset removes its copies")
@@ -148,6 +153,8 @@ struct DatasetCopyTests {
         #expect(byReason[.fileMissing]?.datasetId == f.post106.id)
         #expect(byReason[.mismatch]?.datasetId == f.calexp53.id && byReason[.mismatch]?.detail.contains("SHA-256") == true)
         #expect(byReason[.removed]!.description == "\(f.bias.id.lowercasedString) bias calib/bias: removed (tombstone)")
+        // A root inside another's lineage adds nothing.
+        #expect(try butler.verifyLineage(of: [f.stack.id, f.calexp53.id, f.raw53.id]).gaps == result.gaps)
         // Without checksums the changed file passes (same size).
         #expect(try butler.verifyLineage(of: [f.stack.id], checksums: false).gaps.count == 3)
         // The lineage of one branch only has that branch's gaps.
