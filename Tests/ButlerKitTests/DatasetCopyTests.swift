@@ -82,13 +82,21 @@ struct DatasetCopyTests {
         try r.database.write { c in
             try c.execute("INSERT INTO quantum_input (quantum_id, dataset_id, role) VALUES (?, ?, 'flat')", [.text(isr.lowercasedString), .text(ghost.lowercasedString)])
         }
+        let cpBias = try r.lineage(of: f.bias.id).producer[f.bias.id]!
+        try r.database.write { c in
+            try c.execute("INSERT INTO quantum_output (quantum_id, dataset_id, role) VALUES (?, ?, 'flat')", [.text(cpBias.lowercasedString), .text(ghost.lowercasedString)])
+        }
         let lineage = try r.lineage(of: f.calexp53.id)
         #expect(lineage.copies[f.calexp53.id]?.count == 2)
         #expect(lineage.elsewhere == [ghost])
         let tree = lineage.treeText()
         #expect(tree.contains("copied from summit (11111111-2222-4333-8444-555555555555) on 2026-01-05T10:00:00.000000Z by alice via transfer-datasets -t copy, checksum verified"))
         #expect(tree.contains("copied from usdf (66666666-7777-4888-9999-aaaaaaaaaaaa) on 2026-02-07T12:30:00.000000Z by bob via import, checksum not verified"))
-        #expect(tree.contains("flat: dataset \(ghost.lowercasedString) (elsewhere: held by another repository, not here)"))
+        let lines = tree.split(separator: "\n").map(String.init)
+        let ghostLine = try #require(lines.firstIndex { $0.contains("flat: dataset \(ghost.lowercasedString) [d") })
+        #expect(lines[ghostLine].hasSuffix("] (elsewhere: held by another repository, not here)"))
+        // A step recorded here that made the dataset held elsewhere is shown below it.
+        #expect(lines[ghostLine + 1].contains("made by cpBias"))
         #expect(tree.contains("1 dataset(s) held elsewhere"))
         #expect(!tree.contains("removed"))
 
