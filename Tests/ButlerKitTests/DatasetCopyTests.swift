@@ -53,6 +53,11 @@ struct DatasetCopyTests {
         let listed = try r.database.read { c in try r.copies(of: many, in: c) }
         #expect(listed.count == copies.count)
         #expect(Set(listed.map(\.datasetId)) == Set(ids))
+        // A copy arriving now, made by this process's user.
+        let arrival = DatasetCopy.arriving(f.post106.id, from: Self.summit, into: f.butler.identity, method: "import", verifiedChecksum: nil)
+        #expect(abs(arrival.copiedTime.nanoseconds - TAITime(iso: String(ISO8601DateFormatter().string(from: Date()).dropLast()), scale: .utc)!.nanoseconds) < 5_000_000_000)
+        try r.insertCopies([arrival])
+        #expect(try r.copies(of: f.post106.id) == [arrival])
     }
 
     @Test("a copy of a dataset the registry does not hold is refused; removing a dataset removes its copies")
@@ -77,13 +82,21 @@ struct DatasetCopyTests {
         try r.database.write { c in
             try c.execute("INSERT INTO quantum_input (quantum_id, dataset_id, role) VALUES (?, ?, 'flat')", [.text(isr.lowercasedString), .text(ghost.lowercasedString)])
         }
+        let cpBias = try r.lineage(of: f.bias.id).producer[f.bias.id]!
+        try r.database.write { c in
+            try c.execute("INSERT INTO quantum_output (quantum_id, dataset_id, role) VALUES (?, ?, 'flat')", [.text(cpBias.lowercasedString), .text(ghost.lowercasedString)])
+        }
         let lineage = try r.lineage(of: f.calexp53.id)
         #expect(lineage.copies[f.calexp53.id]?.count == 2)
         #expect(lineage.elsewhere == [ghost])
         let tree = lineage.treeText()
         #expect(tree.contains("copied from summit (11111111-2222-4333-8444-555555555555) on 2026-01-05T10:00:00.000000Z by alice via transfer-datasets -t copy, checksum verified"))
         #expect(tree.contains("copied from usdf (66666666-7777-4888-9999-aaaaaaaaaaaa) on 2026-02-07T12:30:00.000000Z by bob via import, checksum not verified"))
-        #expect(tree.contains("flat: dataset \(ghost.lowercasedString) (elsewhere: held by another repository, not here)"))
+        let lines = tree.split(separator: "\n").map(String.init)
+        let ghostLine = try #require(lines.firstIndex { $0.contains("flat: dataset \(ghost.lowercasedString) [d") })
+        #expect(lines[ghostLine].hasSuffix("] (elsewhere: held by another repository, not here)"))
+        // A step recorded here that made the dataset held elsewhere is shown below it.
+        #expect(lines[ghostLine + 1].contains("made by cpBias"))
         #expect(tree.contains("1 dataset(s) held elsewhere"))
         #expect(!tree.contains("removed"))
 
@@ -148,6 +161,8 @@ struct DatasetCopyTests {
         #expect(byReason[.fileMissing]?.datasetId == f.post106.id)
         #expect(byReason[.mismatch]?.datasetId == f.calexp53.id && byReason[.mismatch]?.detail.contains("SHA-256") == true)
         #expect(byReason[.removed]!.description == "\(f.bias.id.lowercasedString) bias calib/bias: removed (tombstone)")
+        // A root inside another's lineage adds nothing.
+        #expect(try butler.verifyLineage(of: [f.stack.id, f.calexp53.id, f.raw53.id]).gaps == result.gaps)
         // Without checksums the changed file passes (same size).
         #expect(try butler.verifyLineage(of: [f.stack.id], checksums: false).gaps.count == 3)
         // The lineage of one branch only has that branch's gaps.

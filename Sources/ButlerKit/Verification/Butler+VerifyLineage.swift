@@ -72,7 +72,8 @@ extension Butler {
         result.roots = roots
         var datasets: [UUID: Lineage.Dataset] = [:]
         var elsewhere: [UUID: String] = [:]
-        for root in roots {
+        // A root inside a lineage walked already has its own upstream in it.
+        for root in roots where datasets[root] == nil {
             let lineage = try registry.lineage(of: root, direction: .upstream)
             for (id, d) in lineage.datasets { datasets[id] = d }
             for id in lineage.elsewhere where elsewhere[id] == nil { elsewhere[id] = Self.usedBy(id, in: lineage) }

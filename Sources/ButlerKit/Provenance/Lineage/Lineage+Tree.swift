@@ -17,17 +17,19 @@ extension Lineage {
 
         func datasetLine(_ id: UUID, role: String?, prefix: String, connector: String, childPrefix: String) {
             let rolePart = role.map { "\($0): " } ?? ""
-            guard let d = datasets[id] else {
-                out += prefix + connector + rolePart + "dataset \(id.lowercasedString) (elsewhere: held by another repository, not here)\n"
-                return
-            }
+            let d = datasets[id]
             if let n = datasetNumbers[id] {
-                out += prefix + connector + rolePart + "\(d.datasetType) \(short(id)) (see [d\(n)] above)\n"
+                out += prefix + connector + rolePart + "\(d?.datasetType ?? "dataset") \(short(id)) (see [d\(n)] above)\n"
                 return
             }
             let n = datasetNumbers.count + 1
             datasetNumbers[id] = n
-            out += prefix + connector + rolePart + "\(d.label) \(id.lowercasedString) [d\(n)]" + (d.removed ? " (removed: tombstone only)" : "") + "\n"
+            if let d {
+                out += prefix + connector + rolePart + "\(d.label) \(id.lowercasedString) [d\(n)]" + (d.removed ? " (removed: tombstone only)" : "") + "\n"
+            } else {
+                // Neither a row nor a tombstone: another repository holds it (its steps may still be recorded here).
+                out += prefix + connector + rolePart + "dataset \(id.lowercasedString) [d\(n)] (elsewhere: held by another repository, not here)\n"
+            }
             let next: [UUID]
             switch direction {
             case .upstream: next = producer[id].map { [$0] } ?? []
