@@ -283,6 +283,28 @@ struct ZipInterchangeTests {
         }
     }
 
+    @Test("A file many times the copy buffer goes through whole, streamed both ways")
+    func largeFile() throws {
+        let dir = TemporaryDirectory("zip-large")
+        let universe = try DimensionUniverse.makeDefault()
+        // The fixture raw followed by 40 MiB of data blocks (a multiple of FITS's 2880 bytes).
+        let big = dir.path("big.fits")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Self.latissRaw))
+        var pattern = [UInt8](repeating: 0, count: 2880 * 14_564)
+        for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        bytes.append(contentsOf: pattern)
+        try bytes.write(to: URL(fileURLWithPath: big))
+        var contents = try ButlerZip(contentsOf: try Self.rubinZip(in: dir), universe: universe).contents
+        contents.datasets[0].files[0].size = nil
+        let zipURL = try ButlerZip.write(contents, sourcePath: { _ in big }, into: dir.url.appendingPathComponent("out"), universe: universe)
+        let zip = try ButlerZip(contentsOf: zipURL, universe: universe)
+        let member = try #require(zip.contents.datasets.first?.files.first)
+        #expect(member.size == Int64(bytes.count))
+        let (size, checksum) = try zip.extract(member: member.path, to: dir.path("copy.fits"))
+        #expect(size == Int64(bytes.count))
+        #expect(checksum == "sha256:" + (try FileDatastore.measure(big, checksum: true).1!))
+    }
+
     @Test("A failed write leaves nothing in the destination")
     func failedWriteLeavesNothing() throws {
         let dir = TemporaryDirectory("zip-fail")
@@ -513,5 +535,16 @@ struct ZipInterchangeTests {
         #expect(Self.message { try zip.extract(member: Self.rubinMember, to: target) }.contains("but the index says sha256:000"))
         #expect(!FileManager.default.fileExists(atPath: target))
         #expect(errorCode { try zip.extract(member: "absent.fits", to: target) } == .notFound)
+
+        // A byte of the stored member changed after the Zip was written: its CRC-32 gives it away.
+        let good = try Self.rubinZip(in: dir, name: "flipped.zip")
+        var bytes = try Data(contentsOf: good)
+        let start = try #require(bytes.range(of: Data("SIMPLE  =".utf8))).lowerBound
+        bytes[start + 2000] ^= 0x01
+        try bytes.write(to: good)
+        let flipped = try ButlerZip(contentsOf: good, universe: universe)
+        let flippedTarget = dir.path("out-flipped.fits")
+        #expect(Self.message { try flipped.extract(member: Self.rubinMember, to: flippedTarget) } == "\(good.path): member \(Self.rubinMember) is corrupted (CRC-32 mismatch)")
+        #expect(!FileManager.default.fileExists(atPath: flippedTarget))
     }
 }

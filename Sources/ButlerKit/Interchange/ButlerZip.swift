@@ -21,6 +21,7 @@ public final class ButlerZip {
     public var provenance: ProvenanceBundle? { contents.provenance }
 
     private let archive: Archive
+    private let entries: [String: Entry]
 
     /// Opens a Zip and reads its index and provenance.
     ///
@@ -41,7 +42,10 @@ public final class ButlerZip {
         } catch {
             throw ButlerError(.invalidValue, "\(source) is not a Zip file or is corrupted")
         }
-        guard let indexEntry = archive[ZipIndex.memberName] else {
+        // One pass over the central directory (looking members up one by one would read it once per member).
+        var entries: [String: Entry] = [:]
+        for entry in archive where entries[entry.path] == nil { entries[entry.path] = entry }
+        guard let indexEntry = entries[ZipIndex.memberName] else {
             throw ButlerError(.invalidValue, "\(source) has no \(ZipIndex.memberName): not a butler Zip")
         }
         let index = try ZipIndex.decode(Self.read(indexEntry, of: archive, source: source), source: source)
@@ -49,12 +53,12 @@ public final class ButlerZip {
             guard !member.hasPrefix("/"), !member.split(separator: "/").contains(".."), member != ZipIndex.memberName else {
                 throw ButlerError(.invalidValue, "\(source): index names the member '\(member)', which is not a file name inside the Zip")
             }
-            guard let entry = archive[member], entry.type == .file else {
+            guard let entry = entries[member], entry.type == .file else {
                 throw ButlerError(.invalidValue, "\(source): index lists the member \(member), which the Zip does not hold")
             }
         }
         var contents = try index.exportContents(universe: universe, source: source)
-        if let entry = archive[ProvenanceBundle.zipMemberName] {
+        if let entry = entries[ProvenanceBundle.zipMemberName] {
             contents.provenance = try ProvenanceBundle.decode(Self.read(entry, of: archive, source: source),
                                                               source: "\(source) (\(ProvenanceBundle.zipMemberName))")
         }
@@ -62,6 +66,7 @@ public final class ButlerZip {
         self.index = index
         self.contents = contents
         self.archive = archive
+        self.entries = entries
     }
 
     /// Copies one member to a new file at `path` (never replacing one), streamed, checking its size against the
@@ -75,7 +80,7 @@ public final class ButlerZip {
     @discardableResult
     public func extract(member: String, to path: String) throws -> (size: Int64, checksum: String) {
         let source = url.path
-        guard let entry = archive[member], entry.type == .file else {
+        guard let entry = entries[member], entry.type == .file else {
             throw ButlerError(.notFound, "\(source) has no member \(member)")
         }
         let info = index.artifactMap[member]?.info
@@ -90,7 +95,8 @@ public final class ButlerZip {
         do {
             defer { close(fd) }
             do {
-                _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
+                // The consumer form of extract computes the CRC-32 but leaves the comparison to the caller.
+                let crc = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
                     size += Int64(chunk.count)
                     if let expected, size > expected {
                         throw ButlerError(.invalidValue, "\(source): member \(member) is larger than the index's file_size \(expected)")
@@ -98,6 +104,7 @@ public final class ButlerZip {
                     hasher.update(data: chunk)
                     try writeAll(fd, chunk, path: path)
                 }
+                guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
             } catch let error as ButlerError {
                 throw error
             } catch Archive.ArchiveError.invalidCRC32 {
@@ -130,7 +137,8 @@ public final class ButlerZip {
         }
         var data = Data()
         do {
-            _ = try archive.extract(entry, skipCRC32: false) { data.append($0) }
+            let crc = try archive.extract(entry, skipCRC32: false) { data.append($0) }
+            guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
         } catch {
             throw ButlerError(.invalidValue, "\(source): cannot read member \(entry.path): the Zip is corrupted")
         }
