@@ -131,6 +131,7 @@ struct ExportYAMLTests {
     @Test("the text is laid out as Rubin's PyYAML dump lays it out")
     func layout() throws {
         let text = ExportYAML.text(Self.sampleContents(), universe: Self.universe)
+        if let out = ProcessInfo.processInfo.environment["EXPORT_YAML_SAMPLE"] { try text.write(toFile: out, atomically: true, encoding: .utf8) }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(Array(lines.prefix(5)) == ["description: Butler Data Repository Export", "version: 1.0.2", "universe_version: 8",
                                            "universe_namespace: daf_butler", "data:"])
@@ -236,6 +237,18 @@ struct ExportYAMLTests {
 
             """))
         #expect(ExportYAML.text(ExportContents(), universe: Self.universe).hasSuffix("universe_namespace: daf_butler\ndata: []\n"))
+    }
+
+    @Test("PyYAML, loading our file and dumping it again as Rubin's exporter dumps, writes the same bytes")
+    func sameBytesAsPyYAML() throws {
+        guard let python = Self.pythonWithYAML() else { return }
+        let dir = TemporaryDirectory()
+        let url = dir.url.appendingPathComponent("export.yaml")
+        try ExportYAML.write(Self.sampleContents(), universe: Self.universe, to: url)
+        let script = fixturesDirectory.appendingPathComponent("interchange/pyyaml-redump.py").path
+        let result = try runProcess(python, [script, url.path])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        #expect(result.stdout == (try String(contentsOf: url, encoding: .utf8)))
     }
 
     @Test("a file as Rubin writes it is read with its tags, times, regions and typed values")
@@ -404,6 +417,15 @@ struct ExportYAMLTests {
         #expect(json?["docs"] as? [String] == Self.awkward)
         #expect(json?["ids"] as? [String] == Self.awkward)
         #expect(json?["version"] as? String == "1.0.2")
+
+        // And writes them as we do (line breaks aside: PyYAML may fold those into a single-quoted form).
+        let single = Self.awkward.filter { !$0.contains("\n") }
+        let dump = try runProcess(python, ["-c", "import json, sys, yaml; print(json.dumps([yaml.dump({'k': s}) for s in json.load(sys.stdin)]))"],
+                                  stdin: String(decoding: try JSONSerialization.data(withJSONObject: single), as: UTF8.self))
+        #expect(dump.exitCode == 0, "\(dump.stderr)")
+        let forms = try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String] ?? []
+        #expect(forms == single.map { "k: \(YAMLPlainScalar.quoted($0))\n" })
+        #expect(YAMLPlainScalar.float(-30.25) == "-30.25")
     }
 
     @Test("PyYAML's resolution of plain scalars")
@@ -465,7 +487,10 @@ struct ExportYAMLBench {
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
         var back = ExportContents()
         let r = try clock.measure { back = try ExportYAML.read(url) }
-        print("export.yaml bench: \(n) datasets, \(size / 1_000_000) MB, write \(w), read \(r)")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let compose = try clock.measure { _ = try YAMLLoader.compose(text, resolver: .basic) }
+        let quoting = clock.measure { for f in c.datasets[0].files { _ = YAMLPlainScalar.quoted(f.path) } }
+        print("export.yaml bench: \(n) datasets, \(size / 1_000_000) MB, write \(w), read \(r) (compose \(compose)); quoting paths \(quoting)")
         #expect(back.datasetIds.count == n)
     }
 }

@@ -256,7 +256,12 @@ private struct ExportReader {
             guard case .sequence(let items) = list else { throw ReadProblem("\(place): 'records' is not a list") }
             records.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                records.append(try dimensionRecord(item, element: element, place: "\(place) record \(i + 1)"))
+                // The place is named only on failure (building it for every record costs more than the record).
+                do {
+                    records.append(try dimensionRecord(item, element: element, place: ""))
+                } catch let problem as ReadProblem {
+                    throw ReadProblem("\(place) record \(i + 1)\(problem.message)")
+                }
             }
         }
         if let i = elementIndex[element] {
@@ -413,7 +418,11 @@ private struct ExportReader {
             guard case .sequence(let items) = list else { throw ReadProblem("\(place): 'records' is not a list") }
             files.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                files.append(try file(item, place: "\(place) record \(i + 1)"))
+                do {
+                    files.append(try file(item, place: ""))
+                } catch let problem as ReadProblem {
+                    throw ReadProblem("\(place) record \(i + 1)\(problem.message)")
+                }
             }
         }
         let key = datasetType + "\u{0}" + run
