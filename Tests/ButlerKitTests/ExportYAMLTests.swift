@@ -40,6 +40,8 @@ struct ExportYAMLTests {
                 "exposure_time": 30.0, "sky_angle": 1e-05, "tracking_dec": -30.25, "science_program": "0012",
                 "target_name": "yes", "can_see_sky": true, "has_simulated": false,
                 "timespan_begin": .int(Int(begin.nanoseconds)), "timespan_end": .int(Int(end.nanoseconds))])]),
+            ExportedElementRecords(element: "skymap", records: [DimensionRecord(element: "skymap", fields: [
+                "name": "hsc_rings_v1", "hash": .string(String(repeating: "0123456789abcdef", count: 5)), "tract_max": 18938])]),
             ExportedElementRecords(element: "visit", records: [DimensionRecord(element: "visit", fields: [
                 "instrument": "LATISS", "id": 2_024_062_400_106, "name": "AT_O_20240624_000106",
                 "physical_filter": "SDSSr_65mm~empty_1", "day_obs": 20_240_624,
@@ -94,7 +96,7 @@ struct ExportYAMLTests {
         #expect(read.universeNamespace == "daf_butler")
         #expect(read.universeVersion == 8)
         // Records: the same fields, in Rubin's element order.
-        #expect(read.dimensionRecords.map(\.element) == ["instrument", "day_obs", "detector", "group", "physical_filter", "exposure", "visit"])
+        #expect(read.dimensionRecords.map(\.element) == ["instrument", "skymap", "day_obs", "detector", "group", "physical_filter", "exposure", "visit"])
         for group in original.dimensionRecords {
             let back = read.dimensionRecords.first { $0.element == group.element }
             #expect(back?.records == group.records, "records of \(group.element)")
@@ -137,7 +139,7 @@ struct ExportYAMLTests {
                                            "universe_namespace: daf_butler", "data:"])
         // Entry order: dimensions, collections, (dataset_type, dataset) pairs sorted, associations by collection.
         let types = lines.filter { $0.hasPrefix("- type: ") }.map { String($0.dropFirst(8)) }
-        #expect(types == Array(repeating: "dimension", count: 7) + Array(repeating: "collection", count: 7)
+        #expect(types == Array(repeating: "dimension", count: 8) + Array(repeating: "collection", count: 7)
             + ["dataset_type", "dataset", "dataset_type", "dataset", "dataset_type", "dataset", "associations", "associations"])
         let collections = lines.indices.filter { lines[$0] == "- type: collection" }.map { lines[$0 + 2] }
         #expect(collections == ["  name: LATISS/calib", "  name: LATISS/calib/run1", "  name: LATISS/raw/all", "  name: tagged/best",
