@@ -161,6 +161,7 @@ private struct ExportReader {
 
     func finish() -> ExportContents {
         var result = contents
+        result.dimensionRecords.removeAll { $0.records.isEmpty }
         // Chains after everything else, each after the chains it contains (file order otherwise).
         let plain = result.collections.filter { $0.type != .chained }
         let chains = result.collections.filter { $0.type == .chained }
