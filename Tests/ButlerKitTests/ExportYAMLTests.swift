@@ -40,6 +40,8 @@ struct ExportYAMLTests {
                 "exposure_time": 30.0, "sky_angle": 1e-05, "tracking_dec": -30.25, "science_program": "0012",
                 "target_name": "yes", "can_see_sky": true, "has_simulated": false,
                 "timespan_begin": .int(Int(begin.nanoseconds)), "timespan_end": .int(Int(end.nanoseconds))])]),
+            ExportedElementRecords(element: "skymap", records: [DimensionRecord(element: "skymap", fields: [
+                "name": "hsc_rings_v1", "hash": .string(String(repeating: "0123456789abcdef", count: 5)), "tract_max": 18938])]),
             ExportedElementRecords(element: "visit", records: [DimensionRecord(element: "visit", fields: [
                 "instrument": "LATISS", "id": 2_024_062_400_106, "name": "AT_O_20240624_000106",
                 "physical_filter": "SDSSr_65mm~empty_1", "day_obs": 20_240_624,
@@ -94,7 +96,7 @@ struct ExportYAMLTests {
         #expect(read.universeNamespace == "daf_butler")
         #expect(read.universeVersion == 8)
         // Records: the same fields, in Rubin's element order.
-        #expect(read.dimensionRecords.map(\.element) == ["instrument", "day_obs", "detector", "group", "physical_filter", "exposure", "visit"])
+        #expect(read.dimensionRecords.map(\.element) == ["instrument", "skymap", "day_obs", "detector", "group", "physical_filter", "exposure", "visit"])
         for group in original.dimensionRecords {
             let back = read.dimensionRecords.first { $0.element == group.element }
             #expect(back?.records == group.records, "records of \(group.element)")
@@ -131,12 +133,13 @@ struct ExportYAMLTests {
     @Test("the text is laid out as Rubin's PyYAML dump lays it out")
     func layout() throws {
         let text = ExportYAML.text(Self.sampleContents(), universe: Self.universe)
+        if let out = ProcessInfo.processInfo.environment["EXPORT_YAML_SAMPLE"] { try text.write(toFile: out, atomically: true, encoding: .utf8) }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(Array(lines.prefix(5)) == ["description: Butler Data Repository Export", "version: 1.0.2", "universe_version: 8",
                                            "universe_namespace: daf_butler", "data:"])
         // Entry order: dimensions, collections, (dataset_type, dataset) pairs sorted, associations by collection.
         let types = lines.filter { $0.hasPrefix("- type: ") }.map { String($0.dropFirst(8)) }
-        #expect(types == Array(repeating: "dimension", count: 7) + Array(repeating: "collection", count: 7)
+        #expect(types == Array(repeating: "dimension", count: 8) + Array(repeating: "collection", count: 7)
             + ["dataset_type", "dataset", "dataset_type", "dataset", "dataset_type", "dataset", "associations", "associations"])
         let collections = lines.indices.filter { lines[$0] == "- type: collection" }.map { lines[$0 + 2] }
         #expect(collections == ["  name: LATISS/calib", "  name: LATISS/calib/run1", "  name: LATISS/raw/all", "  name: tagged/best",
@@ -236,6 +239,18 @@ struct ExportYAMLTests {
 
             """))
         #expect(ExportYAML.text(ExportContents(), universe: Self.universe).hasSuffix("universe_namespace: daf_butler\ndata: []\n"))
+    }
+
+    @Test("PyYAML, loading our file and dumping it again as Rubin's exporter dumps, writes the same bytes")
+    func sameBytesAsPyYAML() throws {
+        guard let python = Self.pythonWithYAML() else { return }
+        let dir = TemporaryDirectory()
+        let url = dir.url.appendingPathComponent("export.yaml")
+        try ExportYAML.write(Self.sampleContents(), universe: Self.universe, to: url)
+        let script = fixturesDirectory.appendingPathComponent("interchange/pyyaml-redump.py").path
+        let result = try runProcess(python, [script, url.path])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        #expect(result.stdout == (try String(contentsOf: url, encoding: .utf8)))
     }
 
     @Test("a file as Rubin writes it is read with its tags, times, regions and typed values")
@@ -404,6 +419,15 @@ struct ExportYAMLTests {
         #expect(json?["docs"] as? [String] == Self.awkward)
         #expect(json?["ids"] as? [String] == Self.awkward)
         #expect(json?["version"] as? String == "1.0.2")
+
+        // And writes them as we do (line breaks aside: PyYAML may fold those into a single-quoted form).
+        let single = Self.awkward.filter { !$0.contains("\n") }
+        let dump = try runProcess(python, ["-c", "import json, sys, yaml; print(json.dumps([yaml.dump({'k': s}) for s in json.load(sys.stdin)]))"],
+                                  stdin: String(decoding: try JSONSerialization.data(withJSONObject: single), as: UTF8.self))
+        #expect(dump.exitCode == 0, "\(dump.stderr)")
+        let forms = try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String] ?? []
+        #expect(forms == single.map { "k: \(YAMLPlainScalar.quoted($0))\n" })
+        #expect(YAMLPlainScalar.float(-30.25) == "-30.25")
     }
 
     @Test("PyYAML's resolution of plain scalars")
@@ -465,7 +489,10 @@ struct ExportYAMLBench {
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
         var back = ExportContents()
         let r = try clock.measure { back = try ExportYAML.read(url) }
-        print("export.yaml bench: \(n) datasets, \(size / 1_000_000) MB, write \(w), read \(r)")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let compose = try clock.measure { _ = try YAMLLoader.compose(text, resolver: .basic) }
+        let quoting = clock.measure { for f in c.datasets[0].files { _ = YAMLPlainScalar.quoted(f.path) } }
+        print("export.yaml bench: \(n) datasets, \(size / 1_000_000) MB, write \(w), read \(r) (compose \(compose)); quoting paths \(quoting)")
         #expect(back.datasetIds.count == n)
     }
 }

@@ -161,6 +161,7 @@ private struct ExportReader {
 
     func finish() -> ExportContents {
         var result = contents
+        result.dimensionRecords.removeAll { $0.records.isEmpty }
         // Chains after everything else, each after the chains it contains (file order otherwise).
         let plain = result.collections.filter { $0.type != .chained }
         let chains = result.collections.filter { $0.type == .chained }
@@ -256,7 +257,12 @@ private struct ExportReader {
             guard case .sequence(let items) = list else { throw ReadProblem("\(place): 'records' is not a list") }
             records.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                records.append(try dimensionRecord(item, element: element, place: "\(place) record \(i + 1)"))
+                // The place is named only on failure (building it for every record costs more than the record).
+                do {
+                    records.append(try dimensionRecord(item, element: element, place: ""))
+                } catch let problem as ReadProblem {
+                    throw ReadProblem("\(place) record \(i + 1)\(problem.message)")
+                }
             }
         }
         if let i = elementIndex[element] {
@@ -413,7 +419,11 @@ private struct ExportReader {
             guard case .sequence(let items) = list else { throw ReadProblem("\(place): 'records' is not a list") }
             files.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                files.append(try file(item, place: "\(place) record \(i + 1)"))
+                do {
+                    files.append(try file(item, place: ""))
+                } catch let problem as ReadProblem {
+                    throw ReadProblem("\(place) record \(i + 1)\(problem.message)")
+                }
             }
         }
         let key = datasetType + "\u{0}" + run

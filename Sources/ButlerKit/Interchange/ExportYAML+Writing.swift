@@ -136,7 +136,16 @@ extension ExportYAML {
         for (name, isHash) in layout.fields {
             written.insert(name)
             key(name)
-            line += " " + scalar(record.fields[name], isHash: isHash) + "\n"
+            if isHash, case .string(let s)? = record.fields[name], let bytes = hexBytes(s) {
+                // As PyYAML writes bytes: a literal block of base64 lines of 76 characters.
+                let base64 = Array(Data(bytes).base64EncodedString().utf8)
+                line += " !!binary |\n"
+                for start in stride(from: 0, to: base64.count, by: 76) {
+                    line += "      " + String(decoding: base64[start..<min(start + 76, base64.count)], as: UTF8.self) + "\n"
+                }
+                continue
+            }
+            line += " " + scalar(record.fields[name]) + "\n"
         }
         if layout.isSpatial {
             written.insert("region")
@@ -151,7 +160,7 @@ extension ExportYAML {
                 continue
             }
             key(name)
-            line += " " + scalar(record.fields[name], isHash: false) + "\n"
+            line += " " + scalar(record.fields[name]) + "\n"
         }
         let begin = record.fields["timespan_begin"], end = record.fields["timespan_end"]
         if begin != nil || end != nil {
@@ -164,15 +173,13 @@ extension ExportYAML {
         try out.put(line)
     }
 
-    private static func scalar(_ value: DimensionValue?, isHash: Bool) -> String {
+    private static func scalar(_ value: DimensionValue?) -> String {
         switch value {
         case nil: return "null"
         case .int(let v): return String(v)
         case .float(let v): return YAMLPlainScalar.float(v)
         case .bool(let v): return v ? "true" : "false"
-        case .string(let s):
-            if isHash, let bytes = hexBytes(s) { return "!!binary '\(Data(bytes).base64EncodedString())'" }
-            return YAMLPlainScalar.quoted(s)
+        case .string(let s): return YAMLPlainScalar.quoted(s)
         }
     }
 

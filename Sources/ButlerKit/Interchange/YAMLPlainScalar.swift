@@ -23,8 +23,10 @@ enum YAMLPlainScalar {
 
     /// The value of an untagged plain scalar, by PyYAML's implicit resolvers.
     static func resolve(_ text: String) -> Value {
+        guard let first = text.utf8.first else { return .null }
+        // Most text starts with a letter other than those of null and the booleans: a string, without more work.
+        if isLetter(first) && !"nNyYtTfFoO".utf8.contains(first) { return .string(text) }
         let s = Array(text.utf8)
-        guard let first = s.first else { return .null }
         switch first {
         case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"):
             if text == "~" || text == "null" || text == "Null" || text == "NULL" { return .null }
@@ -221,6 +223,7 @@ enum YAMLPlainScalar {
     /// double-quoted with escapes. Line breaks always go double-quoted here (PyYAML may fold them into a
     /// single-quoted form; both read back the same).
     static func quoted(_ text: String) -> String {
+        if isSafePlain(text) { return text }
         switch style(of: text) {
         case .plain: return text
         case .singleQuoted: return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
@@ -229,6 +232,23 @@ enum YAMLPlainScalar {
     }
 
     enum Style { case plain, singleQuoted, doubleQuoted }
+
+    private static func isLetter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+
+    /// The common case, decided in one pass: a letter (not one that starts null or a boolean), then only letters,
+    /// digits and `_ . / ~ + -`. Such text is always written plain.
+    private static func isSafePlain(_ text: String) -> Bool {
+        var first = true
+        for c in text.utf8 {
+            if first {
+                guard isLetter(c), c != 110, c != 78, c != 121, c != 89, c != 116, c != 84, c != 102, c != 70, c != 111, c != 79 else { return false }
+                first = false
+                continue
+            }
+            guard isLetter(c) || isDigit(c) || c == 95 || c == 46 || c == 47 || c == 126 || c == 43 || c == 45 else { return false }
+        }
+        return !first
+    }
 
     /// PyYAML's scalar analysis (`Emitter.analyze_scalar`) reduced to block context.
     static func style(of text: String) -> Style {
