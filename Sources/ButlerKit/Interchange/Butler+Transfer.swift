@@ -64,11 +64,8 @@ extension Butler {
     @discardableResult
     public func export(_ contents: ExportContents, to directory: String, transfer: TransferMode?) throws -> Int {
         let target = URL(fileURLWithPath: directory).standardizedFileURL
-        if FileManager.default.fileExists(atPath: target.path) {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: target.path)) ?? ["?"]
-            guard entries.isEmpty else { throw ButlerError(.alreadyExists, "\(directory): export directory exists and is not empty") }
-            try FileManager.default.removeItem(at: target)
-        }
+        try Self.checkExportDirectory(directory)
+        if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
         if transfer == .move { throw ButlerError(.invalidValue, "export -t move: an export never takes files away from the repository; use copy") }
         let parent = target.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
@@ -99,6 +96,15 @@ extension Butler {
             throw error
         }
         return written
+    }
+
+    /// Checks that an export may be written to `directory`: it must not exist, or be an empty folder.
+    /// - Throws: ``ButlerError/Code/alreadyExists`` otherwise.
+    public static func checkExportDirectory(_ directory: String) throws {
+        let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? ["?"]
+        guard entries.isEmpty else { throw ButlerError(.alreadyExists, "\(directory): export directory exists and is not empty") }
     }
 
     /// Puts a copy of (or a link to) a datastore file outside the datastore; never replaces a file.

@@ -36,7 +36,8 @@ struct ImportPlan {
         let lookup = ImportRecordLookup(registry: registry)
 
         // Dimension records: known elements, and which are new.
-        for group in contents.dimensionRecords {
+        // Parents before children (a file may list elements in any order).
+        for group in contents.dimensionRecords.sorted(by: { universe.position(of: $0.element) < universe.position(of: $1.element) }) {
             guard let element = universe[group.element], element.hasTable else {
                 throw ButlerError(.notFound, "unknown dimension element '\(group.element)' (not in this repository's universe \(universe.namespace) \(universe.version))")
             }

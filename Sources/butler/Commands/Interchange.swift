@@ -71,6 +71,7 @@ extension ButlerCommand {
         var zip = false
 
         func run() throws {
+            if !zip { try Butler.checkExportDirectory(directory) }
             let butler = try Butler(repository: repository.repo)
             let contents = try butler.exportContents(try selection.request(butler))
             if zip {
