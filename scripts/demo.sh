@@ -93,3 +93,22 @@ step "$BUTLER" provenance "$REPO" $PVI_REF --collections u/demo/drp --format dot
 if command -v dot >/dev/null; then dot -Tsvg "$REPO/pvi.dot" -o "$REPO/pvi.svg"; fi
 echo
 echo "Wrote $REPO/pvi.prov.json (W3C PROV-JSON) and $REPO/pvi.dot$([ -f "$REPO/pvi.svg" ] && echo " (rendered: $REPO/pvi.svg)")"
+
+# Two sites and a centre, in short: the centre is this repository; a site takes its raws and calibrations, makes a
+# PVI, and sends it back with its provenance; then the centre exports it in Rubin's format and a Zip.
+SITE="$REPO-site"
+rm -rf "$SITE" "$REPO-export" "$REPO-zips"
+step "$BUTLER" create "$SITE" --name demo-site
+step "$BUTLER" transfer-datasets "$REPO" "$SITE" --collections LSSTCam/defaults --register-dataset-types
+"$BUTLER" register-dataset-type "$SITE" postISRCCD ExposureF instrument detector exposure >/dev/null
+"$BUTLER" run "$SITE" --run site/drp --task isr --collections LSSTCam/defaults \
+    --input raw=raw:$DATAID --input bias=bias:$DATAID --input flat=flat:$DATAID \
+    --output postISRCCD=postISRCCD:$DATAID --config "$CONF/v2/isr.yaml" \
+    --packages-from "$CONF/requirements-v2.txt" -- "$STEP" isr {raw} {bias} {flat} {postISRCCD} {metrics} >/dev/null
+step "$BUTLER" transfer-datasets "$SITE" "$REPO" postISRCCD --collections site/drp --register-dataset-types
+step "$BUTLER" transfer-datasets "$SITE" "$REPO" postISRCCD --collections site/drp
+step "$BUTLER" provenance "$REPO" postISRCCD:$DATAID --collections site/drp
+step "$BUTLER" verify "$REPO" --lineage postISRCCD:$DATAID --collections site/drp
+step "$BUTLER" export "$REPO" "$REPO-export" pvi postISRCCD --collections u/demo/drp,site/drp
+step "$BUTLER" retrieve-artifacts "$REPO" "$REPO-zips" --collections u/demo/drp --zip
+step "$BUTLER" verify "$REPO" --checksums

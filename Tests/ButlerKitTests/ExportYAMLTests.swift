@@ -243,7 +243,7 @@ struct ExportYAMLTests {
 
     @Test("PyYAML, loading our file and dumping it again as Rubin's exporter dumps, writes the same bytes")
     func sameBytesAsPyYAML() throws {
-        guard let python = Self.pythonWithYAML() else { return }
+        let python = try Self.pythonWithYAML()
         let dir = TemporaryDirectory()
         let url = dir.url.appendingPathComponent("export.yaml")
         try ExportYAML.write(Self.sampleContents(), universe: Self.universe, to: url)
@@ -399,8 +399,8 @@ struct ExportYAMLTests {
         let text = try String(contentsOf: url, encoding: .utf8)
         #expect(text.contains("  doc: '0012'\n") && text.contains("  doc: 2024-06-25T01:26:31.895#1\n") && text.contains("  doc: -x\n"))
 
-        // PyYAML (Rubin's loader) reads the same strings, when it is installed.
-        guard let python = Self.pythonWithYAML() else { return }
+        // PyYAML (Rubin's loader) reads the same strings.
+        let python = try Self.pythonWithYAML()
         let script = """
             import json, sys, yaml
             class L(yaml.SafeLoader): pass
@@ -457,13 +457,13 @@ struct ExportYAMLTests {
         #expect(ExportYAML.isoText(TAITime(nanoseconds: 1_719_273_600_000_000_001)) == "2024-06-25 00:00:00.000000001")
     }
 
-    /// A Python 3 that can `import yaml`, or nil.
-    static func pythonWithYAML() -> String? {
-        for candidate in [packageRoot.appendingPathComponent(".build/prov-venv/bin/python").path, "/usr/bin/python3"]
-        where FileManager.default.isExecutableFile(atPath: candidate) {
-            if let r = try? runProcess(candidate, ["-c", "import yaml"]), r.exitCode == 0 { return candidate }
+    /// Rubin's Python (the `make rubin-venv` environment, which has PyYAML); a test that needs it fails without it.
+    static func pythonWithYAML() throws -> String {
+        let python = packageRoot.appendingPathComponent(".build/rubin-venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ButlerError(.notFound, "\(python) is missing: run make rubin-venv (make test does)")
         }
-        return nil
+        return python
     }
 }
 

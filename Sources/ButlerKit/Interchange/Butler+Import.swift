@@ -35,7 +35,7 @@ public struct ImportReport: Sendable {
     public var collections: [String] = []
     public var datasetTypes: [String] = []
     public var dimensionRecords = 0
-    /// Provenance steps added.
+    /// Provenance steps added (in a dry run: the steps the contents carry).
     public var steps = 0
     /// The added datasets' ids.
     public var datasetIds: [UUID] = []
@@ -86,6 +86,7 @@ extension Butler {
         let identity: RepositoryIdentity? = self.identity
         let now = Registry.taiNanoseconds(Date())
         let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        var steps = 0
         do {
             try registry.database.write { c in
                 try plan.writeRegistry(in: c, registry: registry)
@@ -109,7 +110,7 @@ extension Butler {
                 if var bundle = contents.provenance {
                     let newIds = Set(report.datasetIds)
                     bundle.copies = bundle.copies.filter { newIds.contains($0.datasetId) }
-                    try registry.apply(bundle, in: c)
+                    steps = try registry.apply(bundle, in: c)
                 }
                 let copies = plan.newFiles.enumerated().flatMap { index, entry in
                     entry.file.refs.map { ref in
@@ -124,6 +125,7 @@ extension Butler {
             for file in staged { datastore.discard(file) }
             throw error
         }
+        report.steps = steps
         try publish(staged)
         return report
     }

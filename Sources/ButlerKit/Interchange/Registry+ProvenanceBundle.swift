@@ -114,7 +114,10 @@ extension Registry {
     ///
     /// A step whose RUN is not here is left out: it is upstream of what came (its outputs stayed at the source).
     /// - Throws: ``ButlerError/Code/conflict`` when an output here already has another producing step.
-    package func apply(_ bundle: ProvenanceBundle, in c: any SQLConnection) throws {
+    /// - Returns: the number of steps added.
+    @discardableResult
+    package func apply(_ bundle: ProvenanceBundle, in c: any SQLConnection) throws -> Int {
+        var added = 0
         let d = c.dialect
         let ignore = d.insertOrIgnore, suffix = d.insertOrIgnoreSuffix
         for env in bundle.environments {
@@ -142,6 +145,7 @@ extension Registry {
             guard try c.queryOne("SELECT 1 FROM quantum WHERE id = ?", [.text(id)]) == nil else { continue }
             // An upstream step of a RUN that is not here stays at the source (its outputs did not come either).
             if runIds[step.run] == nil, try collection(step.run, in: c) == nil { continue }
+            added += 1
             try c.execute("""
                 INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, start_time, end_time, status, exit_code,
                                      environment_id, config_digest, log_dataset_id)
@@ -183,6 +187,7 @@ extension Registry {
                            SQLValue(stone.checksum), .integer(stone.removedAt)])
         }
         try insertCopies(bundle.copies, in: c)
+        return added
     }
 
     /// Which of these datasets are in the registry.

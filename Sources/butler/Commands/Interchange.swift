@@ -37,7 +37,7 @@ func exportTransferArgument(_ text: String) throws -> TransferMode? {
 }
 
 func describe(_ report: ImportReport, verb: String) -> String {
-    let bytes = ByteCountFormatter.string(fromByteCount: report.bytes, countStyle: .file)
+    let bytes = report.bytes == 0 ? "0 bytes" : ByteCountFormatter.string(fromByteCount: report.bytes, countStyle: .file)
     var text = "\(report.dryRun ? "Would have \(verb.lowercased())" : verb) \(report.datasets) dataset(s) in \(report.files) file(s) (\(bytes))"
     if report.alreadyPresent > 0 { text += "; \(report.alreadyPresent) already here, left alone" }
     var made: [String] = []
