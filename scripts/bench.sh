@@ -6,7 +6,7 @@ set -euo pipefail
 BUTLER=${1:-.build/release/butler}
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query|provenance|lineage runs one part.
+# BENCH_ONLY=ingest|query|provenance|lineage|interchange runs one part (BENCH_INTERCHANGE_N datasets, default 100000).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
 BACKEND=${BENCH_BACKEND:-sqlite}
@@ -231,4 +231,70 @@ rows=$("$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format csv | grep
 echo "every dataset derived from one raw ($rows): $(median_ms 5 "$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format json) ms"
 r=$(measure "$BUTLER" verify "$REL")
 echo "verify (no files, every provenance edge): ${r% *} s"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = interchange ]; then
+echo
+N=${BENCH_INTERCHANGE_N:-100000}
+echo "== export, import, transfer: $N datasets with their provenance ($N steps, 3 inputs each)"
+WORK="$OUT/interchange"
+rm -rf "$WORK"; mkdir -p "$WORK"
+# The source: a generated registry (N data IDs, several dataset types) plus N recorded steps, each with one output file.
+t=$(measure env "$(generator_registry "$WORK/source")" "$MAKE_REGISTRY" "$WORK/source" $(( N / 10 )) 10 10)
+echo "(source registry generated in ${t% *} s: $(count_rows "$WORK/source" dataset) datasets)"
+"$BUTLER" register-dataset-type "$WORK/source" benchOutput ExposureF instrument detector exposure >/dev/null
+for t in raw postISRCCD calexpBackground; do
+  "$BUTLER" query-datasets "$WORK/source" "$t" --collections bench/all --format csv --limit "$N" > "$WORK/$t.csv"
+done
+head -c 2048 /dev/urandom > "$WORK/output.dat"
+python3 - "$WORK" "$N" <<'PY'
+import csv, json, sys
+work, limit = sys.argv[1], int(sys.argv[2])
+ids = {}
+for t in ["raw", "postISRCCD", "calexpBackground"]:
+    with open(f"{work}/{t}.csv") as f:
+        for row in csv.DictReader(f):
+            ids.setdefault((row["detector"], row["exposure"]), {})[t] = row["id"]
+quanta = [{"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(d), "exposure": int(e)}, "environment": "stack",
+           "configs": ["step.yaml"], "parameters": {"mode": "bench"}, "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
+           "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "copy", "file": "output.dat",
+                        "data_id": {"instrument": "BenchCam", "detector": int(d), "exposure": int(e)}}]}
+          for (d, e), inputs in list(ids.items())[:limit]]
+json.dump({"run": "bench/products", "environments": {"stack": {"packages": {f"pkg{i}": "1.0" for i in range(50)}}},
+           "configs": {"step.yaml": {"content": "a: 1\n"}}, "quanta": quanta}, open(f"{work}/spec.json", "w"))
+PY
+(cd "$WORK" && "$BUTLER" record source spec.json >/dev/null)
+report() { awk -v what="$1" -v s="${2% *}" -v m="${2#* }" -v n="$N" 'BEGIN { printf "%-58s %7.2f s (%6.0f datasets/s), peak RSS %.1f MB\n", what, s, n / s, m / 1024 }'; }
+r=$(measure "$BUTLER" export "$WORK/source" "$WORK/export" benchOutput --collections bench/products -t copy); report "export (export.yaml + files + provenance):" "$r"
+echo "  export.yaml $(du -h "$WORK/export/export.yaml" | cut -f1), butler_provenance.json $(du -h "$WORK/export/butler_provenance.json" | cut -f1)"
+create_repo "$WORK/imported" >/dev/null
+r=$(measure "$BUTLER" import "$WORK/imported" "$WORK/export" -t copy); report "import of that directory, into a new repository:" "$r"
+r=$(measure "$BUTLER" import "$WORK/imported" "$WORK/export" -t copy); report "the same import again (adds nothing):" "$r"
+create_repo "$WORK/transferred" >/dev/null
+r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products --register-dataset-types)
+report "transfer-datasets into a new repository:" "$r"
+r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products); report "the same transfer again (adds nothing):" "$r"
+# File copy speed against cp -r, on the ingest benchmark's raws.
+RAWS="$OUT/raws-$FILES"
+if [ -d "$RAWS" ]; then
+  create_repo "$WORK/raws" >/dev/null
+  "$BUTLER" ingest-raws "$WORK/raws" "$RAWS" -t copy >/dev/null
+  create_repo "$WORK/raws-copy" >/dev/null
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  r=$(measure "$BUTLER" transfer-datasets "$WORK/raws" "$WORK/raws-copy" raw --register-dataset-types)
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  c=$(measure cp -r "$WORK/raws/datastore" "$WORK/cp-copy")
+  awk -v n="$FILES" -v s="${r% *}" -v c="${c% *}" -v size="$(du -sm "$RAWS" | cut -f1)" 'BEGIN { printf "transfer-datasets of %d raws (%d MB): %.2f s; cp -r of the same files: %.2f s (ratio %.2f)\n", n, size, s, c, s / c }'
+fi
+# Rubin's butler on the same datasets (its import untimed, then its transfer-datasets timed).
+RUBIN=.build/rubin-venv/bin
+if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
+  export PYTHONPATH="$PWD/scripts/rubin/standins${PYTHONPATH:+:$PYTHONPATH}"
+  "$RUBIN/butler" create "$WORK/rubin-a" >/dev/null && "$RUBIN/butler" create "$WORK/rubin-b" >/dev/null
+  t=$(measure "$RUBIN/butler" import "$WORK/rubin-a" "$WORK/export" -t copy)
+  echo "Rubin's butler import of the export (untimed for the comparison): ${t% *} s"
+  r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" --collections bench/products --register-dataset-types --transfer-dimensions)
+  report "Rubin's butler transfer-datasets of the same datasets:" "$r"
+fi
+rm -rf "$WORK"
 fi

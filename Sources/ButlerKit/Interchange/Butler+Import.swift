@@ -90,21 +90,14 @@ extension Butler {
         do {
             try registry.database.write { c in
                 try plan.writeRegistry(in: c, registry: registry)
-                for (index, entry) in plan.newFiles.enumerated() {
+                try registry.insertImportedDatasets(plan.newFiles.enumerated().map { index, entry in
                     let placed = staged[index]
                     let type = plan.datasetTypes[entry.datasetType]!
-                    let info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum ?? entry.file.checksum,
+                    var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum ?? entry.file.checksum,
                                               fileSize: options.trackFileAttributes ? placed.size : nil, formatter: entry.file.formatter)
-                    var withHDU = info
-                    withHDU.hdu = entry.file.hdu
-                    do {
-                        _ = try registry.insertDatasets(type.name, run: entry.run, dataIds: entry.dataIds, idGenerationMode: .unique,
-                                                        files: Array(repeating: withHDU, count: entry.dataIds.count),
-                                                        ids: entry.file.refs.map(\.id), expandedDataIds: true, in: c)
-                    } catch let error as ButlerError where error.code == .conflict {
-                        throw ButlerError(.conflict, "importing \(entry.file.refs.map(\.id.lowercasedString).joined(separator: ", ")): \(error.message)")
-                    }
-                }
+                    info.hdu = entry.file.hdu
+                    return Registry.ImportedFile(datasetType: type, run: entry.run, ids: entry.file.refs.map(\.id), dataIds: entry.dataIds, file: info)
+                }, in: c)
                 try registry.claimPaths(staged, in: c)
                 try plan.writeAssociations(in: c, registry: registry)
                 if var bundle = contents.provenance {

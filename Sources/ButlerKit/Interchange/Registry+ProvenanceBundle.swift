@@ -140,37 +140,49 @@ extension Registry {
             runIds[name] = record.id
             return record.id
         }
-        for step in bundle.steps {
-            let id = step.id.lowercasedString
-            guard try c.queryOne("SELECT 1 FROM quantum WHERE id = ?", [.text(id)]) == nil else { continue }
-            // An upstream step of a RUN that is not here stays at the source (its outputs did not come either).
-            if runIds[step.run] == nil, try collection(step.run, in: c) == nil { continue }
-            added += 1
-            try c.execute("""
-                INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, start_time, end_time, status, exit_code,
-                                     environment_id, config_digest, log_dataset_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
-                      SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
-                      SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString)])
-            for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) {
-                try c.execute("INSERT INTO quantum_config (quantum_id, name, config_hash) VALUES (?, ?, ?)", [.text(id), .text(name), .text(hash)])
-            }
-            for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) {
-                try c.execute("INSERT INTO quantum_parameter (quantum_id, name, value) VALUES (?, ?, ?)", [.text(id), .text(name), .text(value)])
-            }
-            for edge in step.inputs {
-                try c.execute("\(ignore) quantum_input (quantum_id, dataset_id, role) VALUES (?, ?, ?)\(suffix)",
-                              [.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)])
-            }
-            for edge in step.outputs {
-                if let other = try c.queryOne("SELECT quantum_id FROM quantum_output WHERE dataset_id = ?", [.text(edge.datasetId.lowercasedString)])?[0].string {
-                    throw ButlerError(.conflict, "dataset \(edge.datasetId.lowercasedString) was made by step \(other) here and by step \(id) at the source")
-                }
-                try c.execute("INSERT INTO quantum_output (quantum_id, dataset_id, role) VALUES (?, ?, ?)",
-                              [.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)])
+        // Steps already here, and outputs another step here made, looked up in bulk; new steps written in bulk (COPY on
+        // PostgreSQL).
+        var existingSteps = Set<String>()
+        for chunk in bundle.steps.map(\.id.lowercasedString).chunked(500) {
+            for row in try c.query("SELECT id FROM quantum WHERE id IN (\(placeholders(chunk.count)))", chunk.map { .text($0) }) {
+                if let id = row[0].string { existingSteps.insert(id) }
             }
         }
+        var producers: [String: String] = [:]
+        for chunk in bundle.steps.flatMap({ $0.outputs.map(\.datasetId.lowercasedString) }).chunked(500) {
+            for row in try c.query("SELECT dataset_id, quantum_id FROM quantum_output WHERE dataset_id IN (\(placeholders(chunk.count)))", chunk.map { .text($0) }) {
+                if let d = row[0].string, let q = row[1].string { producers[d] = q }
+            }
+        }
+        var quanta: [[SQLValue]] = [], configs: [[SQLValue]] = [], parameters: [[SQLValue]] = [], inputs: [[SQLValue]] = [], outputs: [[SQLValue]] = []
+        for step in bundle.steps {
+            let id = step.id.lowercasedString
+            guard !existingSteps.contains(id) else { continue }
+            // An upstream step of a RUN that is not here stays at the source (its outputs did not come either).
+            if runIds[step.run] == nil, try collection(step.run, in: c) == nil { continue }
+            existingSteps.insert(id)
+            quanta.append([.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
+                           SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
+                           SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString)])
+            for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
+            for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
+            for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }
+            for edge in step.outputs {
+                let dataset = edge.datasetId.lowercasedString
+                if let other = producers[dataset], other != id {
+                    throw ButlerError(.conflict, "dataset \(dataset) was made by step \(other) here and by step \(id) at the source")
+                }
+                producers[dataset] = id
+                outputs.append([.text(id), .text(dataset), .text(edge.role)])
+            }
+        }
+        try c.insertRows(into: "quantum", columns: ["id", "task_label", "run_id", "data_id", "host", "user_name", "command", "start_time", "end_time",
+                                                    "status", "exit_code", "environment_id", "config_digest", "log_dataset_id"], rows: quanta)
+        try c.insertRows(into: "quantum_config", columns: ["quantum_id", "name", "config_hash"], rows: configs)
+        try c.insertRows(into: "quantum_parameter", columns: ["quantum_id", "name", "value"], rows: parameters)
+        try c.insertRows(into: "quantum_input", columns: ["quantum_id", "dataset_id", "role"], rows: inputs)
+        try c.insertRows(into: "quantum_output", columns: ["quantum_id", "dataset_id", "role"], rows: outputs)
+        added = quanta.count
         for entry in bundle.runTaskConfigs {
             guard let run = try collection(entry.run, in: c) else { continue }
             try c.execute("\(ignore) run_task_config (run_id, task_label, config_digest) VALUES (?, ?, ?)\(suffix)",
