@@ -3,7 +3,7 @@
 #   BENCH_FILES (default 5000) synthetic 256x256 LSSTCam raws over several nights, exposures and detectors;
 #   BENCH_MEMORY_FILES (default 50000) small raws to check that peak memory does not grow with N.
 set -euo pipefail
-BUTLER=${1:-.build/release/butler}
+BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
 # BENCH_ONLY=ingest|query|provenance|lineage|interchange runs one part (BENCH_INTERCHANGE_N datasets, default 100000).
@@ -276,6 +276,7 @@ report "transfer-datasets into a new repository:" "$r"
 r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products); report "the same transfer again (adds nothing):" "$r"
 # File copy speed against cp -r, on the ingest benchmark's raws.
 RAWS="$OUT/raws-$FILES"
+[ "$(find "$RAWS" -name '*.fits' 2>/dev/null | wc -l)" = "$FILES" ] || { rm -rf "$RAWS"; "$MAKE_RAWS" "$TEMPLATE" "$RAWS" "$FILES" 256 9 100 >/dev/null; }
 if [ -d "$RAWS" ]; then
   create_repo "$WORK/raws" >/dev/null
   "$BUTLER" ingest-raws "$WORK/raws" "$RAWS" -t copy >/dev/null
@@ -293,7 +294,8 @@ if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
   "$RUBIN/butler" create "$WORK/rubin-a" >/dev/null && "$RUBIN/butler" create "$WORK/rubin-b" >/dev/null
   t=$(measure "$RUBIN/butler" import "$WORK/rubin-a" "$WORK/export" -t copy)
   echo "Rubin's butler import of the export (untimed for the comparison): ${t% *} s"
-  r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" --collections bench/products --register-dataset-types --transfer-dimensions)
+  r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" -d benchOutput --collections bench/products --limit 0 --register-dataset-types --transfer-dimensions)
+  echo "  (Rubin's destination then holds $(sqlite3 "$WORK/rubin-b/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   report "Rubin's butler transfer-datasets of the same datasets:" "$r"
 fi
 rm -rf "$WORK"

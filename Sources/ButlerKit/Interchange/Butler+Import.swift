@@ -67,7 +67,9 @@ extension Butler {
         if !options.dryRun { try requireWritable() }
         var report = ImportReport()
         report.dryRun = options.dryRun
+        let started = Date()
         let plan = try ImportPlan(contents: contents, butler: self, options: options)
+        logger.debug("import planned", metadata: ["seconds": "\(Date().timeIntervalSince(started))", "files": "\(plan.newFiles.count)"])
         report.alreadyPresent = plan.presentCount
         report.datasetTypes = plan.newDatasetTypes.map(\.name)
         report.collections = plan.newCollections
@@ -82,6 +84,7 @@ extension Butler {
         }
         // Files first, in parallel, each checked on arrival; nothing has a final name yet.
         let staged = try stageAll(plan.newFiles, stager: stager, options: options)
+        logger.debug("import staged its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         report.bytes = staged.reduce(0) { $0 + $1.size }
         let identity: RepositoryIdentity? = self.identity
         let now = Registry.taiNanoseconds(Date())
@@ -119,7 +122,9 @@ extension Butler {
             throw error
         }
         report.steps = steps
+        logger.debug("import committed", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         try publish(staged)
+        logger.debug("import published its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         return report
     }
 

@@ -12,7 +12,9 @@ extension Butler {
     public func transferDatasets(from source: Butler, _ request: ExportRequest, options: ImportOptions) throws -> ImportReport {
         var options = options
         if options.source == nil { options.source = source.identity }
+        let started = Date()
         let contents = try source.exportContents(request)
+        logger.debug("transfer gathered its contents", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         let sourceStore = source.datastore
         let mode = options.transfer
         let datastore = self.datastore
@@ -36,10 +38,13 @@ extension Butler {
         guard FileManager.default.fileExists(atPath: yaml.path) else {
             throw ButlerError(.notFound, "\(yaml.path): no export file in \(directory) (expected export.yaml)")
         }
+        let started = Date()
         var contents = try ExportYAML.read(yaml)
+        logger.debug("export file read", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         let provenanceFile = root.appendingPathComponent(ProvenanceBundle.exportFileName)
         if FileManager.default.fileExists(atPath: provenanceFile.path) {
             contents.provenance = try ProvenanceBundle.decode(try Data(contentsOf: provenanceFile), source: provenanceFile.path)
+            logger.debug("provenance file read", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         }
         let mode = options.transfer
         let datastore = self.datastore

@@ -123,7 +123,9 @@ struct ImportPlan {
 
         // Datasets: those here already must be the same; the others get full data IDs and a destination path.
         let allIds = contents.datasetIds
-        let present = try registry.datasetsById(allIds.map(\.lowercasedString))
+        let presentRefs = try registry.datasetRefs(allIds)
+        var present: [String: DatasetRef] = [:]
+        for (id, ref) in presentRefs { present[id.lowercasedString] = ref }
         var seen = Set<UUID>()
         var templates: [String: FileTemplate] = [:]
         var claimedHere: [String: String] = [:]
@@ -144,7 +146,7 @@ struct ImportPlan {
                 if fresh == 0 {
                     for ref in file.refs where seen.insert(ref.id).inserted {
                         presentCount += 1
-                        if let full = try registry.dataset(ref.id) {
+                        if let full = presentRefs[ref.id] {
                             guard full.dataId.required.allSatisfy({ key, value in Self.same(ref.dataId[key], value) }) else {
                                 throw ButlerError(.conflict, "dataset \(ref.id.lowercasedString) has data ID \(full.dataId) here but \(Self.describe(ref.dataId)) in the import")
                             }
