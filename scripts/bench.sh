@@ -242,11 +242,11 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 # The source: a generated registry (N data IDs, several dataset types) plus N recorded steps, each with one output file.
 t=$(measure env "$(generator_registry "$WORK/source")" "$MAKE_REGISTRY" "$WORK/source" $(( N / 10 )) 10 10)
 echo "(source registry generated in ${t% *} s: $(count_rows "$WORK/source" dataset) datasets)"
-"$BUTLER" register-dataset-type "$WORK/source" benchOutput ExposureF instrument detector exposure >/dev/null
+"$BUTLER" register-dataset-type "$WORK/source" benchOutput StructuredDataDict instrument detector exposure >/dev/null
 for t in raw postISRCCD calexpBackground; do
   "$BUTLER" query-datasets "$WORK/source" "$t" --collections bench/all --format csv --limit "$N" > "$WORK/$t.csv"
 done
-head -c 2048 /dev/urandom > "$WORK/output.dat"
+python3 -c 'print("\n".join(f"key{i}: {i}" for i in range(200)))' > "$WORK/output.yaml"
 python3 - "$WORK" "$N" <<'PY'
 import csv, json, sys
 work, limit = sys.argv[1], int(sys.argv[2])
@@ -257,7 +257,7 @@ for t in ["raw", "postISRCCD", "calexpBackground"]:
             ids.setdefault((row["detector"], row["exposure"]), {})[t] = row["id"]
 quanta = [{"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(d), "exposure": int(e)}, "environment": "stack",
            "configs": ["step.yaml"], "parameters": {"mode": "bench"}, "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
-           "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "copy", "file": "output.dat",
+           "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "copy", "file": "output.yaml",
                         "data_id": {"instrument": "BenchCam", "detector": int(d), "exposure": int(e)}}]}
           for (d, e), inputs in list(ids.items())[:limit]]
 json.dump({"run": "bench/products", "environments": {"stack": {"packages": {f"pkg{i}": "1.0" for i in range(50)}}},
@@ -293,7 +293,8 @@ if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
   export PYTHONPATH="$PWD/scripts/rubin/standins${PYTHONPATH:+:$PYTHONPATH}"
   "$RUBIN/butler" create "$WORK/rubin-a" >/dev/null && "$RUBIN/butler" create "$WORK/rubin-b" >/dev/null
   t=$(measure "$RUBIN/butler" import "$WORK/rubin-a" "$WORK/export" -t copy)
-  echo "Rubin's butler import of the export (untimed for the comparison): ${t% *} s"
+  echo "Rubin's butler import of the export (untimed for the comparison): ${t% *} s ($(sqlite3 "$WORK/rubin-a/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
+  grep -E "Error|error" "$OUT/cmd.err" | tail -2 || true
   r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" -d benchOutput --collections bench/products --limit 0 --register-dataset-types --transfer-dimensions)
   echo "  (Rubin's destination then holds $(sqlite3 "$WORK/rubin-b/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   report "Rubin's butler transfer-datasets of the same datasets:" "$r"
