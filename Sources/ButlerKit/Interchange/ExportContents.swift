@@ -6,7 +6,8 @@ public import Foundation
 ///
 /// One value, three carriers: Rubin's `export.yaml` (``ExportYAML``), Rubin's Zip index (``ZipIndex``), and
 /// repository-to-repository transfers, which pass it in memory. Exporting builds it from a registry
-/// (``Butler/exportContents(_:options:)``); importing writes it into one (``Butler/importContents(_:from:options:)``).
+/// (``Butler/exportContents(_:)``); importing writes it into one (``Butler/importDirectory(_:exportFile:options:)``,
+/// ``Butler/transferDatasets(from:_:options:)``, ``Butler/ingestZip(_:options:)``).
 public struct ExportContents: Sendable {
     /// The dimension universe's namespace and version (Rubin's `universe_namespace`, `universe_version`).
     public var universeNamespace = "daf_butler"
@@ -113,7 +114,8 @@ public struct ExportedFile: Sendable {
     public var path: String
     /// Rubin's formatter class name (`lsst.obs.base.formatters.fitsExposure.FitsExposureFormatter`), when known.
     public var formatter: String?
-    /// Size in bytes and checksum (`sha256:<hex>`) recorded at the source: checked on arrival when present.
+    /// Size in bytes and checksum (SHA-256 as hex; `sha256:<hex>` is read too) recorded at the source: checked on
+    /// arrival when present.
     public var size: Int64?
     public var checksum: String?
     /// The HDU that holds the datasets, when the file holds several.

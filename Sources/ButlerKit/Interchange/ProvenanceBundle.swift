@@ -169,7 +169,7 @@ public struct DatasetCopy: Codable, Sendable, Hashable {
     public var copiedBy: String?
     /// `import`, `transfer-datasets` or `ingest-zip`, with the transfer mode (`transfer-datasets -t copy`).
     public var method: String
-    /// The checksum the file was verified against on arrival (`sha256:<hex>`), nil when none was recorded.
+    /// The checksum the file was verified against on arrival (SHA-256 as hex), nil when none was recorded.
     public var verifiedChecksum: String?
 
     public init(datasetId: UUID, sourceRepository: RepositoryIdentity?, destinationRepository: RepositoryIdentity?, copiedAt: Int64,

@@ -8,7 +8,7 @@ public struct StoredFileInfo: Sendable, Hashable {
     public let storageClass: String
     /// Component name, empty for the whole dataset.
     public let component: String
-    /// Checksum as `sha256:<hex>`, when tracked.
+    /// Checksum: the SHA-256 as 64 hex digits, when tracked.
     public let checksum: String?
     /// Size in bytes, when tracked.
     public let fileSize: Int64?
