@@ -466,33 +466,3 @@ struct ExportYAMLTests {
         return python
     }
 }
-
-/// `EXPORT_YAML_BENCH=100000 swift test --skip-build --filter ExportYAMLBench`: writes and reads that many datasets.
-@Suite("Export YAML benchmark")
-struct ExportYAMLBench {
-    @Test("write and read many dataset records", .enabled(if: ProcessInfo.processInfo.environment["EXPORT_YAML_BENCH"] != nil))
-    func bench() throws {
-        let n = Int(ProcessInfo.processInfo.environment["EXPORT_YAML_BENCH"] ?? "") ?? 100_000
-        var c = ExportContents()
-        c.collections = [ExportedCollection(name: "run", type: .run)]
-        c.datasetTypes = [ExportedDatasetType(name: "raw", storageClass: "Exposure", dimensions: ["instrument", "detector", "exposure"], isCalibration: false)]
-        c.datasets = [ExportedDatasets(datasetType: "raw", run: "run", files: (0..<n).map { i in
-            ExportedFile(refs: [ExportedRef(id: UUID(), dataId: ["instrument": "LATISS", "detector": .int(i % 189), "exposure": .int(2_024_062_400_000 + i / 189)])],
-                         path: "run/raw/\(i / 189)/raw_LATISS_\(i).fits", formatter: "lsst.obs.lsst.rawFormatter.LatissRawFormatter",
-                         size: 8640, checksum: "sha256:" + String(repeating: "ab", count: 32))
-        })]
-        c.tags = [ExportedTags(collection: "tagged", ids: c.datasetIds)]
-        let dir = TemporaryDirectory()
-        let url = dir.url.appendingPathComponent("export.yaml")
-        let clock = ContinuousClock()
-        let w = try clock.measure { try ExportYAML.write(c, universe: ExportYAMLTests.universe, to: url) }
-        let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
-        var back = ExportContents()
-        let r = try clock.measure { back = try ExportYAML.read(url) }
-        let text = try String(contentsOf: url, encoding: .utf8)
-        let compose = try clock.measure { _ = try YAMLLoader.compose(text, resolver: .basic) }
-        let quoting = clock.measure { for f in c.datasets[0].files { _ = YAMLPlainScalar.quoted(f.path) } }
-        print("export.yaml bench: \(n) datasets, \(size / 1_000_000) MB, write \(w), read \(r) (compose \(compose)); quoting paths \(quoting)")
-        #expect(back.datasetIds.count == n)
-    }
-}

@@ -63,7 +63,7 @@ extension Butler {
     /// - Each new dataset's arrival is recorded in its copy history (source repository, time, user, method, checksum).
     ///
     /// - Parameter files: stages each file (see ``FileStager``).
-    package func importContents(_ contents: ExportContents, files stager: FileStager, options: ImportOptions) throws -> ImportReport {
+    package func importContents(_ contents: ExportContents, files stager: @escaping FileStager, options: ImportOptions) throws -> ImportReport {
         if !options.dryRun { try requireWritable() }
         var report = ImportReport()
         report.dryRun = options.dryRun
@@ -112,7 +112,7 @@ extension Butler {
                     entry.file.refs.map { ref in
                         DatasetCopy(datasetId: ref.id, sourceRepository: options.source ?? contents.provenance?.sourceRepository,
                                     destinationRepository: identity, copiedAt: now, copiedBy: user, method: options.method,
-                                    verifiedChecksum: entry.file.checksum.flatMap(Self.sha256Hex).flatMap { $0 == staged[index].checksum.flatMap(Self.sha256Hex) ? $0 : nil })
+                                    verifiedChecksum: entry.file.checksum.flatMap(Checksum.sha256Hex).flatMap { $0 == staged[index].checksum.flatMap(Checksum.sha256Hex) ? $0 : nil })
                     }
                 }
                 try registry.insertCopies(copies, in: c)
@@ -130,39 +130,29 @@ extension Butler {
 
     /// Stages every new file (in parallel), checking each against its recorded size and checksum. On any failure
     /// every staged file is discarded and one error lists every bad file.
-    private func stageAll(_ entries: [ImportPlan.NewFile], stager: FileStager, options: ImportOptions) throws -> [StagedFile] {
-        let results = ResultSlots<StagedFile>(count: entries.count)
-        let checksum = true
-        let workers = max(1, min(options.parallelFiles, entries.count))
-        let next = ResultSlots<Int>(count: 1)
-        next.set(0, .success(0))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while let index = next.take(below: entries.count) {
-                let entry = entries[index]
+    private func stageAll(_ entries: [ImportPlan.NewFile], stager: @escaping FileStager, options: ImportOptions) throws -> [StagedFile] {
+        let datastore = self.datastore
+        let results: [Result<StagedFile, any Error>] = parallelMap(entries, workers: options.parallelFiles) { entry in
+            Result {
+                let staged = try stager(entry.file, entry.destination, true)
                 let source = entry.file.path
-                do {
-                    let staged = try stager(entry.file, entry.destination, checksum)
-                    if let size = entry.file.size, size != staged.size {
-                        datastore.discard(staged)
-                        throw ButlerError(.integrity, "\(source): size \(staged.size) bytes, but the source recorded \(size)")
-                    }
-                    if let expected = entry.file.checksum.flatMap(Self.sha256Hex), let got = staged.checksum.flatMap(Self.sha256Hex), got != expected {
-                        datastore.discard(staged)
-                        throw ButlerError(.integrity, "\(source): checksum \(got) differs from the source's \(expected)")
-                    }
-                    results.set(index, .success(staged))
-                } catch {
-                    results.set(index, .failure(error))
+                if let size = entry.file.size, size != staged.size {
+                    datastore.discard(staged)
+                    throw ButlerError(.integrity, "\(source): size \(staged.size) bytes, but the source recorded \(size)")
                 }
+                if let expected = entry.file.checksum.flatMap(Checksum.sha256Hex), let got = staged.checksum.flatMap(Checksum.sha256Hex), got != expected {
+                    datastore.discard(staged)
+                    throw ButlerError(.integrity, "\(source): checksum \(got) differs from the source's \(expected)")
+                }
+                return staged
             }
         }
         var staged: [StagedFile] = []
         var failures: [String] = []
-        for index in entries.indices {
-            switch results.get(index) {
-            case .success(let file)?: staged.append(file)
-            case .failure(let error)?: failures.append((error as? ButlerError)?.message ?? "\(entries[index].file.path): \(error)")
-            case nil: failures.append("\(entries[index].file.path): not staged")
+        for (entry, result) in zip(entries, results) {
+            switch result {
+            case .success(let file): staged.append(file)
+            case .failure(let error): failures.append((error as? ButlerError)?.message ?? "\(entry.file.path): \(error)")
             }
         }
         if !failures.isEmpty {
@@ -171,42 +161,5 @@ extension Butler {
                               : "\(failures.count) files failed, nothing was imported: " + failures.joined(separator: "; "))
         }
         return staged
-    }
-}
-
-extension Butler {
-    /// A SHA-256 checksum as 64 lower-case hex digits (recorded as such, or `sha256:`-prefixed); nil for anything else
-    /// (Rubin's Zips may carry other checksums, which are not compared).
-    static func sha256Hex(_ text: String) -> String? {
-        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
-        guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else { return nil }
-        return hex.lowercased()
-    }
-}
-
-/// Results written by concurrent workers, read after they finish.
-final class ResultSlots<T>: @unchecked Sendable {
-    // @unchecked: every access holds `lock`.
-    private var slots: [Result<T, any Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<T, any Error>) {
-        lock.lock(); defer { lock.unlock() }
-        slots[index] = value
-    }
-
-    func get(_ index: Int) -> Result<T, any Error>? {
-        lock.lock(); defer { lock.unlock() }
-        return slots[index]
-    }
-
-    /// For a counter slot: hands out the next index below `limit`.
-    func take(below limit: Int) -> Int? where T == Int {
-        lock.lock(); defer { lock.unlock() }
-        guard case .success(let n)? = slots[0], n < limit else { return nil }
-        slots[0] = .success(n + 1)
-        return n
     }
 }

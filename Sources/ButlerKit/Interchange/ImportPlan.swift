@@ -4,7 +4,7 @@ import Foundation
 /// file's full data IDs and destination path, and every conflict with what the repository holds. Checking it all
 /// first is what lets a refused import leave nothing behind (Rubin's leaves dataset types and collections).
 struct ImportPlan {
-    struct NewFile {
+    struct NewFile: Sendable {
         let datasetType: String
         let run: String
         let file: ExportedFile
@@ -309,7 +309,8 @@ struct ImportPlan {
         return record
     }
 
-    private static func typedValue(_ value: DimensionValue, type: DimensionColumn.ValueType?, what: String) throws -> DimensionValue {
+    /// A key value as its column's type says (`"5"` for an integer key is 5, 5 for a string key is `"5"`).
+    static func typedValue(_ value: DimensionValue, type: DimensionColumn.ValueType?, what: String) throws -> DimensionValue {
         switch (type, value) {
         case (.int?, .string(let text)):
             guard let n = Int(text) else { throw ButlerError(.invalidValue, "\(what): '\(text)' is not an integer") }
@@ -387,15 +388,8 @@ final class ImportRecordLookup {
     }
 
     private static func typed(_ value: DataIDValue, _ dim: DimensionElement, type: String) throws -> DataIDValue {
-        switch (dim.primaryKey?.type, value) {
-        case (.int?, .string(let text)):
-            guard let n = Int(text) else { throw ButlerError(.invalidValue, "'\(type)' data ID: \(dim.name) '\(text)' is not an integer") }
-            return .int(n)
-        case (.string?, .int(let n)):
-            return .string(String(n))
-        default:
-            return value
-        }
+        let given: DimensionValue = switch value { case .int(let n): .int(n); case .string(let t): .string(t) }
+        return try ImportPlan.typedValue(given, type: dim.primaryKey?.type, what: "'\(type)' data ID: \(dim.name)").dataIDValue ?? value
     }
 
     private func hereRecords(_ element: DimensionElement) throws -> [[DataIDValue]: DimensionRecord] {

@@ -69,7 +69,7 @@ extension ZipIndex {
                     continue
                 }
                 let info = FileInfo(formatter: file.formatter ?? Self.fallbackFormatter(storageClass: type.storageClass), path: file.path,
-                                    storageClass: type.storageClass, checksum: file.checksum, fileSize: file.size ?? 0)
+                                    storageClass: type.storageClass, checksum: file.checksum.flatMap(Checksum.prefixed), fileSize: file.size ?? 0)
                 artifactMap[member] = Artifact(info: info, ids: file.refs.map(\.id))
             }
         }
@@ -168,7 +168,7 @@ extension ZipIndex {
                 parts[compact.datasetTypeName, default: [:]][compact.run, default: []].append(ref)
             }
             guard !partOrder.isEmpty else { throw ButlerError(.invalidValue, "\(source): member \(member) holds no dataset") }
-            let checksum = artifact.info.checksum.flatMap { $0.hasPrefix("sha256:") ? $0 : nil }
+            let checksum = artifact.info.checksum.flatMap { $0.hasPrefix("sha256:") ? Checksum.prefixed($0) : nil }
             for (type, run) in partOrder {
                 let file = ExportedFile(refs: parts[type]![run]!, path: member, formatter: artifact.info.formatter,
                                         size: artifact.info.fileSize, checksum: checksum)
