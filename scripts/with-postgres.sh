@@ -2,7 +2,8 @@
 # Runs a command next to a throwaway PostgreSQL server: initdb into a temporary folder (as the `postgres` user when
 # run as root), start it on a free port of 127.0.0.1, create database butler_test, run the command with
 # BUTLER_TEST_POSTGRES=postgresql://postgres@127.0.0.1:PORT/butler_test, then stop the server and remove the folder,
-# whether the command succeeded or not. Exits with the command's exit code.
+# whether the command succeeded or not. Exits with the command's exit code. The server keeps PostgreSQL's default
+# max_connections (100) unless PG_MAX_CONNECTIONS says otherwise, so that the crowd tests meet a real limit.
 #   scripts/with-postgres.sh swift test --skip-build
 set -euo pipefail
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -22,7 +23,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 as_postgres "$PGBIN/initdb" -D "$DATA/db" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$DATA/initdb.log" 2>&1 \
   || { cat "$DATA/initdb.log" >&2; exit 1; }
 as_postgres "$PGBIN/pg_ctl" -D "$DATA/db" -l "$DATA/server.log" -w -t 60 \
-  -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
+  -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=${PG_MAX_CONNECTIONS:-100} -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
   || { cat "$DATA/server.log" >&2; exit 1; }
 "$PGBIN/psql" -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE butler_test" >/dev/null
 export BUTLER_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$PORT/butler_test"

@@ -151,13 +151,20 @@ struct RunStepTests {
         #expect(failed.outputs.isEmpty)
         #expect(failed.log.contains("broken"))
         #expect(try butler.registry.queryDatasets(["postISRCCD"]).isEmpty)
-        #expect(try butler.registry.queryDatasets(["isr_log"]).count == 1)
+        // The log stays in the failed step's row: no log dataset takes the slot the re-run's log needs.
+        #expect(try butler.registry.datasetType("isr_log") == nil)
+        let logText = try butler.registry.database.read { c in try c.queryOne("SELECT log_text FROM quantum WHERE id = ?", [.text(failed.quantumId.lowercasedString)])?[0].string }
+        #expect(logText?.contains("broken") == true)
         let missing = try butler.run(request("u/me/run3", ["/bin/true"]))
         #expect(missing.status == .failed)
         #expect(missing.exitCode == 1)
         #expect(missing.failure?.contains("did not write output(s) out") == true)
         let statuses = try butler.registry.database.read { c in try c.query("SELECT status, exit_code FROM quantum ORDER BY start_time").map { "\($0[0].string!):\($0[1].int!)" } }
         #expect(statuses == ["failed:7", "failed:1"])
+        // The re-run of the failed step succeeds in the same RUN, log and all.
+        let rerun = try butler.run(request("u/me/run2", ["/bin/sh", "-c", "cp {raw} {out}"]))
+        #expect(rerun.status == .succeeded)
+        #expect(try butler.registry.queryDatasets(["isr_log"], collections: ["u/me/run2"]).count == 1)
         #expect(errorCode { try butler.run(request("u/me/run4", [])) } == .invalidValue)
     }
 }

@@ -99,10 +99,11 @@ extension Butler {
         var values: [String: String] = ["run": run, "datasetType": datasetType]
         for (k, v) in dataId.values { values[k] = v.description }
         for element in ["detector", "exposure", "visit"] where dataId[element] != nil {
-            let key = element + "|" + dataId.keyValueString
+            // Keyed by the record's own key values (instrument, detector), so that a batch looks each record up once.
+            var filter: [String: DataIDValue] = ["id": dataId[element]!]
+            for dim in registry.universe.requiredDimensions(of: element) { filter[dim] = dataId[dim] }
+            let key = element + "|" + filter.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             if cache[key] == nil {
-                var filter: [String: DataIDValue] = ["id": dataId[element]!]
-                for dim in registry.universe.requiredDimensions(of: element) { filter[dim] = dataId[dim] }
                 let fields = try registry.fetchDimensionRecords(element, dataId: filter).first?.fields ?? [:]
                 cache[key] = Dictionary(uniqueKeysWithValues: fields.map { ("\(element).\($0.key)", $0.value.description) })
             }

@@ -68,6 +68,8 @@ public struct ProvenanceBundle: Codable, Sendable {
         public var environmentId: String?
         public var configDigest: String?
         public var logDatasetId: UUID?
+        /// The tail of a failed step's log (a succeeded step's log is the dataset ``logDatasetId``).
+        public var logText: String?
         /// Config name -> content hash.
         public var configs: [String: String] = [:]
         public var parameters: [String: String] = [:]

@@ -45,8 +45,8 @@ public struct RunResult: Sendable {
 extension Butler {
     /// Runs one step and records it: resolves the inputs, runs the command (no shell) with `{ROLE}` replaced by input
     /// paths and fresh output paths, captures its log, and when it exits 0 having written every output, stores the
-    /// outputs with full provenance. A failed step is recorded as a failed quantum with its log and exit code, and
-    /// registers no outputs. The log is stored as a `<task>_log` dataset either way.
+    /// outputs with full provenance, and its log as a `<task>_log` dataset. A failed step is recorded as a failed
+    /// quantum with its exit code and the last 64 KiB of its log, and registers no dataset.
     ///
     /// A non-zero exit code is a normal result, reported in ``RunResult``, not a thrown error.
     /// - Throws: for problems before the command runs (unknown inputs, dataset types, a bad output name).
@@ -122,36 +122,61 @@ extension Butler {
         quantum.status = failure == nil ? .succeeded : .failed
         quantum.exitCode = exitCode == 0 && failure != nil ? 1 : exitCode
 
-        // The log, as a dataset of its own.
-        let logPath = staging.appendingPathComponent("-log.txt").path
-        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
-        let logType = try registry.makeDatasetType("\(request.taskLabel)_log", storageClass: "TextFile",
-                                                   dimensions: (outputs.first?.dataId ?? inputs.first?.ref.dataId)?.dimensions.required ?? [])
-        try registry.registerDatasetType(logType)
-        let logOutput = PreparedOutput(role: "log", type: logType, dataId: try registry.expandDataID(
-            (outputs.first?.dataId ?? inputs.first?.ref.dataId).map { $0.values.filter { logType.dimensions.names.contains($0.key) } } ?? [:],
-            dimensions: logType.dimensions.names))
-        var stored: [(PreparedOutput, String)] = [(logOutput, logPath)]
-        if failure == nil { stored = zip(outputs, outputPaths).map { ($0, $1) } + stored }
-        var metrics: [String: Double] = [:]
-        if failure == nil, let data = FileManager.default.contents(atPath: metricsPath) {
-            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw ButlerError(.invalidValue, "the metrics file the step wrote is not a JSON object of name -> number")
-            }
-            for (name, value) in object {
-                guard let number = (value as? Double) ?? (value as? Int).map(Double.init) else {
-                    throw ButlerError(.invalidValue, "metric '\(name)' written by the step is not a number")
-                }
-                metrics[name] = number
-            }
+        // A succeeded step's log is a dataset of its own; a failed step's stays in its quantum row (a log dataset
+        // would take the data ID slot that the re-run's log needs in the same RUN).
+        var stored: [(PreparedOutput, String)] = []
+        if failure == nil {
+            let logPath = staging.appendingPathComponent("-log.txt").path
+            try log.write(toFile: logPath, atomically: true, encoding: .utf8)
+            let logType = try registry.makeDatasetType(Self.logDatasetType(of: request.taskLabel), storageClass: "TextFile",
+                                                       dimensions: (outputs.first?.dataId ?? inputs.first?.ref.dataId)?.dimensions.required ?? [])
+            try registry.registerDatasetType(logType)
+            let logOutput = PreparedOutput(role: "log", type: logType, dataId: try registry.expandDataID(
+                (outputs.first?.dataId ?? inputs.first?.ref.dataId).map { $0.values.filter { logType.dimensions.names.contains($0.key) } } ?? [:],
+                dimensions: logType.dimensions.names))
+            stored = zip(outputs, outputPaths).map { ($0, $1) } + [(logOutput, logPath)]
         }
+        var metrics: [String: Double] = [:]
+        if failure == nil, let data = FileManager.default.contents(atPath: metricsPath) { metrics = try Self.parseMetrics(data) }
         let refs = try store(stored, quantum: quantum, transfer: .move, metrics: metrics) { c in
-            // The log is the last output stored; point the quantum at it.
-            try c.execute("UPDATE quantum SET log_dataset_id = (SELECT dataset_id FROM quantum_output WHERE quantum_id = ? AND role = 'log') WHERE id = ?",
-                          [.text(quantum.id.lowercasedString), .text(quantum.id.lowercasedString)])
+            if failure == nil {
+                // The log is the last output stored; point the quantum at it.
+                try c.execute("UPDATE quantum SET log_dataset_id = (SELECT dataset_id FROM quantum_output WHERE quantum_id = ? AND role = 'log') WHERE id = ?",
+                              [.text(quantum.id.lowercasedString), .text(quantum.id.lowercasedString)])
+            } else {
+                try c.execute("UPDATE quantum SET log_text = ? WHERE id = ?", [.text(Self.logTail(log)), .text(quantum.id.lowercasedString)])
+            }
         }
         return RunResult(quantumId: quantum.id, status: quantum.status, exitCode: quantum.exitCode ?? 0,
                          outputs: failure == nil ? Array(refs.dropLast()) : [], failure: failure, log: log)
+    }
+
+    /// The metrics a step wrote to `{metrics}`: a JSON object of name -> number.
+    static func parseMetrics(_ data: Data) throws -> [String: Double] {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ButlerError(.invalidValue, "the metrics file the step wrote is not a JSON object of name -> number")
+        }
+        var metrics: [String: Double] = [:]
+        for (name, value) in object {
+            guard let number = (value as? Double) ?? (value as? Int).map(Double.init) else {
+                throw ButlerError(.invalidValue, "metric '\(name)' written by the step is not a number")
+            }
+            metrics[name] = number
+        }
+        return metrics
+    }
+
+    /// The dataset type of a step's log: `<task>_log`, as in Rubin.
+    static func logDatasetType(of taskLabel: String) -> String { "\(taskLabel)_log" }
+
+    /// At most the last 64 KiB of a log (whole lines where it can), as a failed step keeps it.
+    static func logTail(_ log: String) -> String {
+        let limit = 64 * 1024
+        let bytes = Array(log.utf8)
+        guard bytes.count > limit else { return log }
+        var tail = bytes.suffix(limit)
+        if let newline = tail.firstIndex(of: 10), newline < tail.endIndex - 1 { tail = tail[(newline + 1)...] }
+        return "[... \(bytes.count - tail.count) bytes before]\n" + String(decoding: tail, as: UTF8.self)
     }
 
     /// Runs a program, waits, and returns its exit code and combined output.

@@ -9,12 +9,20 @@ public struct HeaderProvenance: Sendable {
 
     /// The cards for a dataset made by a quantum from inputs.
     public static func cards(for ref: DatasetRef, quantum: UUID?, inputs: [DatasetRef]) -> [HeaderCard] {
+        cards(id: ref.id, run: ref.run, datasetType: ref.datasetType.name, dataId: ref.dataId.required, quantum: quantum,
+              inputs: inputs.map { (id: $0.id, run: $0.run, datasetType: $0.datasetType.name) })
+    }
+
+    /// The cards from plain values, for a job that writes its outputs without a registry (a staged run).
+    /// - Parameter dataId: the required dimensions' values.
+    public static func cards(id: UUID, run: String, datasetType: String, dataId: [(String, DataIDValue)], quantum: UUID?,
+                             inputs: [(id: UUID, run: String, datasetType: String)]) -> [HeaderCard] {
         var cards = [
-            HeaderCard(keyword: "LSST BUTLER ID", value: .string(ref.id.lowercasedString), comment: "Dataset ID"),
-            HeaderCard(keyword: "LSST BUTLER RUN", value: .string(ref.run), comment: "Run collection"),
-            HeaderCard(keyword: "LSST BUTLER DATASETTYPE", value: .string(ref.datasetType.name), comment: "Dataset type"),
+            HeaderCard(keyword: "LSST BUTLER ID", value: .string(id.lowercasedString), comment: "Dataset ID"),
+            HeaderCard(keyword: "LSST BUTLER RUN", value: .string(run), comment: "Run collection"),
+            HeaderCard(keyword: "LSST BUTLER DATASETTYPE", value: .string(datasetType), comment: "Dataset type"),
         ]
-        for (dim, value) in ref.dataId.required.sorted(by: { $0.0 < $1.0 }) {
+        for (dim, value) in dataId.sorted(by: { $0.0 < $1.0 }) {
             let v: HeaderValue
             switch value { case .int(let i): v = .integer(i); case .string(let s): v = .string(s) }
             cards.append(HeaderCard(keyword: "LSST BUTLER DATAID \(dim.uppercased())", value: v, comment: "Data identifier"))
@@ -25,7 +33,7 @@ public struct HeaderProvenance: Sendable {
             for (n, input) in inputs.enumerated() {
                 cards.append(HeaderCard(keyword: "LSST BUTLER INPUT \(n) ID", value: .string(input.id.lowercasedString)))
                 cards.append(HeaderCard(keyword: "LSST BUTLER INPUT \(n) RUN", value: .string(input.run)))
-                cards.append(HeaderCard(keyword: "LSST BUTLER INPUT \(n) DATASETTYPE", value: .string(input.datasetType.name)))
+                cards.append(HeaderCard(keyword: "LSST BUTLER INPUT \(n) DATASETTYPE", value: .string(input.datasetType)))
             }
         }
         return cards

@@ -58,8 +58,12 @@ public struct Quantum: Sendable {
         return String(cString: name)
     }()
 
-    /// This machine's name, looked up once (the lookup can be slow).
-    static let hostName = ProcessInfo.processInfo.hostName
+    /// This machine's name (`gethostname`, no name service lookup: a batch job starts in milliseconds), read once.
+    static let hostName: String? = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        return String(cString: buffer)
+    }()
 
     /// The digest of the step's configuration (config file hashes and parameters), which must be the same for one
     /// task label within one RUN.

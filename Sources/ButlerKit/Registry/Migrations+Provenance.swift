@@ -102,4 +102,10 @@ extension Migrations {
         ]
         for sql in statements { try c.execute(sql) }
     }
+
+    /// v7: a failed step keeps the tail of its log in its own row (`log_text`) rather than as a `<task>_log` dataset,
+    /// which would take the data ID slot that the re-run's log needs in the same RUN.
+    static func quantumLogText(_ c: any SQLConnection) throws {
+        try c.execute("ALTER TABLE quantum ADD COLUMN log_text TEXT")
+    }
 }

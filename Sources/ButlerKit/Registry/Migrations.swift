@@ -32,6 +32,7 @@ package enum Migrations {
         Migration(name: "v4-datastore-paths", apply: datastorePaths),
         Migration(name: "v5-repository-identity", applyInContext: repositoryIdentity),
         Migration(name: "v6-dataset-copies", apply: datasetCopies),
+        Migration(name: "v7-quantum-log-text", apply: quantumLogText),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.

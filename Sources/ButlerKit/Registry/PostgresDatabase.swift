@@ -31,16 +31,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         let parsed = try PostgresURL(url)
         displayURL = parsed.display
         schema = parsed.schema
-        guard let conn = PQconnectdb(parsed.conninfo) else {
-            throw ButlerError(.database, "cannot connect to PostgreSQL at \(parsed.display): out of memory")
-        }
-        guard PQstatus(conn) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
-            PQfinish(conn)
-            throw ButlerError(.database, "cannot connect to PostgreSQL at \(parsed.display): \(message)")
-        }
+        let conn = try Self.connect(parsed.conninfo, display: parsed.display)
         connection = conn
-        butler_silence_notices(conn)
         do {
             let exists = try Self.run(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty == false
             createdSchema = !exists
@@ -48,11 +40,86 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
                 guard create else { throw ButlerError(.notARepository, "no schema '\(schema)' in the PostgreSQL database at \(parsed.display)") }
                 _ = try Self.run(conn, "CREATE SCHEMA IF NOT EXISTS \(q(schema))", [])
             }
-            _ = try Self.run(conn, "SET search_path TO \(q(schema)), public", [])
-            _ = try Self.run(conn, "SET client_min_messages TO warning", [])
+            try Self.prepareSession(conn, schema: schema)
         } catch {
             PQfinish(conn)
             throw error
+        }
+    }
+
+    /// How long connecting (or reconnecting after a lost connection) keeps trying while the server is full or
+    /// unreachable: `BUTLER_PG_CONNECT_WAIT` seconds, 300 by default.
+    static var connectWait: Double {
+        ProcessInfo.processInfo.environment["BUTLER_PG_CONNECT_WAIT"].flatMap(Double.init) ?? 300
+    }
+
+    /// Whether a failed connection is worth another try: the server is full (`too many clients`, SQLSTATE 53300, or
+    /// only reserved slots left), starting or stopping, or not answering. A refused password or a missing database
+    /// is not.
+    static func isTransient(_ message: String) -> Bool {
+        let text = message.lowercased()
+        return ["too many clients", "remaining connection slots", "too many connections", "the database system is starting up",
+                "the database system is shutting down", "connection refused", "timeout expired", "server closed the connection",
+                "connection reset", "could not receive data", "could not send data", "no route to host"].contains { text.contains($0) }
+    }
+
+    /// Connects, waiting with capped exponential backoff (and jitter, so that a crowd of jobs does not come back in
+    /// step) while the failure is transient, for at most ``connectWait`` seconds in all.
+    private static func connect(_ conninfo: String, display: String) throws -> OpaquePointer {
+        let deadline = Date().addingTimeInterval(connectWait)
+        var attempt = 0
+        while true {
+            guard let conn = PQconnectdb(conninfo) else {
+                throw ButlerError(.database, "cannot connect to PostgreSQL at \(display): out of memory")
+            }
+            if PQstatus(conn) == CONNECTION_OK {
+                butler_silence_notices(conn)
+                return conn
+            }
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            attempt += 1
+            guard isTransient(message), Date() < deadline else {
+                let waited = attempt > 1 ? " (gave up after \(attempt) attempts)" : ""
+                throw ButlerError(.database, "cannot connect to PostgreSQL at \(display): \(oneLine(message))\(waited)")
+            }
+            backoff(attempt, until: deadline)
+        }
+    }
+
+    /// Sleeps 50 ms doubling to at most 2 s, with up to 100% jitter, never past `deadline`.
+    private static func backoff(_ attempt: Int, until deadline: Date) {
+        let base = min(0.05 * pow(2, Double(min(attempt - 1, 6))), 2.0)
+        let pause = min(base * Double.random(in: 1...2), max(0, deadline.timeIntervalSinceNow))
+        usleep(UInt32(pause * 1_000_000))
+    }
+
+    /// The session settings every connection runs with.
+    private static func prepareSession(_ conn: OpaquePointer, schema: String) throws {
+        _ = try run(conn, "SET search_path TO \(q(schema)), public", [])
+        _ = try run(conn, "SET client_min_messages TO warning", [])
+    }
+
+    /// After a statement failed: when the connection itself is gone (the server restarted, a network cut), resets
+    /// it, waiting as ``connect(_:display:)`` does, and returns true so that the transaction runs again from its
+    /// start. Returns false when the connection is fine (the failure was the statement's).
+    private func recoverConnection() throws -> Bool {
+        guard PQstatus(connection) == CONNECTION_BAD else { return false }
+        let deadline = Date().addingTimeInterval(Self.connectWait)
+        var attempt = 0
+        while true {
+            PQreset(connection)
+            if PQstatus(connection) == CONNECTION_OK {
+                butler_silence_notices(connection)
+                try Self.prepareSession(connection, schema: schema)
+                return true
+            }
+            attempt += 1
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard Self.isTransient(message) || message.isEmpty, Date() < deadline else {
+                throw ButlerError(.database, "lost the connection to PostgreSQL at \(displayURL) and could not reconnect: \(oneLine(message))")
+            }
+            Self.backoff(attempt, until: deadline)
         }
     }
 
@@ -68,7 +135,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         inTransaction = true
         inWrite = true
         defer { inTransaction = false; inWrite = false; currentState = nil }
-        var attempt = 0
+        var attempt = 0, reconnects = 0
         var savepoints = false
         while true {
             let state = FailureState(savepoints: savepoints)
@@ -86,6 +153,12 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
                 _ = try Self.run(connection, "COMMIT", [])
                 return result
             } catch {
+                // A lost connection: reconnect and run the whole transaction again (what was not committed is gone
+                // with the session; a commit that did land shows up as unique-key conflicts, retried below).
+                if reconnects < 5, try recoverConnection() {
+                    reconnects += 1
+                    continue
+                }
                 _ = try? Self.run(connection, "ROLLBACK", [])
                 if !savepoints && (state.failures > 1 || state.lastState == "25P02") {
                     savepoints = true
@@ -110,14 +183,21 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         if inTransaction { return try body(PostgresConnection(conn: connection, state: currentState ?? FailureState(savepoints: false))) }
         inTransaction = true
         defer { inTransaction = false }
-        do {
-            _ = try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ", [])
-            let result = try body(PostgresConnection(conn: connection, state: FailureState(savepoints: false)))
-            _ = try Self.run(connection, "COMMIT", [])
-            return result
-        } catch {
-            _ = try? Self.run(connection, "ROLLBACK", [])
-            throw (error as? PostgresError)?.butlerError ?? error
+        var reconnects = 0
+        while true {
+            do {
+                _ = try Self.run(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ", [])
+                let result = try body(PostgresConnection(conn: connection, state: FailureState(savepoints: false)))
+                _ = try Self.run(connection, "COMMIT", [])
+                return result
+            } catch {
+                if reconnects < 5, try recoverConnection() {
+                    reconnects += 1
+                    continue
+                }
+                _ = try? Self.run(connection, "ROLLBACK", [])
+                throw (error as? PostgresError)?.butlerError ?? error
+            }
         }
     }
 

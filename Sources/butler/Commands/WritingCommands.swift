@@ -30,6 +30,7 @@ extension ButlerCommand.DefineVisits: WritingCommand {}
 extension ButlerCommand.RegisterInstrument: WritingCommand {}
 extension ButlerCommand.Put: WritingCommand {}
 extension ButlerCommand.Record: WritingCommand {}
-extension ButlerCommand.Run: WritingCommand {}
+extension ButlerCommand.Run: WritingCommand { var writes: Bool { jobs == nil } }  // a staged run opens no registry
+extension ButlerCommand.MergeStaged: WritingCommand {}
 extension ButlerCommand.Import: WritingCommand { var writes: Bool { !dryRun } }
 extension ButlerCommand.IngestZip: WritingCommand { var writes: Bool { !dryRun } }
