@@ -52,7 +52,7 @@ release: deps
 # then 20 SIGKILL crash trials per backend (scripts/crash-test.sh).
 test: deps prov-venv rubin-venv
 	$(SWIFT) build --build-tests
-	./scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
+	./scripts/with-postgres.sh ./scripts/with-slurm.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20'
 
 demo: build
