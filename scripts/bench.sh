@@ -6,7 +6,8 @@ set -euo pipefail
 BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query|provenance|lineage|interchange runs one part (BENCH_INTERCHANGE_N datasets, default 100000).
+# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange runs one part (BENCH_INTERCHANGE_N datasets, default 100000;
+# BENCH_BATCH_QUANTA staged records merged, default 1000000).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
 BACKEND=${BENCH_BACKEND:-sqlite}
@@ -199,6 +200,72 @@ echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WOR
 rm -rf "$WORK"
 fi
 
+if [ "$ONLY" = all ] || [ "$ONLY" = batch ]; then
+echo
+N=${BENCH_BATCH_QUANTA:-1000000}
+echo "== batch: $N staged quanta (3 inputs, 1 output and a log each) resolved, merged, merged again"
+# A registry with N data IDs of five dataset types (N/10 exposures x 10 detectors), made once per size.
+REG="$OUT/registry-batch-$N"
+if [ ! -f "$REG/butler.yaml" ]; then
+  t=$(measure env "$(generator_registry "$REG")" "$MAKE_REGISTRY" "$REG" $(( (N + 9) / 10 )) 10 100)
+  echo "(registry of $((N * 5)) datasets generated in ${t% *} s)"
+fi
+WORK="$OUT/batch"
+rm -rf "$WORK"; mkdir -p "$WORK"
+cp -r "$REG" "$WORK/repo"
+"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null
+r=$(measure "$BUTLER" resolve-inputs "$WORK/repo" "$WORK/jobs.jsonl" --input raw=raw --input bias=postISRCCD --input flat=calexpBackground \
+      --output out=benchOutput --collections bench/all)
+awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "resolve-inputs, %d jobs of 3 inputs: %.2f s (%.0f jobs/s), peak RSS %.1f MB\n", n, s, n / s, m / 1024 }'
+# A staged run around /bin/true (job 1 of a jobs file without outputs): what each batch job pays for its provenance.
+"$BUTLER" resolve-inputs "$WORK/repo" "$WORK/noop.jsonl" --input raw=raw --collections bench/all --where "exposure = $(sed -n 2p "$WORK/jobs.jsonl" | grep -o '"exposure":[0-9]*' | cut -d: -f2) AND detector = 0" >/dev/null
+echo "staged butler run around /bin/true: $(median_ms 20 "$BUTLER" run "$WORK/repo" --jobs "$WORK/noop.jsonl" --job 1 --run bench/noop --task noop --staging "$WORK/noop-staging" -- /bin/true) ms (median of 20)"
+# N staged records as N jobs would leave them (written directly, which is faster than running N jobs here).
+t0=$(date +%s)
+python3 - "$WORK/jobs.jsonl" "$WORK/repo/staged" <<'PY'
+import hashlib, json, os, sys, uuid, time
+jobs_path, area = sys.argv[1], sys.argv[2]
+os.makedirs(area, exist_ok=True)
+env = {"id": "e" * 64, "packages": {f"pkg{i}": "1.0" for i in range(50)}, "code_commit": None, "code_dirty": None, "executable_hash": None}
+config = {"hash": hashlib.sha256(b"a: 1\n").hexdigest(), "format": "yaml", "content": "a: 1\n", "encoding": None}
+payload = b"fake output\n"
+payload_sum = hashlib.sha256(payload).hexdigest()
+log = b"step done\n"
+log_sum = hashlib.sha256(log).hexdigest()
+t = time.time_ns()
+with open(jobs_path) as f:
+    header = json.loads(f.readline())
+    types = dict(header["dataset_types"])
+    types["benchStep_log"] = {"storage_class": "TextFile", "dimensions": types["benchOutput"]["dimensions"]}
+    for line in f:
+        job = json.loads(line)
+        q = str(uuid.uuid4())
+        out, lg = str(uuid.uuid4()), str(uuid.uuid4())
+        d = os.path.join(area, q)
+        os.mkdir(d)
+        with open(os.path.join(d, "out.dat"), "wb") as o: o.write(payload)
+        with open(os.path.join(d, "log.txt"), "wb") as o: o.write(log)
+        data_id = job["outputs"][0]["data_id"]
+        step = {"id": q, "task_label": "benchStep", "run": "bench/batch", "data_id": ",".join(f"{k}={v}" for k, v in sorted(job["data_id"].items())),
+                "host": "node1", "user_name": "bench", "command": "step", "start_time": t, "end_time": t + 1000, "status": "succeeded", "exit_code": 0,
+                "environment_id": env["id"], "config_digest": "d" * 64, "log_dataset_id": lg, "configs": {"step.yaml": config["hash"]},
+                "parameters": {"mode": "bench"}, "inputs": [{"dataset_id": i["id"], "role": i["role"]} for i in job["inputs"]],
+                "outputs": [{"dataset_id": out, "role": "out"}, {"dataset_id": lg, "role": "log"}]}
+        record = {"format": "butler-staged-quantum", "version": 1, "job": job["job"], "jobs_file": jobs_path, "step": step, "environment": env,
+                  "configs": [config], "failure": None, "metrics": {"seeing": 0.8}, "inputs": job["inputs"], "dataset_types": types,
+                  "outputs": [{"role": "out", "id": out, "dataset_type": "benchOutput", "data_id": data_id, "file": "out.dat", "size": len(payload), "sha256": payload_sum},
+                              {"role": "log", "id": lg, "dataset_type": "benchStep_log", "data_id": data_id, "file": "log.txt", "size": len(log), "sha256": log_sum}]}
+        with open(os.path.join(d, "quantum.json"), "w") as o: json.dump(record, o)
+PY
+echo "($N staged records written in $(( $(date +%s) - t0 )) s)"
+r=$(measure "$BUTLER" merge-staged "$WORK/repo")
+awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "merge-staged, %d quanta (%d datasets, files hard-linked and checksummed): %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", n, 2 * n, s, n / s, m / 1024 }'
+grep -v '^$' "$OUT/cmd.err" | head -3 || true
+echo "  registered: $(count_rows "$WORK/repo" quantum) steps, $(count_rows "$WORK/repo" quantum_input) input edges"
+r=$(measure "$BUTLER" merge-staged "$WORK/repo")
+echo "merge-staged again (nothing left): ${r% *} s"
+rm -rf "$WORK"
+fi
 if [ "$ONLY" = all ] || [ "$ONLY" = lineage ]; then
 echo
 REL="$OUT/release-1m"

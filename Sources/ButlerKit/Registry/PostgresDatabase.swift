@@ -53,14 +53,21 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         ProcessInfo.processInfo.environment["BUTLER_PG_CONNECT_WAIT"].flatMap(Double.init) ?? 300
     }
 
-    /// Whether a failed connection is worth another try: the server is full (`too many clients`, SQLSTATE 53300, or
-    /// only reserved slots left), starting or stopping, or not answering. A refused password or a missing database
-    /// is not.
-    static func isTransient(_ message: String) -> Bool {
+    /// Whether a failed first connection is worth another try: the server is full (`too many clients`, SQLSTATE
+    /// 53300, or only reserved slots left), or starting or stopping. A server that is not there, a refused password
+    /// or a missing database fails at once.
+    static func isFull(_ message: String) -> Bool {
         let text = message.lowercased()
         return ["too many clients", "remaining connection slots", "too many connections", "the database system is starting up",
-                "the database system is shutting down", "connection refused", "timeout expired", "server closed the connection",
-                "connection reset", "could not receive data", "could not send data", "no route to host"].contains { text.contains($0) }
+                "the database system is shutting down", "the database system is in recovery mode"].contains { text.contains($0) }
+    }
+
+    /// Whether a connection that was working and is lost is worth waiting for: the server full or restarting, or
+    /// not answering for a while (a restart, a network cut).
+    static func isTransient(_ message: String) -> Bool {
+        let text = message.lowercased()
+        return isFull(message) || ["connection refused", "timeout expired", "server closed the connection", "connection reset",
+                                   "could not receive data", "could not send data", "no route to host"].contains { text.contains($0) }
     }
 
     /// Connects, waiting with capped exponential backoff (and jitter, so that a crowd of jobs does not come back in
@@ -79,7 +86,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
             let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(conn)
             attempt += 1
-            guard isTransient(message), Date() < deadline else {
+            guard isFull(message), Date() < deadline else {
                 let waited = attempt > 1 ? " (gave up after \(attempt) attempts)" : ""
                 throw ButlerError(.database, "cannot connect to PostgreSQL at \(display): \(oneLine(message))\(waited)")
             }
