@@ -38,7 +38,13 @@ struct MakeRegistry {
             let slice = exposureIds[min(k * perRun, exposures)..<min((k + 1) * perRun, exposures)]
             let dataIds = slice.flatMap { e in (0..<detectors).map { d in [DataIDValue.string(instrument), .int(d), .int(e)] } }
             for t in types {
-                try r.insertDatasetsUnchecked(t, run: run, dataIds: dataIds, idGenerationMode: .unique)
+                let ids = try r.insertDatasetsUnchecked(t, run: run, dataIds: dataIds, idGenerationMode: .unique)
+                // BENCH_FILE_RECORDS=1: each dataset gets a file record (a path only; no file is written), so that
+                // commands that hand out input paths (resolve-inputs) can be measured.
+                if ProcessInfo.processInfo.environment["BENCH_FILE_RECORDS"] == "1" {
+                    try r.insertRowsUnchecked("file_datastore_records", columns: ["dataset_id", "component", "path", "storage_class", "file_size"],
+                                              rows: ids.map { [.text($0), .text(""), .text("\(run)/\(t)/\($0).fits"), .text("ExposureF"), .integer(1)] })
+                }
             }
         }
         // Newest runs first in the chain, as reprocessing chains are.

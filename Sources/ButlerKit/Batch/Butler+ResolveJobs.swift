@@ -56,13 +56,35 @@ extension Butler {
         _ = try registry.forEachDataset(query) { found.append($0.ref) }
         found.sort { $0.dataId.required.map(\.1) .lexicographicallyPrecedes($1.dataId.required.map(\.1)) }
 
+        // Other inputs that are not calibrations and whose dimensions the jobs' data IDs give are found with one
+        // query each and matched in memory; the others (calibrations, looked up by time) one job at a time.
+        let firstDims = Set(types[first.datasetType]!.dimensions.names)
+        var bulk: [String: [String: DatasetRef]] = [:]
+        for input in request.inputs.dropFirst() where bulk[input.datasetType] == nil {
+            let type = types[input.datasetType]!
+            guard !type.isCalibration, Set(type.dimensions.names).isSubset(of: firstDims) else { continue }
+            var q = DatasetQuery()
+            q.datasetTypes = [input.datasetType]
+            q.collections = request.collections
+            q.findFirst = true
+            var index: [String: DatasetRef] = [:]
+            _ = try registry.forEachDataset(q) { index[Self.jobKey($0.ref.dataId.values, type.dimensions.required)] = $0.ref }
+            bulk[input.datasetType] = index
+        }
+
         var jobs: [JobsFile.Job] = []
         for ref in found {
             let text = ref.dataId.values.mapValues(\.description)
             var inputs: [(String, DatasetRef)] = [(first.role, ref)]
             var missing: String?
             for input in request.inputs.dropFirst() {
-                guard let other = try registry.findDataset(input.datasetType, dataId: text, collections: request.collections) else {
+                let other: DatasetRef?
+                if let index = bulk[input.datasetType] {
+                    other = index[Self.jobKey(ref.dataId.values, types[input.datasetType]!.dimensions.required)]
+                } else {
+                    other = try registry.findDataset(input.datasetType, dataId: text, collections: request.collections)
+                }
+                guard let other else {
                     missing = "no '\(input.datasetType)' for \(input.role)"
                     break
                 }
@@ -99,5 +121,10 @@ extension Butler {
         }
         try JobsFile(header: header, jobs: jobs).write(to: path)
         return jobs.count
+    }
+
+    /// The values of some dimensions of a data ID, as one key.
+    private static func jobKey(_ values: [String: DataIDValue], _ dimensions: [String]) -> String {
+        dimensions.map { values[$0]?.description ?? "" }.joined(separator: "\u{1}")
     }
 }
