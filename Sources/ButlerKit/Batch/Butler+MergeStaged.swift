@@ -63,13 +63,21 @@ extension Butler {
                 var names: [String] = []
                 while names.count < max(1, options.batchSize), let entry = readdir(directory) {
                     let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    if name.hasPrefix(StagedMerger.removedPrefix) {
+                        // A merged folder whose removal was interrupted.
+                        try? FileManager.default.removeItem(at: area.appendingPathComponent(name))
+                        continue
+                    }
                     guard UUID(uuidString: name) != nil else { continue }  // `duplicates`, dot names, anything else
                     names.append(name)
                 }
                 if names.isEmpty { break }
                 try merger.merge(names.sorted(), into: &summary)
                 for (file, jobs) in merger.jobOutcomes {
-                    for (job, ok) in jobs { (ok ? { succeededJobs.insert("\(file)\t\(job)") } : { failedJobs.insert("\(file)\t\(job)") })() }
+                    for (job, ok) in jobs {
+                        let key = "\(file)\t\(job)"
+                        if ok { succeededJobs.insert(key) } else { failedJobs.insert(key) }
+                    }
                 }
                 merger.jobOutcomes = [:]
             }
@@ -143,6 +151,18 @@ final class StagedMerger {
 
     func folder(_ name: String) -> URL { area.appendingPathComponent(name) }
 
+    /// The name a merged record's folder is renamed to before it is deleted.
+    static let removedPrefix = ".merged-"
+
+    /// Removes a merged record's folder: first renamed aside in one step, so that a merge killed while deleting
+    /// never leaves a folder that looks like a job still running (its files but no `quantum.json`); the next merge
+    /// deletes what is left of it.
+    func removeMerged(_ name: String) {
+        let aside = area.appendingPathComponent(Self.removedPrefix + name)
+        let target = rename(folder(name).path, aside.path) == 0 ? aside : folder(name)
+        try? FileManager.default.removeItem(at: target)
+    }
+
     func reject(_ name: String, _ file: String? = nil, _ reason: String, _ summary: inout MergeSummary) {
         summary.rejected += 1
         report("\(folder(name).appendingPathComponent(file ?? StagedQuantum.fileName).path): \(reason)")
@@ -184,7 +204,7 @@ final class StagedMerger {
         records = records.filter { name, record in
             guard present.contains(record.step.id.lowercasedString) else { return true }
             summary.alreadyMerged += 1
-            try? FileManager.default.removeItem(at: folder(name))
+            removeMerged(name)
             return false
         }
         let knownInputs = try registry.database.read { c in try registry.presentDatasets(records.flatMap { $0.1.inputs.map(\.id) }, in: c) }
@@ -382,7 +402,7 @@ final class StagedMerger {
         }
         try butler.publish(staged)
         for candidate in candidates where !rejected.contains(candidate.name) {
-            try? FileManager.default.removeItem(at: folder(candidate.name))
+            removeMerged(candidate.name)
             summary.steps += 1
             if candidate.record.step.status == "succeeded" { summary.succeeded += 1 } else { summary.failed += 1 }
             summary.datasets += candidate.outputs.count

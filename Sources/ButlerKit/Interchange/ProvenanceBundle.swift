@@ -122,7 +122,7 @@ extension ProvenanceBundle {
         do {
             bundle = try decoder.decode(ProvenanceBundle.self, from: data)
         } catch {
-            throw ButlerError(.invalidValue, "\(source): not a butler provenance file (\(Self.describe(error)))")
+            throw ButlerError(.invalidValue, "\(source): not a butler provenance file (\(describeDecoding(error)))")
         }
         guard bundle.format == "butler-provenance" else {
             throw ButlerError(.invalidValue, "\(source): format '\(bundle.format)' is not butler-provenance")
@@ -131,19 +131,6 @@ extension ProvenanceBundle {
             throw ButlerError(.invalidValue, "\(source): provenance format version \(bundle.version) is newer than this butler reads (1)")
         }
         return bundle
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\(key.stringValue)' at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        case DecodingError.dataCorrupted(let context):
-            return context.debugDescription
-        default:
-            return String(describing: error)
-        }
     }
 }
 
