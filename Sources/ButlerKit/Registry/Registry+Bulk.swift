@@ -46,8 +46,15 @@ extension Registry {
     }
 
     /// Refreshes the query planner's statistics after a bulk load (PostgreSQL's ANALYZE; SQLite plans without them).
+    ///
+    /// Only this registry's tables: a bare `ANALYZE` in a transaction locks every table of every schema in the
+    /// database at once, and runs out of PostgreSQL's shared lock table when many registries share one server.
     package func analyzeAfterBulkLoad() throws {
         guard database.dialect.engine == .postgresql else { return }
-        try database.write { c in try c.execute("ANALYZE") }
+        try database.write { c in
+            let tables = try c.tableNames()
+            guard !tables.isEmpty else { return }
+            try c.execute("ANALYZE " + tables.map(c.dialect.quote).joined(separator: ", "))
+        }
     }
 }
