@@ -15,7 +15,7 @@ OUT=${BENCH_OUT:-bench-out}
 if [ "$BACKEND" = postgresql ]; then
   OUT="$OUT/postgresql"
   # The server is a throwaway one: registries made by an earlier run are gone with it.
-  rm -rf "$OUT/registry-1m" "$OUT/release-1m"
+  rm -rf "$OUT/registry-1m" "$OUT/release-1m" "$OUT"/registry-batch-*
 fi
 # A new repository at $1, on the backend under test.
 create_repo() {
@@ -161,40 +161,60 @@ fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = provenance ]; then
 echo
-echo "== provenance recording"
-REG="$OUT/registry-1m"
-[ -f "$REG/butler.yaml" ] || env "$(generator_registry "$REG")" "$MAKE_REGISTRY" "$REG" 20000 10 300 >/dev/null
+N=${BENCH_RECORD_QUANTA:-1000000}
+echo "== provenance recording: butler record of $N quanta (3 inputs, 1 output each, shared environment and config)"
+# The same registry as the batch benchmark's (N data IDs of five dataset types), made once per size.
+REG="$OUT/registry-batch-$N"
+if [ ! -f "$REG/butler.yaml" ]; then
+  t=$(measure env "$(generator_registry "$REG")" BENCH_FILE_RECORDS=1 "$MAKE_REGISTRY" "$REG" $(( (N + 9) / 10 )) 10 100)
+  echo "(registry of $((N * 5)) datasets generated in ${t% *} s)"
+fi
 WORK="$OUT/provenance"
 rm -rf "$WORK"; mkdir -p "$WORK"
 cp -r "$REG" "$WORK/repo"
-"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null
+"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null 2>&1 || true
 for t in raw postISRCCD calexpBackground; do
-  "$BUTLER" query-datasets "$WORK/repo" "$t" --collections bench/all --format csv --limit 100000 > "$WORK/$t.csv"
+  "$BUTLER" query-datasets "$WORK/repo" "$t" --collections bench/all --format csv --limit "$N" > "$WORK/$t.csv"
 done
 echo "fake output" > "$WORK/output.dat"
-python3 - "$WORK" "${BENCH_RECORD_QUANTA:-100000}" <<'PY'
+# The same quanta as one JSON document (spec.json) and as JSON Lines (spec.jsonl, a header line then a quantum a line),
+# written a quantum at a time.
+python3 - "$WORK" "$N" <<'PY'
 import csv, json, sys
-work = sys.argv[1]
-limit = int(sys.argv[2])
+work, limit = sys.argv[1], int(sys.argv[2])
 ids = {}
 for t in ["raw", "postISRCCD", "calexpBackground"]:
     with open(f"{work}/{t}.csv") as f:
         for row in csv.DictReader(f):
             ids.setdefault((row["detector"], row["exposure"]), {})[t] = row["id"]
-quanta = []
-for (det, exp), inputs in list(ids.items())[:limit]:
-    quanta.append({"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)},
-                   "environment": "stack", "configs": ["step.yaml"], "parameters": {"mode": "bench"},
-                   "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
-                   "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "direct", "file": "output.dat",
-                                "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)}}]})
-spec = {"run": "bench/provenance", "environments": {"stack": {"packages": {f"pkg{i}": "1.0" for i in range(50)}}},
-        "configs": {"step.yaml": {"content": "a: 1\n"}}, "quanta": quanta}
-json.dump(spec, open(f"{work}/spec.json", "w"))
-print(f"spec: {len(quanta)} quanta, {sum(len(q['inputs']) for q in quanta)} inputs")
+header = {"run": "bench/provenance", "environments": {"stack": {"packages": {f"pkg{i}": "1.0" for i in range(50)}}},
+          "configs": {"step.yaml": {"content": "a: 1\n"}}}
+n = 0
+with open(f"{work}/spec.json", "w") as doc, open(f"{work}/spec.jsonl", "w") as lines:
+    doc.write(json.dumps(header)[:-1] + ', "quanta": [\n')
+    # Its own RUN: on PostgreSQL a copied repository shares its registry.
+    lines.write(json.dumps(dict(header, run="bench/provenance-lines")) + "\n")
+    for (det, exp), inputs in list(ids.items())[:limit]:
+        q = json.dumps({"task": "benchStep", "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)},
+                        "environment": "stack", "configs": ["step.yaml"], "parameters": {"mode": "bench"},
+                        "inputs": [{"role": r, "dataset": i} for r, i in inputs.items()],
+                        "outputs": [{"role": "out", "dataset_type": "benchOutput", "transfer": "direct", "file": "output.dat",
+                                     "data_id": {"instrument": "BenchCam", "detector": int(det), "exposure": int(exp)}, "metrics": {"seeing": 0.8}}]})
+        doc.write(("," if n else "") + q + "\n")
+        lines.write(q + "\n")
+        n += 1
+    doc.write("]}\n")
+print(f"(spec: {n} quanta, {sum(len(v) for v in list(ids.values())[:limit])} inputs; {__import__('os').path.getsize(work + '/spec.json') >> 20} MB of JSON)")
 PY
+cp -r "$WORK/repo" "$WORK/repo-lines"
 r=$(measure "$BUTLER" record "$WORK/repo" "$WORK/spec.json")
-awk -v n="${BENCH_RECORD_QUANTA:-100000}" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, %d quanta (3 inputs, 1 output each, shared environment and config): %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
+awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, JSON document: %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", s, n / s, m / 1024 }'
+grep -v '^$' "$OUT/cmd.err" | head -3 || true
+r=$(measure "$BUTLER" record "$WORK/repo-lines" "$WORK/spec.jsonl")
+awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, JSON Lines:    %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", s, n / s, m / 1024 }'
+grep -v '^$' "$OUT/cmd.err" | head -3 || true
+echo "  registered: $(count_rows "$WORK/repo" quantum) steps, $(count_rows "$WORK/repo" quantum_input) input edges"
+rm -rf "$WORK/repo-lines"
 rm -rf "$WORK/small"; create_repo "$WORK/small" >/dev/null
 echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WORK/small" --run bench/noop --task noop -- /bin/true) ms (median of 10)"
 rm -rf "$WORK"
@@ -213,7 +233,7 @@ fi
 WORK="$OUT/batch"
 rm -rf "$WORK"; mkdir -p "$WORK"
 cp -r "$REG" "$WORK/repo"
-"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null
+"$BUTLER" register-dataset-type "$WORK/repo" benchOutput ExposureF instrument detector exposure >/dev/null 2>&1 || true
 r=$(measure "$BUTLER" resolve-inputs "$WORK/repo" "$WORK/jobs.jsonl" --input raw=raw --input bias=postISRCCD --input flat=calexpBackground \
       --output out=benchOutput --collections bench/all)
 awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "resolve-inputs, %d jobs of 3 inputs: %.2f s (%.0f jobs/s), peak RSS %.1f MB\n", n, s, n / s, m / 1024 }'

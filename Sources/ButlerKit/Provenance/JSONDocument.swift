@@ -59,6 +59,16 @@ package struct JSONDocumentParser {
         return value
     }
 
+    /// Parses one value that fills the whole of `bytes`, as if nested `depth` levels deep in a larger text (a
+    /// piece of a document read in chunks; see ``JSONStreamReader``).
+    static func parse(_ bytes: [UInt8], depth: Int) throws(SyntaxError) -> JSONValue {
+        var parser = JSONDocumentParser(bytes: bytes)
+        let value = try parser.value(depth: depth)
+        parser.skipSpace()
+        if parser.offset < bytes.count { throw parser.error("unexpected text after the JSON value") }
+        return value
+    }
+
     private let bytes: [UInt8]
     private var offset = 0
 

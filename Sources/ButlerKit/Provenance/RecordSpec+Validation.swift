@@ -23,20 +23,24 @@ struct RecordSpecValidator {
 
     init(source: String) { self.source = source }
 
-    private func fail(_ path: String, _ why: String) -> ButlerError { ButlerError(.invalidValue, "\(source): \(path): \(why)") }
+    private func fail(_ path: String, _ why: String) -> ButlerError { ButlerError(.invalidValue, "\(source): \(RecordSpecValidator.trimmed(path)): \(why)") }
+
+    /// A path without the `: ` that ends a JSON Lines line's own path (`line 5: `).
+    static func trimmed(_ path: String) -> String { path.hasSuffix(": ") ? String(path.dropLast(2)) : path }
 
     // Paths are autoclosures: they are built only for an error message, not for each of a million values.
 
     /// `path.key`, or `path["odd key"]` for a key that is not a plain word.
     private func member(_ path: String, _ key: String) -> String {
         let plain = !key.isEmpty && key.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
-        if plain { return path.isEmpty ? key : "\(path).\(key)" }
-        return "\(path)[\(escapedForMessage(key))]"
+        if plain { return path.isEmpty || path.hasSuffix(": ") ? path + key : "\(path).\(key)" }
+        return "\(Self.trimmed(path))[\(escapedForMessage(key))]"
     }
 
-    mutating func document(_ value: JSONValue) throws -> [String: any Sendable] {
-        guard case .object = value else { throw ButlerError(.invalidValue, "\(source): expected a JSON object at the top level, found \(value.kind)") }
-        let top = try object(value, "", keys: ["run", "collections", "environments", "configs", "quanta"])
+    /// The top-level members other than the quanta: `run`, `collections`, `environments`, `configs` (a document's
+    /// top level also admits `quanta`, which is read separately, quantum by quantum).
+    mutating func header(_ top: [String: JSONValue], keys: Set<String>) throws -> [String: any Sendable] {
+        _ = try object(.object(top), "", keys: keys)
         var result: [String: any Sendable] = [:]
         if let run = top["run"] { result["run"] = try string(run, "run") }
         if let list = top["collections"] {
@@ -87,22 +91,16 @@ struct RecordSpecValidator {
             }
             result["configs"] = out
         }
-        guard let quanta = top["quanta"] else { throw fail("quanta", "missing (a list of quanta)") }
-        let list = try array(quanta, "quanta")
-        if list.isEmpty { throw fail("quanta", "empty list") }
-        var out: [any Sendable] = []
-        out.reserveCapacity(list.count)
-        for (i, q) in list.enumerated() { out.append(try quantum(q, "quanta[\(i)]")) }
-        result["quanta"] = out
         return result
     }
 
-    private static let quantumKeys: Set<String> = ["task", "run", "data_id", "parameters", "environment", "configs", "status", "exit_code",
+    static let quantumKeys: Set<String> = ["task", "run", "data_id", "parameters", "environment", "configs", "status", "exit_code",
                                                    "command", "host", "user", "start", "end", "inputs", "outputs"]
     private static let inputKeys: Set<String> = ["role", "output", "dataset"]
     private static let outputKeys: Set<String> = ["name", "role", "dataset_type", "data_id", "file", "metrics", "transfer"]
 
-    private mutating func quantum(_ value: JSONValue, _ path: @autoclosure () -> String) throws -> [String: any Sendable] {
+    /// One quantum; `path` is where it is (`quanta[3]`, or `line 5: ` in JSON Lines).
+    mutating func quantum(_ value: JSONValue, _ path: @autoclosure () -> String) throws -> [String: any Sendable] {
         let q = try object(value, path(), keys: Self.quantumKeys)
         var result: [String: any Sendable] = [:]
         for key in ["task", "run", "environment", "status", "command", "host", "user"] {

@@ -97,7 +97,7 @@ extension Registry {
     }
 
     /// What differs between a quantum's config and the one recorded for its task label in a run.
-    private func configDifferences(_ quantum: Quantum, run: Int64, in c: any SQLConnection) throws -> String {
+    package func configDifferences(_ quantum: Quantum, run: Int64, in c: any SQLConnection) throws -> String {
         guard let previous = try c.queryOne("SELECT id FROM quantum WHERE run_id = ? AND task_label = ? ORDER BY start_time LIMIT 1",
                                             [.integer(run), .text(quantum.taskLabel)])?[0].string else { return "config digests differ" }
         var old: [String: String] = [:], oldParams: [String: String] = [:]
