@@ -42,5 +42,20 @@ struct ProvenanceCLITests {
         #expect(missingInput.exitCode == 1)
         #expect(missingInput.stderr.contains("00000000-0000-0000-0000-000000000000"))
         #expect(try runButler(["record", repo, dir.path("missing.json")]).exitCode == 1)
+
+        // record: JSON Lines on standard input, ids as JSON; relative paths against the working folder.
+        let lines = [
+            #"{"run": "u/lines", "collections": ["LATISS/raw/all"]}"#,
+            #"{"task": "isr", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}, "inputs": [{"role": "raw", "dataset": "raw:\#(dataId)"}], "#
+                + #""outputs": [{"dataset_type": "postISRCCD", "file": "\#(fixture("lsst/latiss-AT_O_20230321_000053.fits"))", "data_id": {"instrument": "LATISS", "detector": 0, "exposure": 2023032100053}}]}"#,
+        ]
+        let recorded = try runButler(["record", repo, "-", "--format", "json", "--batch-size", "1"], stdin: lines.joined(separator: "\n") + "\n")
+        #expect(recorded.exitCode == 0, "\(recorded.stderr)")
+        let ids = (try JSONSerialization.jsonObject(with: Data(recorded.stdout.utf8)) as? [String: Any])?["quanta"] as? [String]
+        #expect(ids?.count == 1)
+        let bad = try runButler(["record", repo, "-"], stdin: lines[0] + "\n" + #"{"task": "isr", "exit_code": "x"}"# + "\n")
+        #expect(bad.exitCode == 1)
+        #expect(bad.stderr.contains("standard input: line 2: exit_code: \"x\" is a string, expected a 32-bit integer"), "\(bad.stderr)")
+        #expect(try runButler(["record", repo, "-", "--batch-size", "0"], stdin: "").exitCode == 2)
     }
 }
