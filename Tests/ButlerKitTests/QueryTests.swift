@@ -27,7 +27,7 @@ struct QueryTests {
         let dir = TemporaryDirectory()
         let butler = try Self.repository(dir)
         #expect(try exposures(butler, "instrument = 'LATISS'") == [2023032100053, 2024062400106])
-        #expect(try exposures(butler, "instrument != 'LATISS' AND instrument <> 'LSSTCam' AND NOT instrument = 'DECam'") == [904024, 1038843, 2024110800266])
+        #expect(try exposures(butler, "instrument != 'LATISS' AND instrument != 'LSSTCam' AND NOT instrument = 'DECam'") == [904024, 1038843, 2024110800266])
         #expect(try exposures(butler, "exposure > 2025000000000 OR exposure < 200000") == [160496, 2025041500060, 2025042500031, 2025060900578])
         #expect(try exposures(butler, "exposure % 2 = 1 AND instrument = 'LSSTCam'") == [2025042500031])
         #expect(try exposures(butler, "exposure - 1 = 229387") == [229388])
@@ -51,7 +51,7 @@ struct QueryTests {
         #expect(try exposures(butler, "exposure.observation_type = 'science' AND day_obs > 20240000") == [2024110800266, 2025060900578])
         #expect(try exposures(butler, "visit = 2025060900578") == [2025060900578], "raw relates to visit through visit_definition")
         #expect(try exposures(butler, "visit.day_obs = 20250609") == [2025060900578])
-        #expect(try exposures(butler, "exposure.timespan.begin > T'2025-04-20' AND exposure.timespan.end < T'mjd/60800/tai'") == [2025042500031])
+        #expect(try exposures(butler, "exposure.timespan.begin > T'2025-04-20' AND exposure.timespan.end < T'mjd/60800.0/tai'") == [2025042500031])
         #expect(try exposures(butler, "exposure.timespan OVERLAPS (T'2013-09-01T06:00:00', T'2013-09-01T06:05:00')") == [229388])
         #expect(try exposures(butler, "(T'2013-01-01', T'2014-01-01') OVERLAPS exposure.timespan") == [229388, 904024])
         #expect(try exposures(butler, "exposure.timespan.begin IN (T'2008-01-01', T'2009-01-01')") == [1038843])
@@ -72,7 +72,7 @@ struct QueryTests {
         ("exposure = :missing", 11, "no value for :missing"),
         ("exposure.timespan.begin > T'yesterday'", 26, "invalid time literal"),
         ("instrument = 'x' exposure", 17, "expected AND, OR"),
-        ("exposure IN (5..1)", 13, "empty range"),
+        ("exposure IN (5..1)", 13, "ends before it starts"),
         ("'unterminated", 0, "unterminated string"),
         ("exposure + 1", 9, "expected a condition"),
         ("tract = 1", 0, "not related"),

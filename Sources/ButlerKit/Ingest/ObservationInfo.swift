@@ -44,6 +44,22 @@ public struct ObservationInfo: Sendable, Hashable {
     public var azimuth: Double?
     /// Zenith angle at the start, degrees.
     public var zenithAngle: Double?
+    /// Whether the detector saw sky photons; nil when not known. By default (as in Rubin's metadata translators) true
+    /// for science and object exposures, false for bias and dark, unknown for the rest.
+    public var canSeeSky: Bool? {
+        get {
+            if let explicitCanSeeSky { return explicitCanSeeSky }
+            switch observationType?.lowercased() {
+            case "science", "object": return true
+            case "bias", "dark": return false
+            default: return nil
+            }
+        }
+        set { explicitCanSeeSky = newValue }
+    }
+    private var explicitCanSeeSky: Bool?
+    /// Whether some of the content was simulated (Rubin's translators: false unless the header says so).
+    public var hasSimulatedContent = false
     /// The observatory's day_obs offset from TAI midnight in seconds (Rubin: -12 h).
     public var dayObsOffsetSeconds: Int64
 

@@ -1,6 +1,6 @@
 /// A recursive-descent parser for Rubin's `--where` grammar. Precedence, low to high:
 /// `OR` < `AND` < `NOT` < `OVERLAPS` < `= !=` < `< <= > >=` < `+ -` < `* / %` < unary `+ -`.
-/// (Rubin binds `NOT` tightest, which makes `NOT band = 'g'` an error; here it negates the comparison, as in SQL.)
+/// `NOT band = 'g'` negates the comparison, as in SQL and as Rubin reads it.
 ///
 /// Long flat lists stay flat: `a OR b OR ...` and `a AND b AND ...` become one ``Expression/logical(_:_:column:)``
 /// node and `a + b - ...` one ``Expression/sum(_:column:)``, so a list of any length costs no depth. Nesting is
@@ -46,6 +46,7 @@ struct Parser {
     func describe(_ token: Token) -> String {
         switch token.kind {
         case .identifier(let s): return "'\(s)'"
+        case .range(let a, let b, let stride): return "\(a)..\(b)" + (stride.map { ":\($0)" } ?? "")
         case .integer(let i): return "\(i)"
         case .float(let d): return "\(d)"
         case .string(let s): return "'\(s)'"
@@ -160,29 +161,40 @@ struct Parser {
         return left
     }
 
+    /// `( item, ... )` after IN. As in Rubin's grammar, an item is a literal (a number, a signed number, a string, a
+    /// time, a range), a name without dots, a bind value or a function call (`UUID('...')`): not an expression.
     mutating func parseInList() throws(ExpressionError) -> [Expression.InItem] {
         try expect("(", "'(' after IN")
         var items: [Expression.InItem] = []
         var h = 1
         if isSymbol(")") { throw error("expected at least one value in the IN list") }
         while true {
-            let column = current.column
-            if case .integer(let a) = current.kind, position + 1 < tokens.count, tokens[position + 1].kind == .symbol("..") {
-                advance(); advance()
-                guard case .integer(let b) = current.kind else { throw error("expected an integer after '..'") }
+            let token = current
+            switch token.kind {
+            case .range(let a, let b, let stride):
+                // Rubin: an inclusive a..b is Python's range(a, b + 1), which may be empty but not run backwards.
+                guard b + 1 >= a else { throw error("range \(a)..\(b) ends before it starts (its stop must be at least start - 1)", at: token.column) }
                 advance()
-                var stride = 1
-                if isSymbol(":") {
-                    advance()
-                    guard case .integer(let s) = current.kind, s >= 1 else { throw error("expected a stride of at least 1 after ':'") }
-                    stride = s
-                    advance()
+                items.append(.range(a, b, stride: stride ?? 1, column: token.column))
+            case .symbol("-"), .symbol("+"):
+                let negate = isSymbol("-")
+                advance()
+                switch current.kind {
+                case .integer(let v): items.append(.value(.literal(.integer(negate ? -v : v), column: token.column)))
+                case .float(let v): items.append(.value(.literal(.float(negate ? -v : v), column: token.column)))
+                default: throw error("expected a number after '\(negate ? "-" : "+")' in the IN list")
                 }
-                guard b >= a else { throw error("empty range \(a)..\(b): the end is before the start", at: column) }
-                items.append(.range(a, b, stride: stride, column: column))
-            } else {
-                items.append(.value(try parseAdditive()))
+                advance()
+            case .integer, .float, .string, .time, .bind:
+                items.append(.value(try parsePrimary()))
+            case .identifier(let name) where !name.contains("."):
+                let e = try parsePrimary()
                 h = max(h, height)
+                items.append(.value(e))
+            case .identifier(let name):
+                throw error("an IN list holds values, names without dots and bind values, not '\(name)'; write \(name) = x OR \(name) = y instead")
+            default:
+                throw error("expected a value, a range, a name or a bind value in the IN list, found \(describe(token))")
             }
             if isSymbol(",") { advance(); continue }
             try expect(")", "',' or ')' in the IN list")
@@ -251,8 +263,14 @@ struct Parser {
         case .string(let v): advance(); height = 1; return .literal(.string(v), column: token.column)
         case .time(let v): advance(); height = 1; return .literal(.time(v), column: token.column)
         case .bind(let name): advance(); height = 1; return .bind(name, column: token.column)
-        case .identifier(let first):
+        case .range(let a, let b, let stride):
+            let text = "\(a)..\(b)" + (stride.map { ":\($0)" } ?? "")
+            throw error("a range (\(text)) can only be an item of an IN list: x IN (\(text))")
+        case .identifier(let word):
             advance()
+            let dotted = word.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let first = dotted[0]
+            if isSymbol("("), dotted.count > 1 { throw error("a function name has no dots: '\(word)'", at: token.column) }
             if isSymbol("(") {
                 try descend()
                 defer { ascend() }
@@ -277,16 +295,9 @@ struct Parser {
                 }
                 return try node(.function(first.uppercased(), args, column: token.column), height: h + 1)
             }
-            var parts = [first]
-            while isSymbol(".") {
-                advance()
-                guard case .identifier(let next) = current.kind else { throw error("expected a name after '.'") }
-                parts.append(next)
-                advance()
-            }
-            if parts.count > 3 { throw error("a name has at most two dots (element.field.part)", at: token.column) }
+            if dotted.count > 3 { throw error("a name has at most two dots (element.field.part)", at: token.column) }
             height = 1
-            return .name(parts, column: token.column)
+            return .name(dotted, column: token.column)
         case .symbol("("):
             try descend()
             defer { ascend() }

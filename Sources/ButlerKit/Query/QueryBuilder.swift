@@ -3,6 +3,9 @@ import Foundation
 /// The type of a compiled expression.
 enum ValueType: Equatable, CustomStringConvertible {
     case integer, float, string, bool, time, uuid
+    /// `NULL` (an identifier `null` in any case, as Rubin reads it): only `x = NULL`, `x != NULL`, `x IN (NULL)` and
+    /// an open end of a timespan `(T'...', NULL)`.
+    case null
     /// A timespan: SQL for its begin and end (NULL means unbounded).
     case timespan(begin: String, end: String)
 
@@ -16,6 +19,7 @@ enum ValueType: Equatable, CustomStringConvertible {
         case .bool: return "a condition"
         case .time: return "a time"
         case .uuid: return "a UUID"
+        case .null: return "NULL"
         case .timespan: return "a timespan"
         }
     }
@@ -73,6 +77,8 @@ final class QueryBuilder {
     var dialect: SQLDialect = .sqlite
     /// Extra name resolution (provenance metrics and the like), tried before failing.
     var extraNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)?
+    /// SQL of the boolean columns named so far (`exposure.can_see_sky`): conditions that can also be NULL-tested.
+    private var booleanColumns: Set<String> = []
     private var aliasCounter = 0
 
     init(universe: DimensionUniverse, expression: String = "") {
@@ -194,16 +200,24 @@ final class QueryBuilder {
             case .float(let v): return (bind(.real(v)), .float)
             case .string(let s): return (bind(.text(s)), .string)
             case .time(let text):
-                guard let t = parseTimeLiteral(text) else {
-                    throw fail("invalid time literal T'\(text)': expected ISO (2020-01-01T12:00:00), MJD (58938.5), with an optional format (mjd/...) and scale (.../tai)", column)
+                do {
+                    return (bind(.integer(try parseTimeLiteral(text).nanoseconds)), .time)
+                } catch {
+                    throw fail("invalid time literal T'\(text)': \(error.message)", column)
                 }
-                return (bind(.integer(t.nanoseconds)), .time)
             case .uuid(let s):
-                guard let uuid = UUID(uuidString: s) else { throw fail("invalid UUID '\(s)'", column) }
+                guard let uuid = Self.uuid(s) else { throw fail("invalid UUID '\(s)': expected 32 hexadecimal digits, with or without dashes", column) }
                 return (bind(.text(uuid.lowercasedString)), .uuid)
             }
         case .name(let parts, let column):
-            return try name(parts, column: column)
+            if parts.count == 1, binds[parts[0]] != nil {
+                // Rubin's older spelling of a bind value: a bare name that the bind map holds.
+                return try compile(.bind(parts[0], column: column))
+            }
+            if parts.count == 1, parts[0].lowercased() == "null" { return ("NULL", .null) }
+            let (sql, type) = try name(parts, column: column)
+            if type == .bool { booleanColumns.insert(sql) }
+            return (sql, type)
         case .bind(let name, let column):
             guard let value = binds[name] else {
                 throw fail("no value for :\(name); give one with --bind \(name)=VALUE", column)
@@ -234,8 +248,13 @@ final class QueryBuilder {
             switch name {
             case "GLOB":
                 guard args.count == 2 else { throw fail("GLOB takes two arguments: GLOB(name, 'pattern')", column) }
+                guard case .name = args[0] else { throw fail("GLOB matches a name (a string field), as GLOB(exposure.obs_id, 'AT_O_*')", args[0].column) }
                 let (value, type) = try compile(args[0])
                 guard type == .string else { throw fail("GLOB needs a string to match, found \(type)", args[0].column) }
+                switch args[1] {
+                case .literal(.string, _), .bind: break
+                default: throw fail("the GLOB pattern must be a string or a bind value", args[1].column)
+                }
                 let (pattern, ptype) = try compile(args[1])
                 guard ptype == .string else { throw fail("the GLOB pattern must be a string", args[1].column) }
                 if dialect.engine == .sqlite { return ("(\(value) GLOB \(pattern))", .bool) }
@@ -255,7 +274,9 @@ final class QueryBuilder {
             guard items.count == 2 else { throw fail("a time range is written (T'begin', T'end')", column) }
             let (a, ta) = try compile(items[0])
             let (b, tb) = try compile(items[1])
-            guard ta == .time, tb == .time else { throw fail("a range needs two times, as (T'2020-01-01', T'2021-01-01')", column) }
+            guard ta == .time || ta == .null, tb == .time || tb == .null else {
+                throw fail("a timespan needs two times (or NULL for an open end), as (T'2020-01-01', T'2021-01-01'); a time is written T'...'", column)
+            }
             return ("", .timespan(begin: a, end: b))
         }
     }
@@ -336,7 +357,11 @@ final class QueryBuilder {
                 let op = (i == 0 ? terms[1] : term).negated ? "-" : "+"
                 throw fail("'\(op)' needs numbers, found \(t)", term.value.column)
             }
-            if t == .float { type = .float }
+            if i > 0, t != type {
+                let op = term.negated ? "-" : "+"
+                throw fail("'\(op)' needs two integers or two floats, found \(type) and \(t) (write 2.0 for a float)", term.value.column)
+            }
+            type = t
             leaves.append((typed(sql, t), term.negated))
         }
         let (sql, negated) = Self.balancedSum(leaves[...])
@@ -360,26 +385,57 @@ final class QueryBuilder {
         let (a, ta) = try compile(l)
         let (b, tb) = try compile(r)
         if op == "OVERLAPS" {
-            guard case .timespan(let ab, let ae) = ta, case .timespan(let bb, let be) = tb else {
-                if ta == .string || tb == .string { throw fail("OVERLAPS of regions is not supported yet; it compares two timespans", column) }
-                throw fail("OVERLAPS compares two timespans (x.timespan or (T'begin', T'end')), found \(ta) and \(tb)", column)
-            }
             // Half-open [begin, end); NULL bounds are unbounded. Each operand appears once (its parameters bind once).
             let lo = "-9223372036854775808", hi = "9223372036854775807"
-            return ("(COALESCE(\(ab), \(lo)) < COALESCE(\(be), \(hi)) AND COALESCE(\(bb), \(lo)) < COALESCE(\(ae), \(hi)))", .bool)
+            switch (ta, tb) {
+            case (.timespan(let ab, let ae), .timespan(let bb, let be)):
+                return ("(COALESCE(\(ab), \(lo)) < COALESCE(\(be), \(hi)) AND COALESCE(\(bb), \(lo)) < COALESCE(\(ae), \(hi)))", .bool)
+            case (.timespan(let begin, let end), .time), (.time, .timespan(let begin, let end)):
+                // A timespan overlaps an instant that it contains: begin <= t < end.
+                let t = ta == .time ? a : b
+                return ("(COALESCE(\(begin), \(lo)) <= \(t) AND \(t) < COALESCE(\(end), \(hi)))", .bool)
+            default:
+                throw fail("OVERLAPS compares a timespan (x.timespan or (T'begin', T'end')) with a timespan or a time, found \(ta) and \(tb)", column)
+            }
         }
         if ["*", "/", "%"].contains(op) {
             guard ta.isNumeric, tb.isNumeric else { throw fail("'\(op)' needs numbers, found \(ta) and \(tb)", column) }
-            return ("(\(typed(a, ta)) \(op) \(typed(b, tb)))", ta == .float || tb == .float || op == "/" && false ? .float : ta)
+            guard ta == tb else { throw fail("'\(op)' needs two integers or two floats, found \(ta) and \(tb) (write 2.0 for a float)", column) }
+            // x / 0 and x % 0 are NULL (match nothing) on both engines, as SQLite has them; PostgreSQL would fail.
+            let divisor = op == "*" ? typed(b, tb) : "NULLIF(\(typed(b, tb)), 0)"
+            return ("(\(typed(a, ta)) \(op) \(divisor))", ta)
+        }
+        // x = NULL is IS NULL, x != NULL is IS NOT NULL (Rubin has no IS).
+        if ta == .null || tb == .null {
+            let (other, otherType, otherSide) = ta == .null ? (b, tb, r) : (a, ta, l)
+            guard op == "=" || op == "!=" else { throw fail("NULL can only be compared with '=' or '!=' (x = NULL means x IS NULL)", column) }
+            switch otherType {
+            case .null: throw fail("NULL = NULL compares nothing; compare a name with NULL", column)
+            case .timespan: throw fail("a timespan cannot be compared with NULL", column)
+            case .bool where !booleanColumns.contains(other):
+                throw fail("only a name, not a condition, can be compared with NULL", otherSide.column)
+            default:
+                return ("(\(other) IS \(op == "=" ? "" : "NOT ")NULL)", .bool)
+            }
         }
         // Comparisons.
         try checkComparable(ta, tb, l, r, column: column)
         let sqlOp = op == "!=" ? "<>" : op
+        // An integer against a float compares as floats (PostgreSQL would read a float parameter as the column's type).
+        if ta != tb { return ("(\(typed(a, ta)) \(sqlOp) \(typed(b, tb)))", .bool) }
         return ("(\(a) \(sqlOp) \(b))", .bool)
     }
 
     private func checkComparable(_ ta: ValueType, _ tb: ValueType, _ l: Expression, _ r: Expression, column: Int) throws {
-        if ta == tb || (ta.isNumeric && tb.isNumeric) || (ta == .uuid && tb == .string) || (ta == .string && tb == .uuid) { return }
+        if ta == .bool || tb == .bool {
+            let side = ta == .bool ? l : r
+            throw fail("a condition cannot be compared with '='/'<'; a boolean field is itself a condition: write it alone or with NOT (exposure.can_see_sky, NOT exposure.can_see_sky)", side.column)
+        }
+        if ta == .null || tb == .null { throw fail("NULL can only be compared with '=' or '!=' (x = NULL means x IS NULL)", column) }
+        if ta == tb || (ta.isNumeric && tb.isNumeric) { return }
+        if (ta == .uuid && tb == .string) || (ta == .string && tb == .uuid) {
+            throw fail("a dataset id is compared with a UUID: UUID('e15ab039-bc8b-4135-87c5-90902a7c0b22')", (ta == .string ? l : r).column)
+        }
         if case .timespan = ta { throw fail("a timespan cannot be compared with '='/'<'; use x.timespan.begin or OVERLAPS", column) }
         if case .timespan = tb { throw fail("a timespan cannot be compared with '='/'<'; use x.timespan.begin or OVERLAPS", column) }
         let side: Expression = (ta == .string && tb != .string) || (tb == .string) ? r : l
@@ -388,6 +444,7 @@ final class QueryBuilder {
 
     private func inList(_ left: Expression, _ items: [Expression.InItem], negated: Bool, column: Int) throws -> (String, ValueType) {
         let (value, type) = try compile(left)
+        if type == .bool || type == .null { throw fail("the left side of IN must be a value, found \(type)", left.column) }
         // A time inside a range: T'...' IN (T'begin', T'end').
         if type == .time, items.count == 2, case .value(let a) = items[0], case .value(let b) = items[1] {
             let (sa, ta) = try compile(a), (sb, tb) = try compile(b)
@@ -398,10 +455,13 @@ final class QueryBuilder {
         }
         var terms: [String] = []
         var values: [String] = []
-        for item in items {
+        for var item in items {
+            // A bare name of the bind map is a bind value (Rubin's older spelling), lists included.
+            if case .value(.name(let parts, let c)) = item, parts.count == 1, binds[parts[0]] != nil { item = .value(.bind(parts[0], column: c)) }
             switch item {
             case .range(let a, let b, let stride, let c):
-                guard type.isNumeric else { throw fail("a range needs an integer on the left of IN, found \(type)", c) }
+                guard type == .integer else { throw fail("a range needs an integer on the left of IN, found \(type)", c) }
+                if b < a { continue }
                 if (b - a) / stride < 100 {
                     for v in Swift.stride(from: a, through: b, by: stride) { values.append(bind(.integer(Int64(v)))) }
                 } else {
@@ -425,15 +485,15 @@ final class QueryBuilder {
                     }
                 }
             case .value(let e):
-                if case .name = e {} else if case .literal = e {} else if case .unary("-", .literal, _) = e {} else {
-                    throw fail("IN lists hold values and names, not expressions", e.column)
-                }
                 let (sql, t) = try compile(e)
+                if t == .null { terms.append("\(value) IS NULL"); continue }
                 try checkComparable(type, t, left, e, column: e.column)
-                values.append(sql)
+                values.append(t != type ? typed(sql, t) : sql)
             }
         }
         if !values.isEmpty { terms.append("\(value) IN (\(values.joined(separator: ", ")))") }
+        // Only empty ranges (1..0): nothing matches.
+        if terms.isEmpty { terms.append("1 = 0") }
         let sql = "(" + terms.joined(separator: " OR ") + ")"
         return (negated ? "(NOT \(sql))" : sql, .bool)
     }
@@ -528,8 +588,19 @@ final class QueryBuilder {
         case .int: return .integer
         case .float: return .float
         case .string, .hash: return .string
-        case .bool: return .integer
+        case .bool: return .bool
         }
+    }
+
+    /// A UUID as Python's `uuid.UUID(str)` reads one (Rubin's `UUID('...')`): optional `urn:` and `uuid:` prefixes,
+    /// braces and dashes around 32 hexadecimal digits.
+    static func uuid(_ text: String) -> UUID? {
+        var hex = text.replacingOccurrences(of: "urn:", with: "").replacingOccurrences(of: "uuid:", with: "")
+        hex = String(hex.drop(while: { $0 == "{" }).reversed().drop(while: { $0 == "}" }).reversed()).replacingOccurrences(of: "-", with: "")
+        guard hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return nil }
+        let c = Array(hex)
+        let dashed = [c[0..<8], c[8..<12], c[12..<16], c[16..<20], c[20..<32]].map { String($0) }.joined(separator: "-")
+        return UUID(uuidString: dashed)
     }
 
     // MARK: Assembling

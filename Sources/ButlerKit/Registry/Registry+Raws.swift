@@ -100,14 +100,14 @@ extension Registry {
                     try c.execute("""
                         \(ignore) exposure (instrument, id, obs_id, physical_filter, \(q("group")), day_obs, exposure_time, dark_time,
                             observation_type, observation_reason, seq_num, target_name, science_program, tracking_ra, tracking_dec,
-                            sky_angle, azimuth, zenith_angle, timespan_begin, timespan_end)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\(suffix)
+                            sky_angle, azimuth, zenith_angle, has_simulated, can_see_sky, timespan_begin, timespan_end)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\(suffix)
                         """, [inst, .integer(Int64(i.exposureId)), .text(i.obsId), .text(i.physicalFilter), .text(i.group), .integer(Int64(i.dayObs)),
                               SQLValue(i.exposureTime), SQLValue(i.darkTime), SQLValue(i.observationType.map { String($0.prefix(16)) }),
                               SQLValue(i.observationReason.map { String($0.prefix(68)) }), SQLValue(i.seqNum),
                               SQLValue(i.targetName.map { String($0.prefix(64)) }), SQLValue(i.scienceProgram.map { String($0.prefix(64)) }),
                               SQLValue(i.trackingRA), SQLValue(i.trackingDec), SQLValue(i.rotationAngle), SQLValue(i.azimuth), SQLValue(i.zenithAngle),
-                              SQLValue(i.datetimeBegin?.nanoseconds), SQLValue(i.datetimeEnd?.nanoseconds)])
+                              SQLValue(i.hasSimulatedContent), SQLValue(i.canSeeSky), SQLValue(i.datetimeBegin?.nanoseconds), SQLValue(i.datetimeEnd?.nanoseconds)])
                 }
             }
             let stored = try requireDatasetType(Self.rawDatasetTypeName, in: c)

@@ -27,7 +27,7 @@ extension ButlerCommand {
         var output: [String] = []
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search, in order (comma-separated or repeated).", valueName: "collections"))
         var collections: [String] = []
-        @Option(name: .long, help: ArgumentHelp("Constraint on the first input's datasets, in Rubin's expression language.", valueName: "expression"))
+        @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Constraint on the first input's datasets, in Rubin's expression language.", valueName: "expression"))
         var `where`: String = ""
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Value for :name in --where (repeatable).", valueName: "name=value"))
         var bind: [String] = []

@@ -3,7 +3,7 @@ import ButlerKit
 
 /// `--where`, `--bind`, `--order-by`, `--limit` and `--offset`, shared by the query commands.
 struct WhereOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Constraint in Rubin's expression language, e.g. \"instrument = 'LATISS' AND exposure > 2023032100000\".", valueName: "expression"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Constraint in Rubin's expression language, e.g. \"instrument = 'LATISS' AND exposure > 2023032100000\".", valueName: "expression"))
     var `where`: String = ""
 
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Value for :name in --where (repeatable; a comma-separated value is a list for IN).", valueName: "name=value"))
