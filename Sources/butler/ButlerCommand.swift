@@ -26,7 +26,14 @@ struct ButlerCommand: AsyncParsableCommand {
 
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
-        let level = GlobalOptions.extractLogLevel(&arguments)
+        let level: Logger.Level?
+        do throws(UsageError) {
+            level = try GlobalOptions.extractLogLevel(&arguments)
+            if let unknown = UnknownCommand.check(arguments) { throw unknown }
+        } catch {
+            FileHandle.standardError.write(Data("butler: error: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level ?? .warning

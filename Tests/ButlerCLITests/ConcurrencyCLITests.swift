@@ -74,6 +74,7 @@ struct StressCLITests {
         try "doBias: false\n".write(toFile: dir.path("isr.yaml"), atomically: true, encoding: .utf8)
         let lock = NSLock()
         nonisolated(unsafe) var failures: [String] = []
+        nonisolated(unsafe) var summaries: [String] = []
         DispatchQueue.concurrentPerform(iterations: processes) { i in
             func check(_ arguments: [String]) -> CommandResult? {
                 let result = try? runButler(arguments)
@@ -83,7 +84,8 @@ struct StressCLITests {
                 return result
             }
             // Every process ingests all the raws (copy mode: the same target files) ...
-            guard check(["ingest-raws", repo, raws, "-t", "copy"]) != nil else { return }
+            guard let ingest = check(["ingest-raws", repo, raws, "-t", "copy", "--format", "json"]) else { return }
+            lock.lock(); summaries.append(ingest.stdout); lock.unlock()
             // ... then runs a step on two of the same exposures, with the same config and environment, into its own run.
             for k in 0..<2 {
                 let dataId = "instrument=LSSTCam,detector=\(k),exposure=\(Self.exposure(i + k))"
@@ -93,6 +95,16 @@ struct StressCLITests {
             }
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        // Each summary adds up (every file ingested here or found registered), and the files went in once in all.
+        var ingestedInAll = 0
+        for summary in summaries {
+            let report = try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any] ?? [:]
+            let ingested = report["ingested_files"] as? Int ?? -1, skipped = report["skipped"] as? Int ?? -1
+            let concurrent = report["registered_concurrently"] as? Int ?? -1
+            #expect(ingested + skipped == 24 && report["failed"] as? Int == 0 && concurrent <= skipped, "\(summary)")
+            ingestedInAll += ingested
+        }
+        #expect(ingestedInAll == 24, "\(summaries)")
         let butler = try Butler(repository: repo)
         let counts = try butler.registry.database.read { c in
             ["raw": try c.queryOne("SELECT COUNT(*) FROM dataset AS d JOIN dataset_type AS t ON t.id = d.dataset_type_id WHERE t.name = 'raw'")![0].int!,

@@ -14,12 +14,12 @@ struct IngestCLITests {
         let raws = fixturesDirectory.appendingPathComponent("raw").path
         let first = try runButler(["ingest-raws", repo, raws, "-t", "copy", "-j", "2"])
         #expect(first.exitCode == 0, "\(first.stderr)")
-        #expect(first.stdout.hasPrefix("Ingested 10 dataset(s) from 10 file(s): 0 skipped, 0 failed"))
+        #expect(first.stdout.hasPrefix("Ingested 10 dataset(s) from 10 file(s): 10 ingested, 0 already registered, 0 failed"))
         #expect(first.stderr.isEmpty, "no progress bar when stderr is not a terminal: \(first.stderr)")
         let before = try registrySnapshot(repo)
         let again = try runButler(["ingest-raws", repo, raws, "-t", "copy"])
         #expect(again.exitCode == 0)
-        #expect(again.stdout.hasPrefix("Ingested 0 dataset(s) from 10 file(s): 10 skipped, 0 failed"))
+        #expect(again.stdout.hasPrefix("Ingested 0 dataset(s) from 10 file(s): 0 ingested, 10 already registered, 0 failed"))
         #expect(try registrySnapshot(repo) == before)
 
         let listing = try runButler(["query-datasets", repo, "raw", "--collections", "LATISS/raw/all", "--format", "json"])
@@ -52,7 +52,7 @@ struct IngestCLITests {
         #expect(errors.allSatisfy { $0.hasPrefix("butler: error: ") })
         #expect(errors[0].contains("2-junk.fits"))
         #expect(errors[1].contains("3-empty.fits"))
-        #expect(result.stdout.contains("Ingested 2 dataset(s) from 4 file(s): 0 skipped, 2 failed"))
+        #expect(result.stdout.contains("Ingested 2 dataset(s) from 4 file(s): 2 ingested, 0 already registered, 2 failed"))
 
         let repo2 = dir.path("repo2")
         #expect(try runButler(try createArguments(repo2)).exitCode == 0)

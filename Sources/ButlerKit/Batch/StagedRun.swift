@@ -168,7 +168,7 @@ public enum StagedRun {
         let step = ProvenanceBundle.Step(
             id: quantumId, taskLabel: request.taskLabel, run: request.run,
             dataId: job.dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-            host: Quantum.hostName, userName: Quantum.userName, command: arguments.joined(separator: " "),
+            host: Quantum.hostName, userName: Quantum.userName, command: shellQuoted(arguments),
             startTime: Registry.taiNanoseconds(start), endTime: Registry.taiNanoseconds(end), status: status.rawValue, exitCode: Int(code),
             environmentId: environment.id, configDigest: quantum.configDigest,
             logDatasetId: outputs.last { $0.role == "log" }?.id, logText: status == .failed ? Butler.logTail(log) : nil,

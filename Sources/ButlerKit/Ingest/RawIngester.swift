@@ -32,8 +32,13 @@ public struct IngestReport: Sendable {
     public var files = 0
     /// Datasets ingested (one per detector).
     public var ingested = 0
-    /// Files already ingested, left alone.
+    /// Files that went in (each gives one dataset per detector).
+    public var ingestedFiles = 0
+    /// Files already ingested, left alone (``concurrentlyRegisteredFiles`` of them by another process during this ingest).
     public var skippedFiles = 0
+    /// Of ``skippedFiles``, those another process registered while this ingest was running (it lost the race for
+    /// them, staged copies removed): `ingestedFiles + skippedFiles + failures.count` is `files` when each failure is one file.
+    public var concurrentlyRegisteredFiles = 0
     /// Files that failed, with the reason (one line each, naming the file).
     public var failures: [String] = []
     /// Problems that did not stop a file (stale checksums).
@@ -212,7 +217,9 @@ struct RawIngester {
         let outcome = try register(good)
         report.ingested += outcome.ingested.count
         if options.collectDatasetIds { report.datasetIds += outcome.ingested }
+        report.ingestedFiles += outcome.ingestedFiles
         report.skippedFiles += outcome.skippedFiles
+        report.concurrentlyRegisteredFiles += outcome.concurrentlyRegistered
         report.failures += outcome.failures
         report.runs.formUnion(outcome.runs)
         return stop || (options.failFast && !outcome.failures.isEmpty)
@@ -255,7 +262,9 @@ struct RawIngester {
 
     struct Outcome {
         var ingested: [UUID] = []
+        var ingestedFiles = 0
         var skippedFiles = 0
+        var concurrentlyRegistered = 0
         var failures: [String] = []
         var runs = Set<String>()
     }
@@ -333,7 +342,9 @@ struct RawIngester {
                     do {
                         let one = try register([plan.file])
                         retried.ingested += one.ingested
+                        retried.ingestedFiles += one.ingestedFiles
                         retried.skippedFiles += one.skippedFiles
+                        retried.concurrentlyRegistered += one.concurrentlyRegistered
                         retried.failures += one.failures
                         retried.runs.formUnion(one.runs)
                     } catch let e {
@@ -341,7 +352,9 @@ struct RawIngester {
                     }
                 }
                 outcome.ingested += retried.ingested
+                outcome.ingestedFiles += retried.ingestedFiles
                 outcome.skippedFiles += retried.skippedFiles
+                outcome.concurrentlyRegistered += retried.concurrentlyRegistered
                 outcome.failures += retried.failures
                 outcome.runs.formUnion(retried.runs)
                 return outcome
@@ -352,6 +365,7 @@ struct RawIngester {
         outcome.runs = Set(inserted.map(\.run))
         // Files none of whose datasets went in: another process registered the same data IDs first.
         let used = Set(inserted.map(\.file.path))
+        outcome.ingestedFiles = used.count
         for file in staged where !used.contains(file.recordedPath) { datastore.discard(file) }
         try butler.publish(staged.filter { used.contains($0.recordedPath) })
         if !skipped.isEmpty {
@@ -366,6 +380,7 @@ struct RawIngester {
                     outcome.failures.append("\(source): conflict: data ID {instrument: '\(i.instrument)', detector: \(i.detectorId), exposure: \(i.exposureId)} is already ingested from \(other)")
                 } else if options.skipExisting {
                     outcome.skippedFiles += 1
+                    outcome.concurrentlyRegistered += 1
                 } else {
                     outcome.failures.append("\(source): already ingested (exposure \(i.exposureId), detector \(i.detectorId)); pass --skip-existing to skip it")
                 }

@@ -91,11 +91,21 @@ public struct InstrumentDefinition: Sendable {
     }
 
     /// The built-in definition of a camera (LATISS, LSSTCam, LSSTComCam, DECam, HSC, MegaPrime), or `nil`.
+    ///
+    /// - Parameter name: the instrument's name in any case, or the Python class name Rubin's
+    ///   `butler register-instrument` takes for it (`lsst.obs.lsst.Latiss`, `lsst.obs.decam.DarkEnergyCamera`).
     public static func builtIn(_ name: String) throws -> InstrumentDefinition? {
+        let name = rubinClassNames[name] ?? name
         guard let match = builtInNames.first(where: { $0.lowercased() == name.lowercased() }),
               let url = Bundle.module.url(forResource: match, withExtension: "yaml", subdirectory: "Resources/instruments") else { return nil }
         return try InstrumentDefinition(contentsOf: url)
     }
+
+    /// Rubin's instrument class names (the `class_name` of the built-in definitions) and the cameras they name.
+    public static let rubinClassNames = [
+        "lsst.obs.lsst.Latiss": "LATISS", "lsst.obs.lsst.LsstCam": "LSSTCam", "lsst.obs.lsst.LsstComCam": "LSSTComCam",
+        "lsst.obs.decam.DarkEnergyCamera": "DECam", "lsst.obs.subaru.HyperSuprimeCam": "HSC", "lsst.obs.cfht.MegaPrime": "MegaPrime",
+    ]
 
     /// The names of the built-in cameras.
     public static let builtInNames = ["LATISS", "LSSTCam", "LSSTComCam", "DECam", "HSC", "MegaPrime"]

@@ -108,7 +108,7 @@ extension Butler {
         let arguments = request.command.map { argument in
             substitutions.reduce(argument) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
         }
-        quantum.command = arguments.joined(separator: " ")
+        quantum.command = shellQuoted(arguments)
         quantum.start = Date()
         let (exitCode, log) = Self.execute(resolvedExecutable ?? executable, Array(arguments.dropFirst()))
         quantum.end = Date()

@@ -51,12 +51,22 @@ extension ButlerCommand {
         static let configuration = CommandConfiguration(
             commandName: "define-visits",
             abstract: "Define one visit per science exposure of an instrument (visit, visit_definition and visit_system_membership records).",
-            discussion: "Exposures that already belong to a visit are left alone, so running it again defines only new exposures.")
+            discussion: """
+                Exposures that already belong to a visit are left alone, so running it again defines only new exposures. \
+                --where selects exposures as in Rubin's define-visits ("exposure.day_obs = 20250609 AND exposure.seq_num < 100"); \
+                with --exposures too, an exposure must satisfy both.
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Instrument name.", valueName: "instrument")) var instrument: String
         @Option(name: .long, help: "Only these exposures: comma-separated ids.") var exposures: String?
+        @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Only the exposures this expression selects (Rubin's expression language).", valueName: "expression"))
+        var `where`: String = ""
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp(
+            "Accepted as in Rubin's define-visits, where it names the collections holding the camera geometry; ours comes from the instrument definition.",
+            valueName: "collections"))
+        var collections: [String] = []
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
@@ -68,6 +78,16 @@ extension ButlerCommand {
                     }
                     return v
                 })
+            }
+            if !`where`.isEmpty {
+                var query = DimensionQuery()
+                query.where = "instrument = :define_visits_instrument AND (\(`where`))"
+                query.binds = ["define_visits_instrument": .string(instrument)]
+                let selected = Set(try butler.registry.queryDimensionRecords("exposure", query).compactMap { record -> Int? in
+                    if case .int(let id)? = record["id"] { return id }
+                    return nil
+                })
+                only = only.map { $0.intersection(selected) } ?? selected
             }
             let visits = try butler.registry.defineVisits(instrument: instrument, exposures: only)
             emit("Defined \(visits.count) visit(s) for \(instrument)\n")

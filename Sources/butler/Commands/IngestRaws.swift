@@ -28,9 +28,13 @@ extension ButlerCommand {
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Raw files or folders.", valueName: "locations")) var locations: [String]
         @Option(name: .long, help: "RUN collection to ingest into (default <INSTRUMENT>/raw/all).") var outputRun: String?
-        @Option(name: [.customShort("t"), .long], help: "Transfer mode: auto, copy, move, link, hardlink, symlink, relsymlink or direct.", transform: transferModeArgument)
-        var transfer: TransferMode = .auto
+        @Option(name: [.customShort("t"), .long], help: "Transfer mode: auto (default), copy, move, link, hardlink, symlink, relsymlink or direct.", transform: transferModeArgument)
+        var transfer: TransferMode?
         @Option(name: [.customShort("j"), .long], help: "Files processed in parallel (default: the number of cores).") var processes: Int?
+        @Option(name: [.customShort("C"), .long], help: ArgumentHelp(
+            "Raw ingest config overrides, as Rubin's (config.transfer = \"copy\", config.failFast = True; or YAML transfer: copy); options given here win.",
+            valueName: "file"))
+        var configFile: String?
         @Option(name: .long, help: "Regular expression that file names in folders must match.") var regex: String = #"\.fit[s]?\b"#
         @Flag(name: .long, inversion: .prefixedNo, help: "Skip files already ingested (default); otherwise they are errors.") var skipExisting = true
         @Flag(name: .long, help: "Stop at the first bad file; nothing from it is registered.") var failFast = false
@@ -46,12 +50,13 @@ extension ButlerCommand {
         func run() throws {
             let butler = try Butler(repository: repository.repo)
             var options = RawIngestOptions()
+            if let configFile { try options.applyConfigFile(configFile) }
             options.run = outputRun
-            options.transfer = transfer
+            if let transfer { options.transfer = transfer }
             if let processes { options.processes = processes }
             options.pattern = regex
             options.skipExisting = skipExisting
-            options.failFast = failFast
+            if failFast { options.failFast = true }
             options.trackFileAttributes = trackFileAttrs
             options.collectDatasetIds = false
             let bar = ProgressBar(enabled: progress && isatty(2) == 1, unit: "files")
@@ -62,12 +67,16 @@ extension ButlerCommand {
             for failure in report.failures { FileHandle.standardError.write(Data("butler: error: \(failure)\n".utf8)) }
             switch output.format {
             case .json:
-                emit("{\"files\": \(report.files), \"ingested\": \(report.ingested), \"skipped\": \(report.skippedFiles), \"failed\": \(report.failures.count), "
+                emit("{\"files\": \(report.files), \"ingested\": \(report.ingested), \"ingested_files\": \(report.ingestedFiles), "
+                     + "\"skipped\": \(report.skippedFiles), \"registered_concurrently\": \(report.concurrentlyRegisteredFiles), \"failed\": \(report.failures.count), "
                      + "\"runs\": [\(report.runs.sorted().map(jsonString).joined(separator: ", "))], "
                      + "\"failures\": [\(report.failures.map(jsonString).joined(separator: ", "))], "
                      + "\"warnings\": [\(report.warnings.map(jsonString).joined(separator: ", "))]}\n")
             default:
-                emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s): \(report.skippedFiles) skipped, \(report.failures.count) failed"
+                let concurrent = report.concurrentlyRegisteredFiles > 0
+                    ? " (\(report.concurrentlyRegisteredFiles) of them by another process during this ingest)" : ""
+                emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s): \(report.ingestedFiles) ingested, "
+                     + "\(report.skippedFiles) already registered\(concurrent), \(report.failures.count) failed"
                      + (report.runs.isEmpty ? "" : "; run(s): \(report.runs.sorted().joined(separator: ", "))")
                      + (report.stoppedEarly ? " (stopped at the first failure)" : "") + "\n")
             }
@@ -80,14 +89,16 @@ extension ButlerCommand {
             commandName: "register-instrument",
             abstract: "Register an instrument with its detectors and physical filters (with bands).",
             discussion: """
-                INSTRUMENT is a built-in camera (LATISS, LSSTCam, LSSTComCam, DECam, HSC, MegaPrime) or a YAML file that \
+                INSTRUMENT is a built-in camera (LATISS, LSSTCam, LSSTComCam, DECam, HSC, MegaPrime), by name or by \
+                Rubin's class name (lsst.obs.lsst.Latiss, lsst.obs.lsst.LsstCam, lsst.obs.lsst.LsstComCam, \
+                lsst.obs.decam.DarkEnergyCamera, lsst.obs.subaru.HyperSuprimeCam, lsst.obs.cfht.MegaPrime), or a YAML file that \
                 describes another camera, including how to read its headers (see the README). Registering the same \
                 definition again changes nothing.
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
-        @Argument(help: ArgumentHelp("Built-in instrument name or YAML definition file.", valueName: "instrument")) var instruments: [String]
+        @Argument(help: ArgumentHelp("Built-in instrument name, Rubin class name or YAML definition file.", valueName: "instrument")) var instruments: [String]
         @Flag(name: .long, help: "Update records that differ from the definition instead of failing.") var update = false
 
         func run() throws {

@@ -23,7 +23,7 @@ struct ProvenanceOptions: ParsableArguments {
         request.configs = try config.map { try ConfigFile(contentsOf: $0) }
         request.parameters = try pairs(param, "--param")
         request.environment = try environment()
-        request.command = CommandLine.arguments.joined(separator: " ")
+        request.command = shellQuoted(CommandLine.arguments)
     }
 
     func apply(to request: inout RunRequest) throws {

@@ -31,7 +31,7 @@ extension ButlerCommand {
             q.datasetTypes = globs
             q.collections = collections
             q.findFirst = findFirst
-            try query.apply(to: &q)
+            try query.apply(to: &q, warns: true)
             q.provenance = try provenance.selection(butler, collections: collections)
             let validity = try butler.registry.searchesCalibrationCollection(collections)
             if output.format != .table {
@@ -43,7 +43,8 @@ extension ButlerCommand {
             for reason in found.reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
             var tables: [ResultTable] = []
-            for (typeName, group) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
+            for (typeName, all) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
+                let group = query.capped(all, what: "\(typeName) datasets")
                 let dims = group[0].ref.datasetType.dimensions.required
                 var table = ResultTable(columns: ["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : []))
                 for r in group {
@@ -116,7 +117,17 @@ extension ButlerCommand {
                     count += 1
                 }
             }
+            // A negative limit fetched one more per dataset type than it shows: that one is dropped with the warning.
+            var perType: [String: Int] = [:]
             let reasons = try butler.registry.forEachDataset(query) { result in
+                if self.query.limit < 0 {
+                    let name = result.ref.datasetType.name
+                    perType[name, default: 0] += 1
+                    if perType[name]! > -self.query.limit {
+                        self.query.warnCapped("\(name) datasets")
+                        return
+                    }
+                }
                 if showUri {
                     pending.append(result)
                     if pending.count >= 1000 { try write(pending); pending.removeAll(keepingCapacity: true) }

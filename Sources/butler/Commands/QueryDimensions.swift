@@ -10,7 +10,7 @@ extension DimensionQuery {
         self.where = options.where
         self.binds = try options.binds()
         self.orderBy = options.orderBy
-        self.limit = options.limit > 0 ? options.limit : nil
+        self.limit = options.registryLimit(warns: true)
         self.offset = options.offset
     }
 }
@@ -53,7 +53,8 @@ extension ButlerCommand {
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
-            let (group, ids) = try butler.registry.queryDataIDs(dimensions, try DimensionQuery(query, datasets: datasets, collections: collections))
+            let (group, found) = try butler.registry.queryDataIDs(dimensions, try DimensionQuery(query, datasets: datasets, collections: collections))
+            let ids = query.capped(found, what: "data IDs")
             let table = ResultTable(columns: group.names, rows: ids.map { id in group.names.map { cell(id[$0]) } })
             if ids.isEmpty && output.format == .table {
                 FileHandle.standardError.write(Data("butler: no results: no data IDs over \(group) match\n".utf8))
@@ -66,7 +67,11 @@ extension ButlerCommand {
     struct QueryDimensionRecords: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "query-dimension-records",
-            abstract: "List the records of one dimension element, constrained by --where and datasets.")
+            abstract: "List the records of one dimension element, constrained by --where and datasets.",
+            discussion: """
+                Timespans are shown as ISO times in TAI (timespan_begin, timespan_end; empty for an open end); JSON \
+                gives the same and the nanoseconds since 1970-01-01 TAI that Rubin stores (timespan_begin_ns, timespan_end_ns).
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
@@ -74,13 +79,25 @@ extension ButlerCommand {
         @Option(name: .long, help: "Only records that have a dataset of this type (needs --collections).") var datasets: String?
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for --datasets.", valueName: "collections")) var collections: [String] = []
         @OptionGroup var query: WhereOptions
+        @Flag(name: .long, help: "Accepted for Rubin's scripts; does nothing (deprecated in Rubin's butler too).") var noCheck = false
         @OptionGroup var output: FormatOption
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
-            let records = try butler.registry.queryDimensionRecords(element, try DimensionQuery(query, datasets: datasets, collections: collections))
-            let columns = butler.registry.recordFields(of: element)
-            let table = ResultTable(columns: columns, rows: records.map { r in columns.map { cell(r[$0]) } })
+            let records = query.capped(try butler.registry.queryDimensionRecords(element, try DimensionQuery(query, datasets: datasets, collections: collections)),
+                                       what: "\(element) records")
+            let fields = butler.registry.recordFields(of: element)
+            let times: Set<String> = ["timespan_begin", "timespan_end"]
+            // JSON carries the nanoseconds too, beside the ISO times.
+            let columns = fields + (output.format == .json ? fields.filter(times.contains).map { $0 + "_ns" } : [])
+            let table = ResultTable(columns: columns, rows: records.map { r in
+                columns.map { column -> Cell in
+                    if column.hasSuffix("_ns"), times.contains(String(column.dropLast(3))) { return cell(r[String(column.dropLast(3))]) }
+                    guard times.contains(column) else { return cell(r[column]) }
+                    if case .int(let ns)? = r[column] { return .string(TAITime(nanoseconds: Int64(ns)).isoTAI) }
+                    return .null
+                }
+            })
             if records.isEmpty && output.format == .table {
                 FileHandle.standardError.write(Data("butler: no results: no \(element) records match\n".utf8))
                 return

@@ -10,14 +10,17 @@ struct GlobalOptions: ParsableArguments {
 
     /// Removes `--log-level X` / `--log-level=X` from anywhere in the arguments (before or after the subcommand,
     /// as Rubin's `butler --log-level DEBUG ...`) and returns the level.
-    static func extractLogLevel(_ arguments: inout [String]) -> Logger.Level? {
+    ///
+    /// - Throws: ``UsageError`` for a level that is not one of Rubin's names, or `--log-level` without a value.
+    static func extractLogLevel(_ arguments: inout [String]) throws(UsageError) -> Logger.Level? {
         var level: Logger.Level?
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
             if arg == "--" { break }
             var value: String?
-            if arg == "--log-level", i + 1 < arguments.count {
+            if arg == "--log-level" {
+                guard i + 1 < arguments.count else { throw UsageError("--log-level needs a value (\(levelNames))") }
                 value = arguments[i + 1]
                 arguments.removeSubrange(i...(i + 1))
             } else if arg.hasPrefix("--log-level=") {
@@ -27,13 +30,23 @@ struct GlobalOptions: ParsableArguments {
                 i += 1
                 continue
             }
-            if let value { level = parse(value) ?? level }
+            if let value {
+                guard let parsed = parse(value) else {
+                    throw UsageError("unknown log level '\(value)' for --log-level (expected \(levelNames), or COMPONENT=LEVEL)")
+                }
+                level = parsed
+            }
         }
         return level
     }
 
+    static let levelNames = "CRITICAL, ERROR, WARNING, INFO, VERBOSE, DEBUG or TRACE"
+
+    /// A level by Rubin's name (any case), alone or as `COMPONENT=LEVEL`; nil for anything else.
     static func parse(_ text: String) -> Logger.Level? {
-        let name = (text.split(separator: "=").last.map(String.init) ?? text).uppercased()
+        let parts = text.split(separator: "=", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let last = parts.last else { return nil }
+        let name = last.uppercased()
         switch name {
         case "CRITICAL": return .critical
         case "ERROR": return .error
@@ -45,6 +58,12 @@ struct GlobalOptions: ParsableArguments {
         default: return nil
         }
     }
+}
+
+/// A command line that cannot be run as typed, found before ArgumentParser sees it: exit code 2.
+struct UsageError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
 }
 
 /// The repository argument, first in every command that works on one.

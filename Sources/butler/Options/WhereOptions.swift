@@ -1,5 +1,6 @@
 import ArgumentParser
 import ButlerKit
+import Foundation
 
 /// `--where`, `--bind`, `--order-by`, `--limit` and `--offset`, shared by the query commands.
 struct WhereOptions: ParsableArguments {
@@ -12,14 +13,15 @@ struct WhereOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditionalSingleValue, help: ArgumentHelp("Order by these names (comma-separated or repeated; -name for descending).", valueName: "names"))
     var orderBy: [String] = []
 
-    @Option(name: .long, help: "At most this many results (per dataset type for datasets; 0: no limit).")
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+        "At most this many results (per dataset type for datasets); 0: no limit; -N (Rubin's form): at most N, with a warning when there are more.",
+        valueName: "limit"))
     var limit: Int = 0
 
     @Option(name: .long, help: "Skip this many results first.")
     var offset: Int = 0
 
     func validate() throws {
-        if limit < 0 { throw ValidationError("--limit must be 0 (no limit) or positive") }
         if offset < 0 { throw ValidationError("--offset must not be negative") }
         _ = try binds()
     }
@@ -34,11 +36,34 @@ struct WhereOptions: ParsableArguments {
         return result
     }
 
-    func apply(to query: inout DatasetQuery) throws {
+    /// The most results to ask the registry for. A negative limit asks for one more than it shows when `warns`,
+    /// so that ``capped(_:what:)`` knows there were more.
+    func registryLimit(warns: Bool) -> Int? {
+        limit > 0 ? limit : limit < 0 ? -limit + (warns ? 1 : 0) : nil
+    }
+
+    /// The rows a negative limit keeps (all for a positive or no limit), with Rubin's warning on stderr when some are
+    /// left out.
+    func capped<Row>(_ rows: [Row], what: String) -> [Row] {
+        guard limit < 0, rows.count > -limit else { return rows }
+        warnCapped(what)
+        return Array(rows.prefix(-limit))
+    }
+
+    /// The warning of a negative limit that left results out.
+    func warnCapped(_ what: String) {
+        FileHandle.standardError.write(Data("butler: warning: more than \(-limit) \(what) match; showing the first \(-limit) (--limit 0 shows all)\n".utf8))
+    }
+
+    /// Puts the expression, binds, order, limit and offset into a dataset query.
+    ///
+    /// - Parameter warns: the caller shows results through ``capped(_:what:)`` (a query command), so a negative
+    ///   limit fetches one more; otherwise (commands that act on what they find) it is exactly N.
+    func apply(to query: inout DatasetQuery, warns: Bool = false) throws {
         query.where = `where`
         query.binds = try binds()
         query.orderBy = orderBy
-        query.limit = limit > 0 ? limit : nil
+        query.limit = registryLimit(warns: warns)
         query.offset = offset
     }
 }

@@ -9,6 +9,15 @@ extension Lineage {
             "{" + pairs.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
         }
         func text(_ s: String?) -> String { s.map(jsonString) ?? "null" }
+        // A data ID as stored (`instrument=LATISS,detector=0`) as a JSON object, integers as numbers.
+        func dataIdObject(_ text: String) -> String {
+            object(text.split(separator: ",").compactMap { pair -> (String, String)? in
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { return nil }
+                let isInteger = Int(parts[1]) != nil && (parts[1] == "0" || !parts[1].hasPrefix("0")) && !parts[1].hasPrefix("+")
+                return (parts[0], isInteger ? parts[1] : jsonString(parts[1]))
+            })
+        }
         func repository(_ r: RepositoryIdentity?) -> String {
             guard let r else { return "null" }
             return object([("id", jsonString(r.id.lowercasedString)), ("name", jsonString(r.name))])
@@ -29,7 +38,7 @@ extension Lineage {
         out += orderedDatasets.map { d in
             "    " + object([
                 ("id", jsonString(d.id.lowercasedString)), ("dataset_type", jsonString(d.datasetType)), ("run", jsonString(d.run)),
-                ("data_id", jsonString(d.dataId)), ("storage_class", text(d.storageClass)), ("path", text(d.path)),
+                ("data_id", dataIdObject(d.dataId)), ("storage_class", text(d.storageClass)), ("path", text(d.path)),
                 ("content_type", jsonString(d.contentType)), ("removed", d.removed ? "true" : "false"),
                 ("produced_by", text(producer[d.id]?.lowercasedString)),
                 ("copies", copiesJSON(d.id)),
@@ -40,7 +49,7 @@ extension Lineage {
         out += orderedSteps.map { s in
             "    " + object([
                 ("id", jsonString(s.id.lowercasedString)), ("task", jsonString(s.taskLabel)), ("run", jsonString(s.run)),
-                ("data_id", jsonString(s.dataId)), ("status", jsonString(s.status)), ("exit_code", s.exitCode.map { String($0) } ?? "null"),
+                ("data_id", dataIdObject(s.dataId)), ("status", jsonString(s.status)), ("exit_code", s.exitCode.map { String($0) } ?? "null"),
                 ("host", text(s.host)), ("user", text(s.user)), ("command", text(s.command)),
                 ("start", text(s.start?.isoUTC)), ("end", text(s.end?.isoUTC)),
                 ("start_tai", text(s.start?.isoTAI)), ("end_tai", text(s.end?.isoTAI)),
