@@ -68,14 +68,14 @@ struct QueryTests {
         ("instrument = 'LATISS' AND", 25, "expected a value or a name"),
         ("exposure IN (1, 2", 17, "expected ',' or ')'"),
         ("exposure.nonsense = 1", 0, "has no field 'nonsense'"),
-        ("visit.region OVERLAPS POINT(1, 2)", 0, "not supported yet"),
+        ("visit.region OVERLAPS POINT(1, 95)", 22, "declination 95.0 is outside [-90, 90]"),
         ("exposure = :missing", 11, "no value for :missing"),
         ("exposure.timespan.begin > T'yesterday'", 26, "invalid time literal"),
         ("instrument = 'x' exposure", 17, "expected AND, OR"),
         ("exposure IN (5..1)", 13, "ends before it starts"),
         ("'unterminated", 0, "unterminated string"),
         ("exposure + 1", 9, "expected a condition"),
-        ("tract = 1", 0, "not related"),
+        ("ssp_hypothesis_table = 'x'", 0, "not related"),
         ("exposure # 1", 9, "unexpected character"),
     ])
     func errors(_ expression: String, _ column: Int, _ message: String) throws {

@@ -47,6 +47,8 @@ public struct InstrumentDefinition: Sendable {
     public var filters: [Filter]
     /// The translation section for cameras without a built-in translator.
     package var translation: TranslationSpec?
+    /// Where the detectors see the sky (for visit regions), when the definition says.
+    public var focalPlane: FocalPlane?
     /// The YAML text of the definition (stored in the registry).
     public let yaml: String
 
@@ -75,6 +77,7 @@ public struct InstrumentDefinition: Sendable {
         self.detectors = file.detectors ?? []
         self.filters = file.filters ?? []
         self.translation = file.translation
+        self.focalPlane = file.focal_plane
         self.yaml = yaml
         if let t = translation {
             try t.validate(source: source)
@@ -146,5 +149,6 @@ public struct InstrumentDefinition: Sendable {
         var detectors: [Detector]?
         var filters: [Filter]?
         var translation: TranslationSpec?
+        var focal_plane: FocalPlane?
     }
 }

@@ -8,6 +8,8 @@ enum ValueType: Equatable, CustomStringConvertible {
     case null
     /// A timespan: SQL for its begin and end (NULL means unbounded).
     case timespan(begin: String, end: String)
+    /// A sky region: a literal or a record's (tested only with OVERLAPS).
+    case region(RegionOperand)
 
     var isNumeric: Bool { self == .integer || self == .float }
 
@@ -21,6 +23,7 @@ enum ValueType: Equatable, CustomStringConvertible {
         case .uuid: return "a UUID"
         case .null: return "NULL"
         case .timespan: return "a timespan"
+        case .region: return "a region"
         }
     }
 }
@@ -77,6 +80,8 @@ final class QueryBuilder {
     var dialect: SQLDialect = .sqlite
     /// Extra name resolution (provenance metrics and the like), tried before failing.
     var extraNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)?
+    /// Whether a dimension was related through sky regions (tract to visit): rows can repeat, so SELECTs are DISTINCT.
+    var joinedSpatially = false
     /// SQL of the boolean columns named so far (`exposure.can_see_sky`): conditions that can also be NULL-tested.
     private var booleanColumns: Set<String> = []
     private var aliasCounter = 0
@@ -137,6 +142,35 @@ final class QueryBuilder {
             let sql = "\(a).\(q(name))"
             dimensions[name] = sql
             return sql
+        }
+        return try resolveSpatially(name, &visiting)
+    }
+
+    /// Relates a dimension of the other spatial family through sky regions, as Rubin does: a tract, patch or skymap
+    /// in a query on visits or exposures (through their visit, or visit and detector) joins the tracts or patches
+    /// whose regions overlap the visit's (or detector's); a visit in a query on tracts or patches, the reverse.
+    private func resolveSpatially(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+        let targets = ["tract": "tract", "skymap": "tract", "patch": "patch", "visit": "visit"]
+        guard let targetName = targets[name], let target = universe[targetName], target.isSpatial, target.hasTable else { return nil }
+        let sources = targetName == "visit" ? ["patch", "tract"] : ["visit_detector_region", "visit"]
+        for sourceName in sources {
+            guard let source = universe[sourceName], source.isSpatial, source.hasTable else { continue }
+            var keys: [(column: String, sql: String)] = []
+            for key in RegionIndex.keys(of: source, in: universe) {
+                guard let sql = try resolve(key.indexColumn, &visiting) else { break }
+                keys.append((key.indexColumn, sql))
+            }
+            guard keys.count == RegionIndex.keys(of: source, in: universe).count else { continue }
+            let t = alias(targetName)
+            let targetKeys = RegionIndex.keys(of: target, in: universe)
+            var conditions = [try overlapSQL(.record(element: sourceName, keys: keys),
+                                             .record(element: targetName, keys: targetKeys.map { ($0.indexColumn, "\(t).\(q($0.recordField))") }))]
+            for key in targetKeys { if let known = dimensions[key.indexColumn] { conditions.append("\(t).\(q(key.recordField)) = \(known)") } }
+            joins.append("JOIN \(q(targetName)) AS \(t) ON " + conditions.joined(separator: " AND "))
+            aliases[targetName] = t
+            for key in targetKeys where dimensions[key.indexColumn] == nil { dimensions[key.indexColumn] = "\(t).\(q(key.recordField))" }
+            joinedSpatially = true
+            return dimensions[name]
         }
         return nil
     }
@@ -266,7 +300,7 @@ final class QueryBuilder {
                 parameters[index - 1] = .text(Self.regex(fromGlob: glob))
                 return ("(\(value) ~ \(pattern))", .bool)
             case "POINT", "CIRCLE", "BOX", "POLYGON", "REGION":
-                throw fail("sky regions (\(name)) are not supported yet", column)
+                return ("", .region(.literal(try regionLiteral(name, args, column: column))))
             default:
                 throw fail("unknown function \(name); expected GLOB or UUID", column)
             }
@@ -382,12 +416,24 @@ final class QueryBuilder {
     }
 
     private func binary(_ op: String, _ l: Expression, _ r: Expression, column: Int) throws -> (String, ValueType) {
+        if let skypix = Self.skypix(l) ?? Self.skypix(r) {
+            let value = Self.skypix(l) != nil ? r : l
+            let name = "\(skypix.system)\(skypix.level)"
+            guard op == "=", let pixel = try constantNumber(value), pixel == pixel.rounded(), pixel.magnitude < 1e15 else {
+                throw fail("\(name) is a sky pixel: write \(name) = PIXEL or \(name) IN (PIXELS)", column)
+            }
+            return (try skypixCondition(skypix, pixels: [Int(pixel)], column: column), .bool)
+        }
         let (a, ta) = try compile(l)
         let (b, tb) = try compile(r)
         if op == "OVERLAPS" {
             // Half-open [begin, end); NULL bounds are unbounded. Each operand appears once (its parameters bind once).
             let lo = "-9223372036854775808", hi = "9223372036854775807"
             switch (ta, tb) {
+            case (.region(let x), .region(let y)):
+                return (try overlapSQL(x, y), .bool)
+            case (.region, _), (_, .region):
+                throw fail("a region OVERLAPS a region (x.region, POINT, CIRCLE, BOX, POLYGON, REGION), found \(ta) and \(tb)", column)
             case (.timespan(let ab, let ae), .timespan(let bb, let be)):
                 return ("(COALESCE(\(ab), \(lo)) < COALESCE(\(be), \(hi)) AND COALESCE(\(bb), \(lo)) < COALESCE(\(ae), \(hi)))", .bool)
             case (.timespan(let begin, let end), .time), (.time, .timespan(let begin, let end)):
@@ -419,6 +465,8 @@ final class QueryBuilder {
             }
         }
         // Comparisons.
+        if case .region = ta { throw fail("a region can only be tested with OVERLAPS", l.column) }
+        if case .region = tb { throw fail("a region can only be tested with OVERLAPS", r.column) }
         try checkComparable(ta, tb, l, r, column: column)
         let sqlOp = op == "!=" ? "<>" : op
         // An integer against a float compares as floats (PostgreSQL would read a float parameter as the column's type).
@@ -443,6 +491,18 @@ final class QueryBuilder {
     }
 
     private func inList(_ left: Expression, _ items: [Expression.InItem], negated: Bool, column: Int) throws -> (String, ValueType) {
+        if let skypix = Self.skypix(left) {
+            var pixels: [Int] = []
+            for item in items {
+                switch item {
+                case .value(.literal(.integer(let v), _)): pixels.append(v)
+                case .range(let start, let stop, let stride, _): pixels += Swift.stride(from: start, through: stop, by: stride)
+                default: throw fail("\(skypix.system)\(skypix.level) IN takes pixel numbers and ranges", column)
+                }
+            }
+            let sql = try skypixCondition(skypix, pixels: pixels, column: column)
+            return (negated ? "(NOT \(sql))" : sql, .bool)
+        }
         let (value, type) = try compile(left)
         if type == .bool || type == .null { throw fail("the left side of IN must be a value, found \(type)", left.column) }
         // A time inside a range: T'...' IN (T'begin', T'end').
@@ -563,7 +623,7 @@ final class QueryBuilder {
     /// A field of an element's record (`exposure.obs_id`, `detector.full_name`, `visit.timespan`).
     private func field(_ elementName: String, _ fieldName: String, column: Int) throws -> (String, ValueType)? {
         guard let element = universe[elementName] else { return nil }
-        if fieldName == "region" { throw fail("sky regions are not supported yet", column) }
+        if fieldName == "region" { return ("", .region(try recordRegion(elementName, column: column))) }
         if fieldName == "timespan" {
             guard element.isTemporal else { return nil }
             let a = try self.element(elementName, column: column)

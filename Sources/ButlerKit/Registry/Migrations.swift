@@ -33,6 +33,7 @@ package enum Migrations {
         Migration(name: "v5-repository-identity", applyInContext: repositoryIdentity),
         Migration(name: "v6-dataset-copies", apply: datasetCopies),
         Migration(name: "v7-quantum-log-text", apply: quantumLogText),
+        Migration(name: "v8-sky-region-index", apply: skyRegionIndex),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.
@@ -71,6 +72,16 @@ package enum Migrations {
             throw ButlerError(.schemaTooNew,
                 "the registry schema is newer than this butler: it has migration(s) \(unknown.map { "'\($0)'" }.joined(separator: ", ")) that this binary does not know; use a newer butler")
         }
+    }
+
+    /// The index of sky regions (``RegionIndex``) for a repository made before it: its tables, filled from the
+    /// regions already stored. A new repository has no dimension universe yet when migrations run; its tables are
+    /// made with the dimension tables.
+    private static func skyRegionIndex(_ c: any SQLConnection) throws {
+        guard let yaml = try c.queryOne("SELECT value FROM butler_attributes WHERE name = ?", [.text(Registry.universeAttribute)])?[0].string else { return }
+        let universe = try DimensionUniverse(yaml: yaml, source: "registry attribute \(Registry.universeAttribute)")
+        for sql in RegionIndex.createStatements(for: universe, dialect: c.dialect) { try c.execute(sql) }
+        try RegionIndex.indexAll(c, universe: universe)
     }
 
     /// Where an ingested file came from (Rubin's copy mode forgets it) and which HDU holds a dataset

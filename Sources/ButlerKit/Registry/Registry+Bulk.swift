@@ -42,6 +42,7 @@ extension Registry {
         let columns = DimensionSchema.columns(of: e, in: universe)
         try database.write { c in
             try c.insertRows(into: element, columns: columns.map(\.name), rows: records.map { r in columns.map { r[$0.name]?.sqlValue ?? .null } })
+            if e.isSpatial { for r in records { try indexRegion(c, element: e, record: r) } }
         }
     }
 

@@ -271,6 +271,7 @@ extension Registry {
             + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         do {
             try c.execute(sql, row)
+            try indexRegion(c, element: element, record: record)
         } catch ButlerError.conflict {
             throw ButlerError(.conflict, "\(element.name) record \(keyDescription(record, element: element)) already exists, or one of its alternate keys is taken")
         } catch ButlerError.inUse {
@@ -326,6 +327,7 @@ extension Registry {
         let sql = "UPDATE \(q(element.name)) SET " + others.map { "\(q($0.element.name)) = ?" }.joined(separator: ", ")
             + " WHERE " + keyColumns.map { "\(q($0.name)) = ?" }.joined(separator: " AND ")
         try c.execute(sql, others.map { row[$0.offset] } + keyIndexes.map { row[$0] })
+        try indexRegion(c, element: element, record: record)
         return .updated
     }
 

@@ -230,7 +230,7 @@ extension Registry {
         let ids = collections.map { String($0.id) }.joined(separator: ", ")
         let orderColumns = order.enumerated().map { "\($0.element.replacingOccurrences(of: " DESC", with: "")) AS order_\($0.offset)" }
         var sql = """
-            SELECT t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(validityColumns), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
+            SELECT \(builder.joinedSpatially ? "DISTINCT " : "")t.dataset_id, coll.name AS collection_name, run.name AS run_name\(dimColumns.map { ", " + $0 }.joined()), \(validityColumns), \(rank) AS search_rank\(orderColumns.map { ", " + $0 }.joined())
             FROM \(selection)
             JOIN dataset AS d ON d.id = t.dataset_id
             JOIN collection AS run ON run.collection_id = d.run_id

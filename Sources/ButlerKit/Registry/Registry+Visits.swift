@@ -5,6 +5,10 @@ extension Registry {
     /// visit records with the exposure's id, name, filter, day_obs, times and pointing, plus visit_definition and
     /// visit_system_membership rows. Running it again defines only the new exposures.
     ///
+    /// Each visit whose exposure has a pointing (tracking RA/Dec, rotation angle `sky_angle`) and whose instrument
+    /// definition has a ``FocalPlane`` gets sky regions, indexed for spatial queries (``RegionIndex``): a
+    /// visit_detector_region per placed detector and the visit's region around them all.
+    ///
     /// - Parameter exposures: restrict to these exposure ids (all science exposures when `nil`).
     /// - Returns: the ids of the visits defined.
     @discardableResult
@@ -17,11 +21,14 @@ extension Registry {
             try c.execute("\(d.insertOrIgnore) visit_system (instrument, id, name) VALUES (?, 0, 'one-to-one')\(d.insertOrIgnoreSuffix)", [.text(instrument)])
             let rows = try c.query("""
                 SELECT e.id, e.obs_id, e.physical_filter, e.day_obs, e.seq_num, e.exposure_time, e.target_name, e.observation_reason,
-                       e.science_program, e.azimuth, e.zenith_angle, e.timespan_begin, e.timespan_end, e.observation_type
+                       e.science_program, e.azimuth, e.zenith_angle, e.timespan_begin, e.timespan_end, e.observation_type,
+                       e.tracking_ra, e.tracking_dec, e.sky_angle
                 FROM exposure AS e
                 WHERE e.instrument = ? AND NOT EXISTS (SELECT 1 FROM visit_definition AS v WHERE v.instrument = e.instrument AND v.exposure = e.id)
                 ORDER BY e.id
                 """, [.text(instrument)])
+            let definition = try Self.definitionWithFocalPlane(c, instrument: instrument)
+            let visitElement = try universe.element("visit"), detectorRegion = try universe.element("visit_detector_region")
             var defined: [Int] = []
             for row in rows {
                 guard let id = row[0].int, exposures?.contains(id) ?? true else { continue }
@@ -35,9 +42,35 @@ extension Registry {
                 try c.execute("INSERT INTO visit_definition (instrument, exposure, visit) VALUES (?, ?, ?)", [.text(instrument), .integer(Int64(id)), .integer(Int64(id))])
                 try c.execute("\(d.insertOrIgnore) visit_system_membership (instrument, visit, visit_system) VALUES (?, ?, 0)\(d.insertOrIgnoreSuffix)",
                               [.text(instrument), .integer(Int64(id))])
+                if let definition, let ra = row[14].double, let dec = row[15].double, dec >= -90, dec <= 90,
+                   let regions = try VisitRegions(definition: definition, ra: ra, dec: dec, rotation: row[16].double ?? 0) {
+                    let hex = SphgeomEncoding.hex(regions.visit)
+                    try c.execute("UPDATE visit SET region = ? WHERE instrument = ? AND id = ?", [.text(hex), .text(instrument), .integer(Int64(id))])
+                    try indexRegion(c, element: visitElement, record: DimensionRecord(element: "visit", fields: [
+                        "instrument": .string(instrument), "id": .int(id), "region": .string(hex)]))
+                    for (detector, polygon) in regions.detectors.sorted(by: { $0.key < $1.key }) {
+                        let detectorHex = SphgeomEncoding.hex(polygon)
+                        try c.execute("\(d.insertOrIgnore) visit_detector_region (instrument, visit, detector, region) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
+                                      [.text(instrument), .integer(Int64(id)), .integer(Int64(detector)), .text(detectorHex)])
+                        try indexRegion(c, element: detectorRegion, record: DimensionRecord(element: "visit_detector_region", fields: [
+                            "instrument": .string(instrument), "visit": .int(id), "detector": .int(detector), "region": .string(detectorHex)]))
+                    }
+                }
                 defined.append(id)
             }
             return defined
         }
+    }
+
+    /// The registered definition of an instrument, with the focal plane of its built-in definition when the stored
+    /// one (registered by an older butler) has none; nil for an instrument registered without a definition.
+    static func definitionWithFocalPlane(_ c: any SQLConnection, instrument: String) throws -> InstrumentDefinition? {
+        let builtIn = try InstrumentDefinition.builtIn(instrument)
+        guard let yaml = try c.queryOne("SELECT value FROM butler_attributes WHERE name = ?", [.text("instrument:" + instrument)])?[0].string else {
+            return builtIn
+        }
+        var definition = try InstrumentDefinition(yaml: yaml, source: "registry attribute instrument:\(instrument)")
+        if definition.focalPlane == nil { definition.focalPlane = builtIn?.focalPlane }
+        return definition
     }
 }

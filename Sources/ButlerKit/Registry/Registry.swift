@@ -51,7 +51,7 @@ public final class Registry: @unchecked Sendable {
                 throw ButlerError(.alreadyExists, "the registry database already holds a butler schema")
             }
             try Migrations.migrate(c, repositoryName: repositoryName)
-            for sql in DimensionSchema.createStatements(for: universe, dialect: c.dialect) {
+            for sql in DimensionSchema.createStatements(for: universe, dialect: c.dialect) + RegionIndex.createStatements(for: universe, dialect: c.dialect) {
                 try c.execute(sql)
             }
             try c.execute("INSERT INTO butler_attributes (name, value) VALUES (?, ?)", [.text(universeAttribute), .text(universe.yaml)])
