@@ -11,6 +11,8 @@ Reads a JSON task from stdin and writes the answers as JSON to stdout:
   regions     [hex]: sphgeom's decoding of our encodings (vertices) and its HTM envelope (pixels).
   healpix     {level, points: [[ra, dec]], pixels: [p]}: hpgeom's nested pixel of each point ("healpix_index") and
               points along each pixel's boundary ("healpix_boundaries", [[ra, dec]]).
+  wcs         [{crval: [ra, dec], crpix: [x, y] (0-based), scale (arcsec), projection, pixels: [[x, y]]}]: astropy's
+              RA/Dec of each pixel position ("wcs_world"), with CD = [[-s, 0], [0, s]] as Rubin's skymaps make it.
   relations   [{polygon: hex, circle: [ra, dec, radius] | point: [ra, dec] | box: [ra, dec, w, h] | other: hex}]:
               whether sphgeom says the two are disjoint ("disjoint": true/false, or null when sphgeom cannot tell).
 """
@@ -92,6 +94,19 @@ def main():
             lon, lat = hpgeom.boundaries(nside, pixel, step=4, nest=True, lonlat=True)
             boundaries.append([[float(a), float(b)] for a, b in zip(np.ravel(lon), np.ravel(lat))])
         out["healpix_boundaries"] = boundaries
+
+    worlds = []
+    for item in task.get("wcs", []):
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---" + item["projection"], "DEC--" + item["projection"]]
+        w.wcs.crval = item["crval"]
+        w.wcs.crpix = [item["crpix"][0] + 1, item["crpix"][1] + 1]
+        s = item["scale"] / 3600.0
+        w.wcs.cd = np.array([[-s, 0.0], [0.0, s]])
+        w.wcs.set()
+        world = w.wcs_pix2world(np.array(item["pixels"], dtype=float), 0)
+        worlds.append([[float(a) % 360.0, float(b)] for a, b in world])
+    out["wcs_world"] = worlds
 
     relations = []
     for item in task.get("relations", []):

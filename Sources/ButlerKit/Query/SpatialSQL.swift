@@ -251,6 +251,23 @@ extension QueryBuilder {
         return "(" + (try polygons.map { try overlapSQL(operand, .literal($0)) }).joined(separator: " OR ") + ")"
     }
 
+    /// The condition that relates the two spatial families when a query's own dimensions hold both (visit and
+    /// tract, exposure and patch, visit, detector and patch): their regions overlap. Nil when they do not.
+    func spatialRelation(of dimensions: [String]) throws -> String? {
+        let names = Set(dimensions)
+        guard let sky = ["patch", "tract"].first(where: names.contains) else { return nil }
+        let observation: String
+        if names.contains("detector") && (names.contains("visit") || names.contains("exposure")) {
+            observation = "visit_detector_region"
+        } else if names.contains("visit") || names.contains("exposure") {
+            observation = "visit"
+        } else {
+            return nil
+        }
+        joinedSpatially = true
+        return try overlapSQL(try recordRegion(observation, column: 0), try recordRegion(sky, column: 0))
+    }
+
     /// The most precise spatial element whose keys this query knows or can relate.
     private func spatialOperand(column: Int, what: String) throws -> RegionOperand {
         for element in ["visit_detector_region", "visit", "patch", "tract"] {

@@ -74,7 +74,10 @@ extension Registry {
                     + stored.type.dimensions.required.map { " AND t.\(q($0)) = \(builder.dimensions[$0]!)" }.joined())
             }
             let implied = try group.implied.map { try builder.dimension($0) }
-            let condition = try expression.map { try builder.compileCondition($0) }
+            // A visit (or exposure) and a tract (or patch) asked for together are related through their regions.
+            let spatial = try builder.spatialRelation(of: group.required)
+            let parts = [spatial, try expression.map { try builder.compileCondition($0) }].compactMap { $0 }
+            let condition = parts.isEmpty ? nil : parts.joined(separator: " AND ")
             let order = try builder.orderBy(query.orderBy)
             let columns = group.required.map { builder.dimensions[$0]! } + implied
             guard !builder.from.isEmpty else { return (group, []) }

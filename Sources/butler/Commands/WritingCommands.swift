@@ -28,6 +28,7 @@ extension ButlerCommand.IngestFiles: WritingCommand {}
 extension ButlerCommand.IngestRaws: WritingCommand {}
 extension ButlerCommand.DefineVisits: WritingCommand {}
 extension ButlerCommand.RegisterInstrument: WritingCommand {}
+extension ButlerCommand.RegisterSkymap: WritingCommand {}
 extension ButlerCommand.Put: WritingCommand {}
 extension ButlerCommand.Record: WritingCommand {}
 extension ButlerCommand.Run: WritingCommand { var writes: Bool { jobs == nil } }  // a staged run opens no registry
