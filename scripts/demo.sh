@@ -14,6 +14,14 @@ step "$BUTLER" ingest-raws "$REPO" Fixtures/raw --transfer copy
 step "$BUTLER" ingest-raws "$REPO" Fixtures/raw --transfer copy   # again: nothing changes
 step "$BUTLER" query-datasets "$REPO" raw
 step "$BUTLER" define-visits "$REPO" LSSTCam
+# Sky regions: which visits and detectors cover a position; a rings skymap's tracts and patches on the visits.
+step "$BUTLER" query-dimension-records "$REPO" visit --where "visit.region OVERLAPS POINT(320.6, -17.9)"
+step "$BUTLER" query-data-ids "$REPO" visit detector --where "visit_detector_region.region OVERLAPS CIRCLE(320.6, -17.9, 0.1)"
+printf '%s\n' 'config.name = "demo_rings"' 'config.skyMap["rings"].numRings = 12' 'config.skyMap["rings"].projection = "TAN"' \
+  'config.skyMap["rings"].tractOverlap = 1.0/60' 'config.skyMap["rings"].pixelScale = 2.0' > "$REPO/skymap.py"
+step "$BUTLER" register-skymap "$REPO" --config "$REPO/skymap.py"
+step "$BUTLER" query-data-ids "$REPO" visit tract patch --where "skymap = 'demo_rings' AND instrument = 'LSSTCam'"
+step "$BUTLER" query-datasets "$REPO" raw --where "skymap = 'demo_rings' AND tract.region OVERLAPS POINT(320.6, -17.9)"
 step "$BUTLER" register-dataset-type "$REPO" calexp ExposureF instrument visit detector
 step "$BUTLER" register-dataset-type "$REPO" bias ExposureF instrument detector --is-calibration
 step "$BUTLER" query-dataset-types "$REPO" --verbose

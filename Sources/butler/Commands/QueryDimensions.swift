@@ -70,7 +70,8 @@ extension ButlerCommand {
             abstract: "List the records of one dimension element, constrained by --where and datasets.",
             discussion: """
                 Timespans are shown as ISO times in TAI (timespan_begin, timespan_end; empty for an open end); JSON \
-                gives the same and the nanoseconds since 1970-01-01 TAI that Rubin stores (timespan_begin_ns, timespan_end_ns).
+                gives the same and the nanoseconds since 1970-01-01 TAI that Rubin stores (timespan_begin_ns, timespan_end_ns). \
+                A table describes a region (vertices, centre); JSON and CSV give sphgeom's encoding in hexadecimal.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -93,6 +94,14 @@ extension ButlerCommand {
             let table = ResultTable(columns: columns, rows: records.map { r in
                 columns.map { column -> Cell in
                     if column.hasSuffix("_ns"), times.contains(String(column.dropLast(3))) { return cell(r[String(column.dropLast(3))]) }
+                    if column == "region", output.format == .table, case .string(let hex)? = r[column] {
+                        // A table shows what the region is; JSON and CSV give its encoding.
+                        if case .polygon(let p)? = try? SphgeomEncoding.region(hex: hex) {
+                            let c = p.centroid
+                            return .string(String(format: "polygon of %d vertices around %.4f, %+.4f", p.vertices.count, c.ra, c.dec))
+                        }
+                        return .string("region (\(hex.count / 2) bytes)")
+                    }
                     guard times.contains(column) else { return cell(r[column]) }
                     if case .int(let ns)? = r[column] { return .string(TAITime(nanoseconds: Int64(ns)).isoTAI) }
                     return .null
