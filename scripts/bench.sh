@@ -6,7 +6,7 @@ set -euo pipefail
 BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange runs one part (BENCH_INTERCHANGE_N datasets, default 100000;
+# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky runs one part (BENCH_INTERCHANGE_N datasets, default 100000;
 # BENCH_BATCH_QUANTA staged records merged, default 1000000).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
@@ -386,5 +386,22 @@ if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
   echo "  (Rubin's destination then holds $(sqlite3 "$WORK/rubin-b/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   report "Rubin's butler transfer-datasets of the same datasets:" "$r"
 fi
+rm -rf "$WORK"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = sky ]; then
+echo
+echo "== sky: register-skymap hsc_rings_v1 (18,938 tracts, 1,533,978 patches) and spatial queries against it"
+WORK="$OUT/sky"
+rm -rf "$WORK"; mkdir -p "$WORK"
+create_repo "$WORK/repo" >/dev/null
+printf '%s\n' 'config.name = "hsc_rings_v1"' 'config.skyMap.name = "rings"' 'config.skyMap["rings"].numRings = 120' \
+  'config.skyMap["rings"].projection = "TAN"' 'config.skyMap["rings"].tractOverlap = 1.0/60' 'config.skyMap["rings"].pixelScale = 0.168' > "$WORK/hsc.py"
+r=$(measure "$BUTLER" register-skymap "$WORK/repo" --config "$WORK/hsc.py")
+awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "register-skymap hsc_rings_v1 (regions and their HTM index, one transaction): %.1f s (%.0f patches/s), peak RSS %.1f MB\n", s, 1533978 / s, m / 1024 }'
+echo "  (rows: $(count_rows "$WORK/repo" patch) patches, $(count_rows "$WORK/repo" patch_skypix_overlap) patch pixels, $(count_rows "$WORK/repo" patch_region_edge) patch edges)"
+echo "patches holding COSMOS's centre (POINT): $(median_ms 10 "$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS POINT(150.1, 2.2)") ms (median of 10)"
+echo "patches within 1 degree of it (CIRCLE): $(median_ms 10 "$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS CIRCLE(150.1, 2.2, 1.0)") ms (median of 10)"
+echo "  ($("$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS CIRCLE(150.1, 2.2, 1.0)" --format csv | tail -n +2 | wc -l) patches)"
 rm -rf "$WORK"
 fi

@@ -261,6 +261,61 @@ struct SkyRegionTests {
         #expect(overlapping > 10 && overlapping < decided, "\(overlapping) of \(decided) overlapping")
     }
 
+    @Test("a repository made before regions: the migration indexes stored regions; define-visits gives old visits theirs")
+    func olderRepository() throws {
+        let dir = TemporaryDirectory()
+        let (butler, visits) = try Self.repository(dir)
+        // Back to before: no index tables, no migration record, and one visit without its region.
+        try butler.registry.database.write { c in
+            for element in ["visit", "visit_detector_region", "tract", "patch"] {
+                try c.execute("DROP TABLE \(element)_skypix_overlap")
+                try c.execute("DROP TABLE \(element)_region_edge")
+            }
+            try c.execute("DELETE FROM butler_migrations WHERE name = 'v8-sky-region-index'")
+            try c.execute("UPDATE visit SET region = NULL WHERE id = ?", [.integer(Int64(visits[0]))])
+            try c.execute("DELETE FROM visit_detector_region WHERE visit = ?", [.integer(Int64(visits[0]))])
+        }
+        let reopened = try Butler(repository: butler.root.path)
+        #expect(try reopened.registry.appliedMigrations().contains("v8-sky-region-index"))
+        func visitsAt(_ p: (ra: Double, dec: Double, rotation: Double)) throws -> [DimensionValue] {
+            var q = DimensionQuery()
+            q.where = "visit.region OVERLAPS POINT(\(p.ra), \(p.dec))"
+            return try reopened.registry.queryDimensionRecords("visit", q).compactMap { $0["id"] }
+        }
+        #expect(try visitsAt(Self.pointings[1]) == [.int(visits[1])], "a stored region is indexed by the migration")
+        #expect(try visitsAt(Self.pointings[0]).isEmpty)
+        #expect(try reopened.registry.defineVisits(instrument: "LSSTCam").isEmpty, "no new visit")
+        #expect(try visitsAt(Self.pointings[0]) == [.int(visits[0])], "the old visit got its region")
+    }
+
+    @Test("a YAML camera gives its detectors by hand or a field radius; without a focal plane a visit has no region")
+    func yamlCameras() throws {
+        let placed = try InstrumentDefinition(yaml: """
+            name: LabCam
+            detectors:
+              - {id: 0, full_name: S0}
+              - {id: 1, full_name: S1}
+            focal_plane:
+              plate_scale: 100.0
+              detectors:
+                - {id: 0, center: [-10.0, 0.0], size: [18.0, 18.0]}
+                - {id: 1, center: [10.0, 0.0], size: [18.0, 18.0], yaw: 90.0}
+            """, source: "labcam.yaml")
+        let regions = try #require(try VisitRegions(definition: placed, ra: 10, dec: 20, rotation: 0))
+        #expect(regions.detectors.count == 2)
+        // +x is west at rotation 0: detector 0 (x < 0) lies east of the boresight, at 10 mm × 100"/mm = 1000".
+        let east = UnitVector(ra: 10 + 1000.0 / 3600 / cos(20 * .pi / 180), dec: 20)
+        #expect(regions.detectors[0]!.contains(east) && !regions.detectors[1]!.contains(east))
+        #expect(regions.visit.contains(UnitVector(ra: 10, dec: 20.2)) && !regions.visit.contains(UnitVector(ra: 10, dec: 20.3)),
+                "the 18 mm sensors reach 9 mm × 100\"/mm = 0.25° north")
+        let field = try InstrumentDefinition(yaml: "name: WideCam\ndetectors:\n  - {id: 0, full_name: S0}\nfocal_plane: {field_radius: 0.5}\n", source: "widecam.yaml")
+        let circle = try #require(try VisitRegions(definition: field, ra: 200, dec: -60, rotation: 30))
+        #expect(circle.visit.contains(UnitVector(ra: 200, dec: -60.49)) && !circle.visit.contains(UnitVector(ra: 200, dec: -60.52)))
+        #expect(circle.detectors[0] == circle.visit)
+        let bare = try InstrumentDefinition(yaml: "name: BareCam\ndetectors:\n  - {id: 0, full_name: S0}\n", source: "barecam.yaml")
+        #expect(try VisitRegions(definition: bare, ra: 0, dec: 0, rotation: 0) == nil)
+    }
+
     @Test("bad regions are one clear error naming the value")
     func badRegions() throws {
         let dir = TemporaryDirectory()

@@ -24,16 +24,6 @@ struct WhereLanguageTests {
         "visit.region = POINT(1, 2)": "regions are compared only with OVERLAPS here; Rubin's = compares encodings",
     ]
 
-    /// Spatial expressions of the corpus (regions, skypix and skymap dimensions related to exposures through their
-    /// regions), accepted since sky regions were built.
-    static let spatial = [
-        "tract = 5", "patch = 5", "skymap = 'x'", "tract = 5 AND skymap = 'x'", "healpix11 = 5", "htm7 = 5",
-        "visit.region OVERLAPS POINT(53.6, -32.7)", "visit.region OVERLAPS CIRCLE(53.6, -32.7, 0.5)",
-        "visit.region OVERLAPS BOX(53.6, -32.7, 1, 1)", "visit.region OVERLAPS POLYGON(0, 0, 1, 0, 1, 1)",
-        "visit_detector_region.region OVERLAPS POINT(53.6, -32.7)", "visit.region OVERLAPS REGION('CIRCLE 0 0 1')",
-        "visit.region = POINT(1, 2)",
-    ]
-
     static func corpus() throws -> [(verdict: Bool, expression: String)] {
         let text = try String(contentsOf: fixturesDirectory.appendingPathComponent("where/corpus.tsv"), encoding: .utf8)
         return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in

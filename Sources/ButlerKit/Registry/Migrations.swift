@@ -80,6 +80,7 @@ package enum Migrations {
     private static func skyRegionIndex(_ c: any SQLConnection) throws {
         guard let yaml = try c.queryOne("SELECT value FROM butler_attributes WHERE name = ?", [.text(Registry.universeAttribute)])?[0].string else { return }
         let universe = try DimensionUniverse(yaml: yaml, source: "registry attribute \(Registry.universeAttribute)")
+        guard let visit = universe["visit"], visit.isSpatial, !(try c.tableExists(RegionIndex.overlapTable("visit"))) else { return }
         for sql in RegionIndex.createStatements(for: universe, dialect: c.dialect) { try c.execute(sql) }
         try RegionIndex.indexAll(c, universe: universe)
     }

@@ -28,7 +28,6 @@ extension Registry {
                 ORDER BY e.id
                 """, [.text(instrument)])
             let definition = try Self.definitionWithFocalPlane(c, instrument: instrument)
-            let visitElement = try universe.element("visit"), detectorRegion = try universe.element("visit_detector_region")
             var defined: [Int] = []
             for row in rows {
                 guard let id = row[0].int, exposures?.contains(id) ?? true else { continue }
@@ -42,23 +41,46 @@ extension Registry {
                 try c.execute("INSERT INTO visit_definition (instrument, exposure, visit) VALUES (?, ?, ?)", [.text(instrument), .integer(Int64(id)), .integer(Int64(id))])
                 try c.execute("\(d.insertOrIgnore) visit_system_membership (instrument, visit, visit_system) VALUES (?, ?, 0)\(d.insertOrIgnoreSuffix)",
                               [.text(instrument), .integer(Int64(id))])
-                if let definition, let ra = row[14].double, let dec = row[15].double, dec >= -90, dec <= 90,
-                   let regions = try VisitRegions(definition: definition, ra: ra, dec: dec, rotation: row[16].double ?? 0) {
-                    let hex = SphgeomEncoding.hex(regions.visit)
-                    try c.execute("UPDATE visit SET region = ? WHERE instrument = ? AND id = ?", [.text(hex), .text(instrument), .integer(Int64(id))])
-                    try indexRegion(c, element: visitElement, record: DimensionRecord(element: "visit", fields: [
-                        "instrument": .string(instrument), "id": .int(id), "region": .string(hex)]))
-                    for (detector, polygon) in regions.detectors.sorted(by: { $0.key < $1.key }) {
-                        let detectorHex = SphgeomEncoding.hex(polygon)
-                        try c.execute("\(d.insertOrIgnore) visit_detector_region (instrument, visit, detector, region) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
-                                      [.text(instrument), .integer(Int64(id)), .integer(Int64(detector)), .text(detectorHex)])
-                        try indexRegion(c, element: detectorRegion, record: DimensionRecord(element: "visit_detector_region", fields: [
-                            "instrument": .string(instrument), "visit": .int(id), "detector": .int(detector), "region": .string(detectorHex)]))
-                    }
+                if let definition {
+                    try writeRegions(c, instrument: instrument, definition: definition, visit: id, ra: row[14].double, dec: row[15].double, rotation: row[16].double)
                 }
                 defined.append(id)
             }
+            // Visits defined before regions were computed (or before the camera had a focal plane) get them now.
+            if let definition {
+                let bare = try c.query("""
+                    SELECT v.id, e.tracking_ra, e.tracking_dec, e.sky_angle FROM visit AS v
+                    JOIN visit_definition AS vd ON vd.instrument = v.instrument AND vd.visit = v.id
+                    JOIN exposure AS e ON e.instrument = vd.instrument AND e.id = vd.exposure
+                    WHERE v.instrument = ? AND v.region IS NULL AND e.tracking_ra IS NOT NULL ORDER BY v.id
+                    """, [.text(instrument)])
+                for row in bare {
+                    guard let id = row[0].int, exposures?.contains(id) ?? true else { continue }
+                    try writeRegions(c, instrument: instrument, definition: definition, visit: id, ra: row[1].double, dec: row[2].double, rotation: row[3].double)
+                }
+            }
             return defined
+        }
+    }
+
+    /// Writes a visit's region and its detectors' (visit_detector_region rows), indexed, from the pointing of its
+    /// exposure; nothing without a pointing or a focal plane.
+    private func writeRegions(_ c: any SQLConnection, instrument: String, definition: InstrumentDefinition, visit id: Int,
+                              ra: Double?, dec: Double?, rotation: Double?) throws {
+        guard let ra, let dec, dec >= -90, dec <= 90, ra.isFinite,
+              let regions = try VisitRegions(definition: definition, ra: ra, dec: dec, rotation: rotation ?? 0) else { return }
+        let d = c.dialect
+        let visitElement = try universe.element("visit"), detectorRegion = try universe.element("visit_detector_region")
+        let hex = SphgeomEncoding.hex(regions.visit)
+        try c.execute("UPDATE visit SET region = ? WHERE instrument = ? AND id = ?", [.text(hex), .text(instrument), .integer(Int64(id))])
+        try indexRegion(c, element: visitElement, record: DimensionRecord(element: "visit", fields: [
+            "instrument": .string(instrument), "id": .int(id), "region": .string(hex)]))
+        for (detector, polygon) in regions.detectors.sorted(by: { $0.key < $1.key }) {
+            let detectorHex = SphgeomEncoding.hex(polygon)
+            try c.execute("\(d.insertOrIgnore) visit_detector_region (instrument, visit, detector, region) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
+                          [.text(instrument), .integer(Int64(id)), .integer(Int64(detector)), .text(detectorHex)])
+            try indexRegion(c, element: detectorRegion, record: DimensionRecord(element: "visit_detector_region", fields: [
+                "instrument": .string(instrument), "visit": .int(id), "detector": .int(detector), "region": .string(detectorHex)]))
         }
     }
 
