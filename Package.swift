@@ -30,6 +30,9 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // A small S3 client (Signature Version 4, multipart uploads, retries) over Foundation's URLSession.
+        // libcurl is named for static builds (`--static-swift-stdlib` links FoundationNetworking's archive, which needs it).
+        .target(name: "S3", dependencies: [.product(name: "Crypto", package: "swift-crypto")], linkerSettings: [.linkedLibrary("curl")]),
         // The only Swift code that touches CFITSIO.
         .target(name: "FITS", dependencies: ["CFITSIO"]),
         // The library: repository, registry, datastore. No argument parsing, no printing.
@@ -38,6 +41,7 @@ let package = Package(
             dependencies: [
                 "FITS",
                 "CLibPQ",
+                "S3",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport"]),
+        .testTarget(name: "S3Tests", dependencies: ["S3"]),
     ]
 )
 

@@ -1,0 +1,110 @@
+import Crypto
+import Foundation
+import S3
+import Testing
+
+/// The S3 client: Signature Version 4 against AWS's published example, configuration from the environment and the
+/// AWS files, and every call against a real server that checks signatures (`rclone serve s3`, started by
+/// scripts/with-s3.sh, which `make test` runs).
+@Suite("S3 client: SigV4, configuration, a real signature-checking server")
+struct S3Tests {
+    @Test("SigV4: AWS's GET Object example gives AWS's signature")
+    func awsExample() {
+        let signer = SignatureV4(credentials: Credentials(accessKey: "AKIAIOSFODNN7EXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), region: "us-east-1")
+        let date = Date(timeIntervalSince1970: 1_369_353_600)  // 2013-05-24T00:00:00Z
+        #expect(SignatureV4.amzDate(date) == "20130524T000000Z")
+        let authorization = signer.authorization(method: "GET", path: "/test.txt", query: [:], headers: [
+            "Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9", "x-amz-content-sha256": SignatureV4.emptyPayloadHash,
+            "x-amz-date": "20130524T000000Z",
+        ], payloadHash: SignatureV4.emptyPayloadHash, date: date)
+        #expect(authorization == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(SignatureV4.encode("a b/c~d+é", keepSlash: true) == "a%20b/c~d%2B%C3%A9")
+        #expect(SignatureV4.encode("a/b", keepSlash: false) == "a%2Fb")
+    }
+
+    @Test("configuration: environment first, then the profile's credentials and region; secrets are never printed")
+    func configuration() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("s3-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = defaultsecret\n\n[site]\naws_access_key_id=SITEKEY\naws_secret_access_key=sitesecret\n"
+            .write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
+        try "[profile site]\nregion = eu-west-3\n".write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        let files = ["AWS_SHARED_CREDENTIALS_FILE": dir.appendingPathComponent("credentials").path, "AWS_CONFIG_FILE": dir.appendingPathComponent("config").path]
+        let site = try S3Configuration.fromEnvironment(files.merging(["AWS_PROFILE": "site", "S3_ENDPOINT_URL": "http://127.0.0.1:9000"]) { a, _ in a })
+        #expect(site.credentials.accessKey == "SITEKEY" && site.region == "eu-west-3" && site.pathStyle)
+        #expect(!"\(site.credentials)".contains("sitesecret"))
+        let fromEnv = try S3Configuration.fromEnvironment(files.merging(["AWS_ACCESS_KEY_ID": "ENVKEY", "AWS_SECRET_ACCESS_KEY": "envsecret", "AWS_REGION": "us-west-2"]) { a, _ in a })
+        #expect(fromEnv.credentials.accessKey == "ENVKEY" && fromEnv.region == "us-west-2" && !fromEnv.pathStyle)
+        #expect(fromEnv.endpoint.absoluteString == "https://s3.us-west-2.amazonaws.com")
+        let none = #expect(throws: S3Error.self) { try S3Configuration.fromEnvironment(["HOME": dir.path, "AWS_PROFILE": "nobody"]) }
+        #expect(none?.message.contains("profile 'nobody'") == true)
+        #expect(throws: S3Error.self) { try S3Configuration.fromEnvironment(files.merging(["S3_ENDPOINT_URL": "ftp://x"]) { a, _ in a }) }
+    }
+
+    /// A client of the test server, and a new bucket on it.
+    static func server() throws -> (S3Client, String) {
+        guard ProcessInfo.processInfo.environment["S3_ENDPOINT_URL"] != nil else {
+            throw S3Error(message: "S3_ENDPOINT_URL is not set: run the tests through scripts/with-s3.sh (make test does)")
+        }
+        let client = S3Client(configuration: try S3Configuration.fromEnvironment())
+        let bucket = "test-\(UUID().uuidString.lowercased().prefix(12))"
+        try client.createBucket(bucket)
+        return (client, bucket)
+    }
+
+    @Test("put, head, get (ranges too), copy, list in pages, delete against rclone serve s3")
+    func objects() throws {
+        let (client, bucket) = try Self.server()
+        let data = Data("hello, butler".utf8)
+        try client.putObject(bucket: bucket, key: "a dir/b+c.txt", data: data, metadata: ["sha256": "abc"])
+        let info = try #require(try client.headObject(bucket: bucket, key: "a dir/b+c.txt"))
+        #expect(info.size == Int64(data.count) && info.metadata["sha256"] == "abc")
+        #expect(try client.getObject(bucket: bucket, key: "a dir/b+c.txt") == data)
+        #expect(try client.getObject(bucket: bucket, key: "a dir/b+c.txt", range: 0...4) == Data("hello".utf8))
+        #expect(try client.headObject(bucket: bucket, key: "missing") == nil)
+        try client.copyObject(bucket: bucket, from: "a dir/b+c.txt", to: "copy/d.txt")
+        #expect(try client.getObject(bucket: bucket, key: "copy/d.txt") == data)
+        for i in 0..<15 { try client.putObject(bucket: bucket, key: String(format: "many/%03d", i), data: Data([UInt8(i)])) }
+        let listed = try client.listObjects(bucket: bucket, prefix: "many/")
+        #expect(listed.map(\.key) == (0..<15).map { String(format: "many/%03d", $0) } && listed.allSatisfy { $0.size == 1 })
+        try client.deleteObject(bucket: bucket, key: "copy/d.txt")
+        try client.deleteObject(bucket: bucket, key: "copy/d.txt")
+        #expect(try client.headObject(bucket: bucket, key: "copy/d.txt") == nil)
+        let missing = #expect(throws: S3Error.self) { try client.getObject(bucket: bucket, key: "nope") }
+        #expect(missing?.status == 404 && missing?.message.contains("s3://\(bucket)/nope at http://127.0.0.1") == true)
+    }
+
+    @Test("a 40 MB file goes up in 8 MiB parts, in parallel, and comes back the same; no upload is left unfinished")
+    func multipart() throws {
+        let (client, bucket) = try Self.server()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("s3-multipart-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = [UInt8](repeating: 0, count: 40_000_000)
+        for i in stride(from: 0, to: bytes.count, by: 4096) { bytes[i] = UInt8(truncatingIfNeeded: i / 4096) }
+        let source = dir.appendingPathComponent("big.bin")
+        try Data(bytes).write(to: source)
+        let sum = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let size = try client.uploadFile(bucket: bucket, key: "big/big.bin", path: source.path, metadata: ["sha256": sum], partSize: 8 << 20, parallel: 3)
+        #expect(size == 40_000_000)
+        #expect(try client.headObject(bucket: bucket, key: "big/big.bin")?.metadata["sha256"] == sum)
+        let back = dir.appendingPathComponent("back.bin")
+        try client.downloadFile(bucket: bucket, key: "big/big.bin", to: back.path, partSize: 7 << 20)
+        #expect(SHA256.hash(data: try Data(contentsOf: back)).map { String(format: "%02x", $0) }.joined() == sum)
+        #expect(throws: S3Error.self) { try client.downloadFile(bucket: bucket, key: "big/big.bin", to: back.path) }
+        #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").isEmpty)
+    }
+
+    @Test("a wrong secret is one error naming the endpoint and the bucket, without the secret")
+    func wrongSecret() throws {
+        let (good, bucket) = try Self.server()
+        var configuration = good.configuration
+        configuration.credentials.secretKey = "not-the-secret-\(UUID().uuidString)"
+        let client = S3Client(configuration: configuration, attempts: 1)
+        let error = #expect(throws: S3Error.self) { try client.putObject(bucket: bucket, key: "x", data: Data("x".utf8)) }
+        #expect(error?.status == 403, "\(error?.message ?? "")")
+        #expect(error?.message.contains("s3://\(bucket)/x at \(configuration.endpoint.absoluteString)") == true)
+        #expect(error?.message.contains(configuration.credentials.secretKey) == false && error?.message.contains("\n") == false)
+    }
+}
