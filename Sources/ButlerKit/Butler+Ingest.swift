@@ -2,7 +2,7 @@ import Foundation
 
 extension Butler {
     /// The file datastore of this repository.
-    package var datastore: FileDatastore { FileDatastore(root: datastoreRoot, journal: journal) }
+    package var datastore: any Datastore { FileDatastore(root: datastoreRoot, journal: journal) }
 
     /// The file template for a dataset type: `datastore.templates.<name>`, else the template whose dimension key
     /// (`physical_filter+detector+exposure`) best matches the dimensions, else `default`.

@@ -28,8 +28,10 @@ internal import Glibc
 /// 6. **A crash leaves nothing half-done**: journals of dead processes are replayed on the next open (see
 ///    ``TransferJournal/recover(datastoreRoot:claimToken:)``): a temporary file whose claim committed takes its final
 ///    name, any other is deleted; a file renamed aside is restored if its removal rolled back, else deleted.
-package struct FileDatastore: Sendable {
+package struct FileDatastore: Datastore {
     package let root: URL
+
+    package var rootURI: URL { root }
     /// Where files about to be created are noted first (nil: not noted, for read-only uses).
     package let journal: TransferJournal?
 
@@ -60,7 +62,7 @@ package struct FileDatastore: Sendable {
     /// - Throws: ``ButlerError/Code/invalidValue`` for a path that could leave the datastore, ``ButlerError/Code/io``
     ///   for a folder that is a link, and for any failed file operation (nothing is left behind then).
     package func stage(_ source: String, at relativePath: String, mode: TransferMode, checksum: Bool,
-                       prepare: ((_ temporaryPath: String) throws -> Void)? = nil) throws -> StagedFile {
+                       prepare: ((_ temporaryPath: String) throws -> Void)?) throws -> StagedFile {
         let sourcePath = absolutePath(source)
         var mode = mode
         if mode == .auto || mode == .direct, contains(sourcePath) {
@@ -234,6 +236,39 @@ package struct FileDatastore: Sendable {
         while let last = folders.popLast() {
             guard let parent = try? DatastoreFolder.open(folders[...], under: root, create: false, for: trashed.path),
                   unlinkat(parent.fd, last, AT_REMOVEDIR) == 0 else { break }
+        }
+    }
+
+    // MARK: Reading
+
+    package func measure(recordedPath: String, checksum: Bool) throws -> (size: Int64, checksum: String?)? {
+        let path = location(of: recordedPath).path
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        if !checksum { return (Int64(st.st_size), nil) }
+        let (size, sum) = try Self.measure(path, checksum: true)
+        return (size, sum)
+    }
+
+    /// Files under the root, regular files and links, leaving alone what live writers are creating (their journals
+    /// name it) and the journals themselves; `shown` is the absolute path.
+    package func forEachStoredFile(_ body: (_ recordedPath: String, _ shown: String) throws -> Void) throws {
+        let rootPath = root.standardizedFileURL.path
+        let inFlight = TransferJournal.pathsInFlight(datastoreRoot: root)
+        func isInFlight(_ relative: String) -> Bool {
+            if relative.hasPrefix(TransferJournal.folderName + "/") || inFlight.files.contains(relative) { return true }
+            if inFlight.folders.contains(where: { relative.hasPrefix($0 + "/") }) { return true }
+            let name = (relative as NSString).lastPathComponent
+            return name.hasPrefix(".") && inFlight.pids.contains {
+                name.contains(".butler-tmp-\($0)-") || name.contains(".butler-trash-\($0)-") || name.contains(".tmp-\($0)-")
+            }
+        }
+        guard let walker = FileManager.default.enumerator(atPath: rootPath) else { return }
+        while let relative = walker.nextObject() as? String {
+            let full = rootPath + "/" + relative
+            var st = stat()
+            guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFLNK, !isInFlight(relative) else { continue }
+            try body(relative, full)
         }
     }
 

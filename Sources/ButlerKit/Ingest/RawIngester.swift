@@ -61,7 +61,7 @@ struct RawIngester {
     let butler: Butler
     let options: RawIngestOptions
     let translators: TranslatorSet
-    let datastore: FileDatastore
+    let datastore: any Datastore
     let template: FileTemplate
     let checksums: Bool
 

@@ -52,60 +52,48 @@ extension Butler {
             summary.problems += 1
             report(VerificationProblem(kind: kind, subject: subject, detail: detail))
         }
-        let datastore = FileDatastore(root: datastoreRoot)
+        let datastore = self.datastore
         let records = try registry.fileRecords(collections: collections)
         for r in records.checked {
             summary.filesChecked += 1
-            let location = datastore.location(of: r.path)
-            var st = stat()
-            guard stat(location.path, &st) == 0 else {
-                problem(.missingFile, location.path, "recorded for \(r.datasetType) \(r.datasetId) but not there")
+            let shown = Self.shown(datastore.location(of: r.path))
+            let recordedChecksum = checksums ? r.checksum : nil
+            guard let measured = try datastore.measure(recordedPath: r.path, checksum: recordedChecksum != nil) else {
+                problem(.missingFile, shown, "recorded for \(r.datasetType) \(r.datasetId) but not there")
                 continue
             }
-            if let size = r.size, Int64(st.st_size) != size {
-                problem(.sizeMismatch, location.path, "\(st.st_size) bytes, recorded \(size) for \(r.datasetType) \(r.datasetId)")
+            if let size = r.size, measured.size != size {
+                problem(.sizeMismatch, shown, "\(measured.size) bytes, recorded \(size) for \(r.datasetType) \(r.datasetId)")
                 continue
             }
-            if checksums, let recorded = r.checksum {
+            if let recorded = recordedChecksum {
                 summary.checksumsChecked += 1
-                let (_, sum) = try FileDatastore.measure(location.path, checksum: true)
-                if sum != recorded {
-                    problem(.checksumMismatch, location.path, "SHA-256 \(sum ?? "?"), recorded \(recorded) for \(r.datasetType) \(r.datasetId)")
+                if measured.checksum != recorded {
+                    problem(.checksumMismatch, shown, "SHA-256 \(measured.checksum ?? "?"), recorded \(recorded) for \(r.datasetType) \(r.datasetId)")
                 }
             }
         }
-        // Files under the datastore root that no record names (leaving alone what live writers are creating).
-        let rootPath = datastoreRoot.standardizedFileURL.path
-        let inFlight = TransferJournal.pathsInFlight(datastoreRoot: datastoreRoot)
-        func isInFlight(_ relative: String) -> Bool {
-            if relative.hasPrefix(TransferJournal.folderName + "/") || inFlight.files.contains(relative) { return true }
-            if inFlight.folders.contains(where: { relative.hasPrefix($0 + "/") }) { return true }
-            let name = (relative as NSString).lastPathComponent
-            return name.hasPrefix(".") && inFlight.pids.contains {
-                name.contains(".butler-tmp-\($0)-") || name.contains(".butler-trash-\($0)-") || name.contains(".tmp-\($0)-")
-            }
-        }
-        if let walker = FileManager.default.enumerator(atPath: rootPath) {
-            while let relative = walker.nextObject() as? String {
-                let full = rootPath + "/" + relative
-                var st = stat()
-                guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFLNK else { continue }
-                summary.datastoreFiles += 1
-                if !records.allPaths.contains(relative) && !records.allPaths.contains(full) && !isInFlight(relative) {
-                    let name = (relative as NSString).lastPathComponent
-                    let detail = !name.hasPrefix(".") ? "no registry row points at this file"
-                        : name.contains(".butler-orphan-") ? "an unregistered file found at a path given to a new dataset, kept aside"
-                        : name.contains(".butler-trash-") ? "a file of a removed dataset left by an interrupted removal"
-                        : name.contains(".tmp-") ? "temporary file left by an interrupted transfer" : "no registry row points at this file"
-                    problem(.orphanFile, full, detail)
-                }
-            }
+        // Files in the datastore that no record names (leaving alone what live writers are creating).
+        try datastore.forEachStoredFile { recorded, shown in
+            summary.datastoreFiles += 1
+            guard !records.allPaths.contains(recorded) && !records.allPaths.contains(shown) else { return }
+            let name = (recorded as NSString).lastPathComponent
+            let detail = !name.hasPrefix(".") ? "no registry row points at this file"
+                : name.contains(".butler-orphan-") ? "an unregistered file found at a path given to a new dataset, kept aside"
+                : name.contains(".butler-trash-") ? "a file of a removed dataset left by an interrupted removal"
+                : name.contains(".tmp-") ? "temporary file left by an interrupted transfer" : "no registry row points at this file"
+            problem(.orphanFile, shown, detail)
         }
         var edges = 0
         try registry.checkProvenanceEdges(&edges) { problem($0.kind, $0.subject, $0.detail) }
         summary.edgesChecked = edges
         return summary
     }
+}
+
+extension Butler {
+    /// A file location as verify names it: the path of a local file, the URI of an object.
+    static func shown(_ location: URL) -> String { location.isFileURL ? location.path : location.absoluteString }
 }
 
 extension Registry {

@@ -87,7 +87,7 @@ extension Butler {
             gaps.append(LineageGap(datasetId: d.id, datasetType: d.datasetType, run: d.run, dataId: d.dataId, reason: .removed, detail: ""))
         }
         let files = try registry.fileRecords(of: present.map(\.id))
-        let datastore = FileDatastore(root: datastoreRoot)
+        let datastore = self.datastore
         for d in present {
             func gap(_ reason: LineageGap.Reason, _ detail: String) {
                 gaps.append(LineageGap(datasetId: d.id, datasetType: d.datasetType, run: d.run, dataId: d.dataId, reason: reason, detail: detail))
@@ -98,20 +98,19 @@ extension Butler {
             }
             for r in records {
                 result.filesChecked += 1
-                let path = datastore.location(of: r.path).path
-                var st = stat()
-                guard stat(path, &st) == 0 else {
+                let path = Self.shown(datastore.location(of: r.path))
+                let recordedChecksum = checksums ? r.checksum : nil
+                guard let measured = try datastore.measure(recordedPath: r.path, checksum: recordedChecksum != nil) else {
                     gap(.fileMissing, "\(path) is not there")
                     continue
                 }
-                if let size = r.size, Int64(st.st_size) != size {
-                    gap(.mismatch, "\(path) has \(st.st_size) bytes, recorded \(size)")
+                if let size = r.size, measured.size != size {
+                    gap(.mismatch, "\(path) has \(measured.size) bytes, recorded \(size)")
                     continue
                 }
-                if checksums, let recorded = r.checksum {
+                if let recorded = recordedChecksum {
                     result.checksumsChecked += 1
-                    let sum = try FileDatastore.measure(path, checksum: true).1
-                    if sum != recorded { gap(.mismatch, "\(path) has SHA-256 \(sum ?? "?"), recorded \(recorded)") }
+                    if measured.checksum != recorded { gap(.mismatch, "\(path) has SHA-256 \(measured.checksum ?? "?"), recorded \(recorded)") }
                 }
             }
         }
