@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
-        .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport"]),
+        .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport", "S3"]),
         .testTarget(name: "S3Tests", dependencies: ["S3"]),
     ]
 )

@@ -2,7 +2,17 @@ import Foundation
 
 extension Butler {
     /// The file datastore of this repository.
-    package var datastore: any Datastore { FileDatastore(root: datastoreRoot, journal: journal) }
+    /// Where this process makes local working folders (a step's staging): the datastore folder, or the repository
+    /// folder for a bucket. The journal lives there too.
+    var localWorkRoot: URL { bucket == nil ? datastoreRoot : root }
+
+    package var datastore: any Datastore {
+        if let bucket {
+            return BucketDatastore(location: bucket.location, client: bucket.client, journal: journal,
+                                   scratch: root.appendingPathComponent(".butler-scratch"))
+        }
+        return FileDatastore(root: datastoreRoot, journal: journal)
+    }
 
     /// The file template for a dataset type: `datastore.templates.<name>`, else the template whose dimension key
     /// (`physical_filter+detector+exposure`) best matches the dimensions, else `default`.

@@ -1,4 +1,5 @@
 public import Foundation
+internal import S3
 public import Logging
 internal import Yams
 
@@ -31,8 +32,11 @@ public final class Butler: Sendable {
     /// gets one, named after its folder, the first time it is opened by a process that may write it).
     public var identity: RepositoryIdentity { registry.identity }
     package let logger: Logger
-    /// This process's notes of files it is about to create (see ``TransferJournal``).
+    /// This process's notes of files it is about to create (see ``TransferJournal``): in the datastore folder, or
+    /// in the repository folder for a bucket.
     package let journal: TransferJournal
+    /// The bucket datastore's location and client; nil for a folder datastore.
+    let bucket: (location: BucketLocation, client: S3Client)?
 
     /// Opens an existing repository.
     ///
@@ -59,7 +63,12 @@ public final class Butler: Sendable {
             return
         }
         do {
-            let removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in try registry.claimToken(of: path) }
+            let removed: Int
+            if let bucket {
+                removed = try BucketDatastore.recover(client: bucket.client, location: bucket.location, journalRoot: root) { path in try registry.claimToken(of: path) }
+            } else {
+                removed = try TransferJournal.recover(datastoreRoot: datastoreRoot) { path in try registry.claimToken(of: path) }
+            }
             if removed > 0 { logger.info("removed files of interrupted transfers", metadata: ["count": "\(removed)"]) }
         } catch {
             logger.warning("could not clean up after an interrupted transfer: \(error)")
@@ -72,7 +81,13 @@ public final class Butler: Sendable {
         self.registry = registry
         self.datastoreRoot = try config.datastoreRoot
         self.logger = logger
-        self.journal = TransferJournal(datastoreRoot: self.datastoreRoot)
+        if let location = try config.datastoreBucket {
+            self.bucket = (location, S3Client(configuration: try s3 { try S3Configuration.fromEnvironment() }))
+            self.journal = TransferJournal(datastoreRoot: config.root)
+        } else {
+            self.bucket = nil
+            self.journal = TransferJournal(datastoreRoot: self.datastoreRoot)
+        }
     }
 
     /// Creates a new repository: `butler.yaml`, the registry and the datastore root.
@@ -94,13 +109,16 @@ public final class Butler: Sendable {
     ///   - registry: the registry database URL (`postgresql://[user@]host[:port]/dbname[?schema=NAME]`, or
     ///     `sqlite:///PATH`) instead of the repository's own SQLite file.
     ///   - storePassword: keep a password of the registry URL in `butler.yaml` (written mode 0600).
+    ///   - datastore: where the files live instead of the repository's own folder: `s3://BUCKET[/PREFIX]` (the
+    ///     bucket must exist and the prefix be empty; endpoint and credentials come from the environment, see
+    ///     `S3Configuration`), or a folder.
     ///   - name: the repository's name, recorded with its new id (see ``identity``); by default the folder's name.
     ///   - note: receives one-line notes for the user (what happened to a password).
     /// - Throws: ``ButlerError/Code/alreadyExists`` when the folder holds a repository,
     ///   ``ButlerError/Code/invalidValue`` for a name that is empty, unprintable or longer than 64 characters.
     public static func create(at path: String, seedConfig: String? = nil, dimensionConfig: String? = nil,
                               override: Bool = false, registry registryOverride: String? = nil,
-                              storePassword: Bool = false, name: String? = nil, note: (String) -> Void = { _ in },
+                              storePassword: Bool = false, datastore: String? = nil, name: String? = nil, note: (String) -> Void = { _ in },
                               logger: Logger = Logger(label: "butler")) throws -> Butler {
         let root = URL(fileURLWithPath: path).standardizedFileURL
         if let name { try RepositoryIdentity.validateName(name) }
@@ -136,6 +154,13 @@ public final class Butler: Sendable {
                 throw ButlerError(.invalidValue, "--registry takes postgresql://[user@]host[:port]/dbname[?schema=NAME] or sqlite:///PATH, not '\(PostgresURL.mask(registryOverride))'")
             }
             seed = try registrySeed(registryOverride, over: seed)
+        }
+        if let datastore {
+            guard datastore.hasPrefix("s3://") ? BucketLocation(datastore) != nil : !datastore.contains("://") || datastore.hasPrefix("file://") else {
+                throw ButlerError(.invalidValue, "--datastore takes s3://BUCKET[/PREFIX] or a folder, not '\(datastore)'")
+            }
+            let extra = try ButlerConfig.parse("datastore:\n  root: " + jsonString(datastore) + "\n", source: "--datastore")
+            seed = seed.map { ButlerConfig.merge($0, extra) } ?? extra
         }
         let universe: DimensionUniverse
         if let dimensionConfig {
@@ -173,7 +198,16 @@ public final class Butler: Sendable {
             if let dbPath = try sqlitePath(registryURL), fm.fileExists(atPath: dbPath) {
                 throw ButlerError(.alreadyExists, "registry database \(dbPath) exists already; refusing to touch it")
             }
-            if let made = try makeFolder(datastoreRoot) { created.append(made) }
+            if let bucket = try config.datastoreBucket {
+                // The bucket must exist and take our credentials; its prefix must hold no objects.
+                let client = S3Client(configuration: try s3 { try S3Configuration.fromEnvironment() })
+                let present = try s3 { try client.listObjects(bucket: bucket.bucket, prefix: bucket.prefix.isEmpty ? "" : bucket.prefix + "/", limit: 1) }
+                guard present.isEmpty else {
+                    throw ButlerError(.alreadyExists, "datastore \(bucket) already holds objects (\(present[0].key)); refusing to share it")
+                }
+            } else if let made = try makeFolder(datastoreRoot) {
+                created.append(made)
+            }
             if let dbPath = try sqlitePath(registryURL) {
                 for suffix in ["", "-wal", "-shm"] { created.append(URL(fileURLWithPath: dbPath + suffix)) }
             }

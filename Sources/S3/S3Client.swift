@@ -198,9 +198,9 @@ public final class S3Client: Sendable {
         try send("DELETE", bucket: bucket, key: key, expect: [200, 204, 404])
     }
 
-    /// Copies an object within the service (one request, up to 5 GB).
-    public func copyObject(bucket: String, from source: String, to key: String) throws {
-        let copySource = "/" + bucket + "/" + SignatureV4.encode(source, keepSlash: true)
+    /// Copies an object within the service (one request, up to 5 GB), from this bucket or `sourceBucket`.
+    public func copyObject(bucket: String, from source: String, sourceBucket: String? = nil, to key: String) throws {
+        let copySource = "/" + (sourceBucket ?? bucket) + "/" + SignatureV4.encode(source, keepSlash: true)
         let (_, _, body) = try send("PUT", bucket: bucket, key: key, headers: ["x-amz-copy-source": copySource, "x-amz-metadata-directive": "COPY"], expect: [200])
         // A copy can fail after its 200 status: the error is in the body.
         if let code = Self.xmlValue("Code", in: body), Self.xmlValue("ETag", in: body) == nil {
@@ -208,12 +208,26 @@ public final class S3Client: Sendable {
         }
     }
 
+    /// The SHA-256 of an object, read in ranges of `partSize` (memory does not grow with the object), and its size.
+    public func hashObject(bucket: String, key: String, partSize: Int = 16 << 20) throws -> (size: Int64, sha256: String)? {
+        guard let info = try headObject(bucket: bucket, key: key) else { return nil }
+        var hasher = SHA256()
+        var offset: Int64 = 0
+        while offset < info.size {
+            let end = min(info.size, offset + Int64(partSize)) - 1
+            let data = try getObject(bucket: bucket, key: key, range: offset...end)
+            hasher.update(data: data)
+            offset = end + 1
+        }
+        return (info.size, SignatureV4.hex(hasher.finalize()))
+    }
+
     /// Every object under a prefix: key and size, in key order, however many pages that takes.
-    public func listObjects(bucket: String, prefix: String) throws -> [(key: String, size: Int64)] {
+    public func listObjects(bucket: String, prefix: String, limit: Int? = nil) throws -> [(key: String, size: Int64)] {
         var result: [(key: String, size: Int64)] = []
         var token: String?
         repeat {
-            var query = ["list-type": "2", "prefix": prefix, "max-keys": "1000"]
+            var query = ["list-type": "2", "prefix": prefix, "max-keys": String(min(1000, limit ?? 1000))]
             if let token { query["continuation-token"] = token }
             let (_, _, body) = try send("GET", bucket: bucket, query: query, expect: [200])
             let text = String(decoding: body, as: UTF8.self)
@@ -222,6 +236,7 @@ public final class S3Client: Sendable {
                 result.append((key, Int64(Self.xmlValues("Size", in: contents).first ?? "") ?? 0))
             }
             token = Self.xmlValues("IsTruncated", in: text).first == "true" ? Self.xmlValues("NextContinuationToken", in: text).first : nil
+            if let limit, result.count >= limit { break }
         } while token != nil
         return result
     }

@@ -1,4 +1,3 @@
-internal import S3
 internal import Foundation
 
 /// An `s3://BUCKET/PREFIX` datastore root, parsed.
@@ -21,7 +20,4 @@ package struct BucketLocation: Sendable, Hashable, CustomStringConvertible {
     package func key(_ path: String) -> String { prefix.isEmpty ? path : prefix + "/" + path }
 
     package var description: String { "s3://\(bucket)" + (prefix.isEmpty ? "" : "/" + prefix) }
-
-    /// Whether the S3 client module is linked (for `config-dump` and errors).
-    static var clientType: String { String(describing: S3Client.self) }
 }

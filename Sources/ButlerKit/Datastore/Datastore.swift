@@ -34,6 +34,8 @@ package protocol Datastore: Sendable {
     func measure(recordedPath: String, checksum: Bool) throws -> (size: Int64, checksum: String?)?
     /// Every file in the datastore that no live writer is creating, with its path as the registry records it.
     func forEachStoredFile(_ body: (_ recordedPath: String, _ shown: String) throws -> Void) throws
+    /// Copies the file at a location (as ``location(of:)`` gives) to a new local file, streamed.
+    func download(_ location: URL, to localPath: String) throws
 }
 
 extension Datastore {

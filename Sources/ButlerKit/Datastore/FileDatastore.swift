@@ -272,6 +272,12 @@ package struct FileDatastore: Datastore {
         }
     }
 
+    package func download(_ location: URL, to localPath: String) throws {
+        do { try FileManager.default.copyItem(atPath: location.path, toPath: localPath) } catch {
+            throw ButlerError(.io, "cannot copy \(location.path) to \(localPath): \(error.localizedDescription)")
+        }
+    }
+
     // MARK: File operations
 
     /// A token that makes temporary names unique across processes and machines: pid and 64 random bits.

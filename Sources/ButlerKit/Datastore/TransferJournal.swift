@@ -19,6 +19,8 @@ package final class TransferJournal: @unchecked Sendable {
     // @unchecked: `fd` and `path` change only under `lock`.
     static let folderName = ".butler-journal"
     private let folder: URL
+    /// The folder the journal folder is in (the datastore root, or the repository folder for a bucket).
+    package let folderRoot: URL
     private let lock = NSLock()
     private var fd: Int32 = -1
     private var path: String?
@@ -26,6 +28,7 @@ package final class TransferJournal: @unchecked Sendable {
     private var keep = false
 
     package init(datastoreRoot: URL) {
+        folderRoot = datastoreRoot
         folder = datastoreRoot.appendingPathComponent(Self.folderName)
     }
 

@@ -86,14 +86,24 @@ extension Butler {
         let resolvedExecutable = Self.resolveExecutable(executable)
         quantum.environment.executableHash = resolvedExecutable.flatMap { try? FileDatastore.measure($0, checksum: true).1 }
 
-        // Staging: one folder per quantum inside the datastore (so moves are renames), made without following links.
+        // Staging: one folder per quantum inside the datastore (so moves are renames), made without following links;
+        // for a bucket, in the repository folder, where the step's inputs are downloaded too.
         let stagingPath = try DatastorePath(".staging/\(quantum.id.lowercasedString)")
         try journal.recordFolder(stagingPath.description)
-        _ = try DatastoreFolder.open(stagingPath.components[...], under: datastoreRoot, create: true, for: stagingPath.description)
-        let staging = datastoreRoot.appendingPathComponent(stagingPath.description)
+        _ = try DatastoreFolder.open(stagingPath.components[...], under: localWorkRoot, create: true, for: stagingPath.description)
+        let staging = localWorkRoot.appendingPathComponent(stagingPath.description)
         defer { try? FileManager.default.removeItem(at: staging) }
         var substitutions: [String: String] = [:]
-        for (role, ref) in inputs { if let path = inputPaths[ref.id]?.path { substitutions[role] = path } }
+        for (index, (role, ref)) in inputs.enumerated() {
+            guard let location = inputPaths[ref.id] else { continue }
+            if location.isFileURL {
+                substitutions[role] = location.path
+            } else {
+                let local = staging.appendingPathComponent("-input-\(index)-" + location.lastPathComponent).path
+                try datastore.download(location, to: local)
+                substitutions[role] = local
+            }
+        }
         var outputPaths: [String] = []
         for output in outputs {
             let ext = StorageClasses.builtIn.extensions[output.type.storageClass].map { "." + $0 } ?? ""

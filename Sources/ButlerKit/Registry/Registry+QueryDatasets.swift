@@ -310,7 +310,8 @@ extension Registry {
                 let sql = "SELECT dataset_id, path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))"
                 for row in try c.query(sql, chunk.map { .text($0.lowercasedString) }) {
                     guard let id = row[0].string.flatMap(UUID.init(uuidString:)), let path = row[1].string else { continue }
-                    result[id] = path.hasPrefix("/") ? URL(fileURLWithPath: path) : datastoreRoot.appendingPathComponent(path)
+                    result[id] = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+                        : path.hasPrefix("s3://") ? (URL(string: path) ?? datastoreRoot) : datastoreRoot.appendingPathComponent(path)
                 }
             }
             return result

@@ -35,7 +35,7 @@ extension Butler {
     }
 
     static func datastoreReadOnlyReason(_ root: URL) -> String? {
-        guard access(root.path, F_OK) == 0 else { return nil }  // a missing datastore is another problem
+        guard root.isFileURL, access(root.path, F_OK) == 0 else { return nil }  // a bucket's permissions show on use  // a missing datastore is another problem
         return SQLiteDatabase.isWritable(root.path) ? nil : "the datastore \(root.path) is not writable (\(String(cString: strerror(errno))))"
     }
 }

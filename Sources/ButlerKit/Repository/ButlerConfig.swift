@@ -123,15 +123,26 @@ public struct ButlerConfig: @unchecked Sendable {
         }
     }
 
-    /// The folder that holds the repository's files.
+    /// The bucket and prefix of an `s3://` datastore root; nil for a folder.
+    package var datastoreBucket: BucketLocation? {
+        get throws { BucketLocation(try datastoreRoot.absoluteString) }
+    }
+
+    /// The folder that holds the repository's files, or the `s3://BUCKET/PREFIX` URI of the bucket that does.
     public var datastoreRoot: URL {
         get throws {
             guard let path = string("datastore.root"), !path.isEmpty else {
                 throw ButlerError(.invalidConfig, "configuration of \(root.path) has no datastore.root")
             }
             if path.hasPrefix("file://") { return URL(fileURLWithPath: String(path.dropFirst(7))) }
+            if path.hasPrefix("s3://") {
+                guard BucketLocation(path) != nil, let url = URL(string: path) else {
+                    throw ButlerError(.invalidConfig, "datastore.root '\(path)' is not an s3://BUCKET[/PREFIX] URI")
+                }
+                return url
+            }
             if path.contains("://") {
-                throw ButlerError(.invalidConfig, "datastore.root '\(path)' is not a local folder; only local datastores are supported")
+                throw ButlerError(.invalidConfig, "datastore.root '\(path)' is neither a local folder nor an s3:// bucket")
             }
             return URL(fileURLWithPath: path, relativeTo: root).standardizedFileURL
         }

@@ -31,12 +31,15 @@ extension ButlerCommand {
         @Flag(name: .long, help: "Keep a password given in the registry URL (--registry or the seed config's registry.db) in butler.yaml, which is then written readable by its owner only (mode 0600). By default the password is used to create the registry but not stored; later commands find it in PGPASSWORD, ~/.pgpass or a service file.")
         var storePassword = false
 
+        @Option(name: .long, help: ArgumentHelp("Where the files live: s3://BUCKET[/PREFIX] for an S3 bucket (an existing bucket, an empty prefix; the endpoint from S3_ENDPOINT_URL, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE and ~/.aws/credentials, region from AWS_REGION), or a folder. Default: the repository's own datastore folder.", valueName: "uri"))
+        var datastore: String?
+
         @Option(name: .long, help: ArgumentHelp("The repository's name (printable, at most 64 characters; default: the folder's name).", valueName: "name"))
         var name: String?
 
         func run() throws {
             let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
-                                           override: override, registry: registry, storePassword: storePassword, name: name,
+                                           override: override, registry: registry, storePassword: storePassword, datastore: datastore, name: name,
                                            note: { FileHandle.standardError.write(Data("butler: note: \($0)\n".utf8)) },
                                            logger: Logger(label: "butler"))
             emit("Created repository \(butler.root.path)\n")

@@ -1,0 +1,99 @@
+import ButlerKit
+import ButlerTestSupport
+import Foundation
+import S3
+import Testing
+
+/// A repository whose datastore is an S3 bucket, against `rclone serve s3` with signature checking (started by
+/// scripts/with-s3.sh, which `make test` runs): ingest, run, put, queries, verify and prune on a bucket.
+@Suite("butler with an S3 bucket datastore")
+struct BucketDatastoreCLITests {
+    /// A client of the test server and a new bucket on it.
+    static func bucket() throws -> (S3Client, String) {
+        guard ProcessInfo.processInfo.environment["S3_ENDPOINT_URL"] != nil else {
+            throw ButlerError(.notFound, "S3_ENDPOINT_URL is not set: run the tests through scripts/with-s3.sh (make test does)")
+        }
+        let client = S3Client(configuration: try S3Configuration.fromEnvironment())
+        let name = "butler-\(UUID().uuidString.lowercased().prefix(12))"
+        try client.createBucket(name)
+        return (client, name)
+    }
+
+    @Test("create --datastore s3://; ingest, run, put, query URIs, verify --checksums, prune and orphans on a bucket")
+    func bucketRepository() throws {
+        let (client, bucket) = try Self.bucket()
+        let dir = TemporaryDirectory()
+        let repo = dir.path("repo")
+        let created = try runButler(try createArguments(repo) + ["--datastore", "s3://\(bucket)/dr1"])
+        try #require(created.exitCode == 0, "\(created.stderr)")
+        #expect(try runButler(["config-dump", repo, "-s", ".datastore.root"]).stdout == "s3://\(bucket)/dr1\n")
+        let dump = try runButler(["config-dump", repo])
+        #expect(!dump.stdout.contains(ProcessInfo.processInfo.environment["AWS_SECRET_ACCESS_KEY"]!), "no secret in config-dump")
+
+        let ingested = try runButler(["ingest-raws", repo, fixturesDirectory.appendingPathComponent("raw").path, "-t", "copy"])
+        #expect(ingested.exitCode == 0, "\(ingested.stderr)")
+        #expect(ingested.stdout.hasPrefix("Ingested 10 dataset(s) from 10 file(s): 10 ingested"))
+        let again = try runButler(["ingest-raws", repo, fixturesDirectory.appendingPathComponent("raw").path, "-t", "copy"])
+        #expect(again.stdout.hasPrefix("Ingested 0 dataset(s) from 10 file(s): 0 ingested, 10 already registered"))
+        let listing = try runButler(["query-datasets", repo, "raw", "--show-uri", "--format", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.count == 10 && rows.allSatisfy { ($0["uri"] as? String ?? "").hasPrefix("s3://\(bucket)/dr1/") }, "\(listing.stdout)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "dr1/").count == 10, "one object per raw, no temporary left")
+
+        // A step reads its input from the bucket and its output goes there, FITS provenance cards stamped first.
+        #expect(try runButler(["register-dataset-type", repo, "postISRCCD", "ExposureF", "instrument", "detector", "exposure"]).exitCode == 0)
+        let dataId = "instrument=LATISS,detector=0,exposure=2023032100053"
+        let run = try runButler(["run", repo, "--run", "u/s3", "--task", "isr", "--collections", "LATISS/raw/all",
+                                 "--input", "raw=raw:\(dataId)", "--output", "out=postISRCCD:\(dataId)", "--", "/bin/cp", "{raw}", "{out}"])
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let out = try runButler(["find-dataset", repo, "postISRCCD:\(dataId)", "--collections", "u/s3"])
+        #expect(out.stdout.contains("s3://\(bucket)/dr1/u/s3/postISRCCD/"), "\(out.stdout)\(out.stderr)")
+        let retrieved = dir.path("retrieved.fits")
+        let outKey = try #require(try client.listObjects(bucket: bucket, prefix: "dr1/u/s3/postISRCCD/").first?.key)
+        try client.downloadFile(bucket: bucket, key: outKey, to: retrieved)
+        let header = try String(contentsOfFile: retrieved, encoding: .isoLatin1)
+        #expect(header.contains("LSST BUTLER"), "the output carries Rubin's provenance cards")
+
+        try "a small table\n".write(toFile: dir.path("notes.txt"), atomically: true, encoding: .utf8)
+        #expect(try runButler(["register-dataset-type", repo, "notes", "TextFile", "instrument"]).exitCode == 0)
+        let put = try runButler(["put", repo, dir.path("notes.txt"), "--run", "u/notes", "--dataset-type", "notes", "--data-id", "instrument=LATISS"])
+        #expect(put.exitCode == 0, "\(put.stderr)")
+        let verified = try runButler(["verify", repo, "--checksums"])
+        #expect(verified.exitCode == 0, "\(verified.stdout)\(verified.stderr)")
+        #expect(verified.stderr.contains("(13 checksums), 13 datastore file(s)"), "10 raws, an output, its log, the notes: \(verified.stderr)")
+
+        // Removal deletes the object; nothing else.
+        let pruned = try runButler(["prune-datasets", repo, "--collections", "u/notes", "--datasets", "notes", "--purge", "u/notes"])
+        #expect(pruned.exitCode == 0, "\(pruned.stdout)\(pruned.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "dr1/u/notes/").isEmpty)
+        #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
+
+        // An object no row names is an orphan, named by its URI.
+        try client.putObject(bucket: bucket, key: "dr1/stray/object.fits", data: Data("x".utf8))
+        let orphan = try runButler(["verify", repo])
+        #expect(orphan.exitCode == 1 && orphan.stdout.contains("orphan-file s3://\(bucket)/dr1/stray/object.fits"), "\(orphan.stdout)")
+        try client.deleteObject(bucket: bucket, key: "dr1/stray/object.fits")
+    }
+
+    @Test("bad buckets and modes: one line each, nothing made")
+    func refusals() throws {
+        let (client, bucket) = try Self.bucket()
+        let dir = TemporaryDirectory()
+        try client.putObject(bucket: bucket, key: "taken/x", data: Data("x".utf8))
+        let taken = try runButler(try createArguments(dir.path("a")) + ["--datastore", "s3://\(bucket)/taken"])
+        #expect(taken.exitCode == 1 && taken.stderr.contains("s3://\(bucket)/taken already holds objects"), "\(taken.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("a/butler.yaml")))
+        let missing = try runButler(try createArguments(dir.path("b")) + ["--datastore", "s3://no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())/x"])
+        #expect(missing.exitCode == 1 && missing.stderr.contains("no-such-bucket"), "\(missing.stderr)")
+        let repo = dir.path("c")
+        #expect(try runButler(try createArguments(repo) + ["--datastore", "s3://\(bucket)/c"]).exitCode == 0)
+        let linked = try runButler(["ingest-raws", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits"), "-t", "symlink"])
+        #expect(linked.exitCode == 1 && linked.stderr.contains("cannot symlink"), "\(linked.stderr)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-\(UUID().uuidString)"
+        let wrong = try runButler(["ingest-raws", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits")], environment: environment)
+        #expect(wrong.exitCode == 1 && wrong.stderr.contains("s3://\(bucket)/c/") && wrong.stderr.contains("HTTP 403"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains(environment["AWS_SECRET_ACCESS_KEY"]!))
+        #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
+    }
+}
