@@ -45,11 +45,14 @@ extension Butler {
         let destinationRoot = URL(fileURLWithPath: destination)
         var plan: [(URL, URL)] = []
         var seen = Set<String>()
+        let store = datastore
+        let rootText = store.rootURI.isFileURL ? datastoreRoot.path + "/" : store.rootURI.absoluteString + "/"
         for ref in refs {
-            guard let source = locations[ref.id], seen.insert(source.path).inserted else { continue }
+            guard let source = locations[ref.id], seen.insert(source.absoluteString).inserted else { continue }
+            let shown = source.isFileURL ? source.path : source.absoluteString
             let relative: String
-            if preservePath, source.path.hasPrefix(datastoreRoot.path + "/") {
-                relative = String(source.path.dropFirst(datastoreRoot.path.count + 1))
+            if preservePath, shown.hasPrefix(rootText) {
+                relative = String(shown.dropFirst(rootText.count))
             } else {
                 relative = source.lastPathComponent
             }
@@ -57,7 +60,7 @@ extension Butler {
             if !clobber && FileManager.default.fileExists(atPath: target.path) {
                 throw ButlerError(.alreadyExists, "\(target.path) exists; pass --clobber to overwrite it")
             }
-            guard FileManager.default.fileExists(atPath: source.path) else {
+            if source.isFileURL, !FileManager.default.fileExists(atPath: source.path) {
                 throw ButlerError(.notFound, "the file of dataset \(ref.id.lowercasedString) is missing: \(source.path)")
             }
             plan.append((source, target))
@@ -69,10 +72,10 @@ extension Butler {
             do {
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
-                try FileManager.default.copyItem(at: source, to: target)
             } catch {
-                throw ButlerError(.io, "cannot copy \(source.path) to \(target.path): \(error.localizedDescription)")
+                throw ButlerError(.io, "cannot write \(target.path): \(error.localizedDescription)")
             }
+            try store.download(source, to: target.path)
         }
         return plan.map(\.1)
     }

@@ -144,3 +144,61 @@ final class ManagedCounter: @unchecked Sendable {
         }
     }
 }
+
+extension S3Client {
+    /// The largest object one copy request takes (S3's limit); larger ones are copied in parts.
+    public static let singleCopyLimit: Int64 = 5 << 30
+
+    /// Copies an object on the service whatever its size: one request up to 5 GiB, else a multipart copy
+    /// (UploadPartCopy of `partSize` ranges, sent `parallel` at a time), aborted on failure.
+    public func copyObject(bucket: String, from source: String, sourceBucket: String? = nil, to key: String, size: Int64,
+                           partSize: Int64 = 512 << 20, parallel: Int = 4, singleCopyLimit: Int64 = S3Client.singleCopyLimit) throws {
+        guard size > singleCopyLimit else {
+            try copyObject(bucket: bucket, from: source, sourceBucket: sourceBucket, to: key)
+            return
+        }
+        let copySource = "/" + (sourceBucket ?? bucket) + "/" + SignatureV4.encode(source, keepSlash: true)
+        let info = try headObject(bucket: sourceBucket ?? bucket, key: source)
+        let headers = Dictionary(uniqueKeysWithValues: (info?.metadata ?? [:]).map { ("x-amz-meta-" + $0.key, $0.value) })
+        let (_, _, created) = try send("POST", bucket: bucket, key: key, query: ["uploads": ""], headers: headers, expect: [200])
+        guard let uploadId = Self.xmlValue("UploadId", in: created) else {
+            throw S3Error(message: "multipart copy to \(place(bucket, key)) was not started: no UploadId in the answer")
+        }
+        let count = Int((size + partSize - 1) / partSize)
+        let lock = NSLock()
+        nonisolated(unsafe) var etags = [String?](repeating: nil, count: count)
+        nonisolated(unsafe) var failure: (any Error)?
+        let next = ManagedCounter()
+        DispatchQueue.concurrentPerform(iterations: min(parallel, count)) { _ in
+            while let part = next.take(below: count) {
+                if lock.withLock({ failure != nil }) { return }
+                let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
+                do {
+                    let (_, answer, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
+                                                     headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
+                    guard let etag = Self.xmlValue("ETag", in: body) ?? answer["etag"] else {
+                        throw S3Error(message: "part \(part + 1) of the copy to \(place(bucket, key)) was not copied: \(String(decoding: body.prefix(300), as: UTF8.self))")
+                    }
+                    lock.withLock { etags[part] = etag }
+                } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                }
+            }
+        }
+        do {
+            if let failure { throw failure }
+            let parts = try etags.enumerated().map { i, etag -> String in
+                guard let etag else { throw S3Error(message: "part \(i + 1) of the copy to \(place(bucket, key)) has no ETag") }
+                return "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\(etag)</ETag></Part>"
+            }
+            let xml = "<CompleteMultipartUpload>" + parts.joined() + "</CompleteMultipartUpload>"
+            let (_, _, body) = try send("POST", bucket: bucket, key: key, query: ["uploadId": uploadId], body: .data(Data(xml.utf8)), expect: [200])
+            if let code = Self.xmlValue("Code", in: body) {
+                throw S3Error(message: "multipart copy to \(place(bucket, key)) failed to complete (\(code))", status: 200, code: code)
+            }
+        } catch {
+            _ = try? send("DELETE", bucket: bucket, key: key, query: ["uploadId": uploadId], expect: [200, 204, 404])
+            throw error
+        }
+    }
+}

@@ -75,6 +75,50 @@ struct BucketDatastoreCLITests {
         try client.deleteObject(bucket: bucket, key: "dr1/stray/object.fits")
     }
 
+    @Test("between a folder and a bucket: transfer-datasets both ways, export and import, Zips, retrieve-artifacts")
+    func interchange() throws {
+        let (client, bucket) = try Self.bucket()
+        let dir = TemporaryDirectory()
+        let folder = dir.path("folder"), cloud = dir.path("cloud"), back = dir.path("back")
+        #expect(try runButler(try createArguments(folder)).exitCode == 0)
+        #expect(try runButler(try createArguments(cloud) + ["--datastore", "s3://\(bucket)/cloud"]).exitCode == 0)
+        #expect(try runButler(try createArguments(back)).exitCode == 0)
+        #expect(try runButler(["ingest-raws", folder, fixturesDirectory.appendingPathComponent("raw").path, "-t", "copy"]).exitCode == 0)
+        let up = try runButler(["transfer-datasets", folder, cloud, "raw", "--register-dataset-types"])
+        #expect(up.exitCode == 0, "\(up.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "cloud/").count == 10)
+        let down = try runButler(["transfer-datasets", cloud, back, "raw", "--register-dataset-types"])
+        #expect(down.exitCode == 0, "\(down.stderr)")
+        #expect(try runButler(["query-datasets", back, "raw", "--format", "json"]).stdout == (try runButler(["query-datasets", folder, "raw", "--format", "json"])).stdout)
+        for repo in [cloud, back] { #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0, "\(repo)") }
+
+        // Export from the bucket, import into a new folder repository.
+        let exported = try runButler(["export", cloud, dir.path("export"), "--collections", "LATISS/raw/all", "-t", "copy"])
+        #expect(exported.exitCode == 0, "\(exported.stderr)")
+        let fresh = dir.path("fresh")
+        #expect(try runButler(try createArguments(fresh)).exitCode == 0)
+        let imported = try runButler(["import", fresh, dir.path("export")])
+        #expect(imported.exitCode == 0, "\(imported.stderr)")
+        #expect(try runButler(["verify", fresh, "--checksums"]).exitCode == 0)
+
+        // A Zip out of the bucket and into another bucket repository.
+        let zipped = try runButler(["retrieve-artifacts", cloud, dir.path("zips"), "--collections", "LATISS/raw/all", "--zip"])
+        #expect(zipped.exitCode == 0, "\(zipped.stderr)")
+        let zip = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path("zips")).first { $0.hasSuffix(".zip") })
+        let cloud2 = dir.path("cloud2")
+        #expect(try runButler(try createArguments(cloud2) + ["--datastore", "s3://\(bucket)/cloud2"]).exitCode == 0)
+        let ingested = try runButler(["ingest-zip", cloud2, dir.path("zips/" + zip), "--transfer-dimensions"])
+        #expect(ingested.exitCode == 0, "\(ingested.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "cloud2/").count == 2)
+        #expect(try runButler(["verify", cloud2, "--checksums"]).exitCode == 0)
+
+        // Files out of the bucket, in the datastore's layout.
+        let retrieved = try runButler(["retrieve-artifacts", cloud, dir.path("out"), "--collections", "LATISS/raw/all"])
+        #expect(retrieved.exitCode == 0, "\(retrieved.stderr)")
+        let files = FileManager.default.enumerator(atPath: dir.path("out"))?.allObjects.compactMap { $0 as? String }.filter { $0.hasSuffix(".fits") } ?? []
+        #expect(files.count == 2 && files.allSatisfy { $0.hasPrefix("LATISS/raw/all/") }, "\(files)")
+    }
+
     @Test("bad buckets and modes: one line each, nothing made")
     func refusals() throws {
         let (client, bucket) = try Self.bucket()

@@ -94,6 +94,7 @@ struct S3Tests {
         #expect(SHA256.hash(data: try Data(contentsOf: back)).map { String(format: "%02x", $0) }.joined() == sum)
         #expect(throws: S3Error.self) { try client.downloadFile(bucket: bucket, key: "big/big.bin", to: back.path) }
         #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").isEmpty)
+        #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").isEmpty)
     }
 
     @Test("a wrong secret is one error naming the endpoint and the bucket, without the secret")

@@ -99,7 +99,7 @@ package struct BucketDatastore: Datastore {
             let path = try DatastorePath(relativePath)
             let temporary = StagedFile.temporaryName(of: path.name, token: token)
             try journal?.recordTemporary(path.description, token: token)
-            try s3 { try client.copyObject(bucket: location.bucket, from: key, sourceBucket: bucket, to: location.key(temporaryKey(path, temporary))) }
+            try s3 { try client.copyObject(bucket: location.bucket, from: key, sourceBucket: bucket, to: location.key(temporaryKey(path, temporary)), size: info.size) }
             return StagedFile(recordedPath: path.description, token: token, temporaryName: temporary, movedFrom: nil,
                               deleteSourceOnPublish: mode == .move ? source : nil, size: info.size, checksum: sum)
         }
@@ -149,7 +149,8 @@ package struct BucketDatastore: Datastore {
         guard let temporary = staged.temporaryName else { return }
         let path = try DatastorePath(staged.recordedPath)
         do {
-            try Self.publish(client: client, location: location, temporary: location.key(temporaryKey(path, temporary)), path: path, token: staged.token)
+            try Self.publish(client: client, location: location, temporary: location.key(temporaryKey(path, temporary)), path: path,
+                             token: staged.token, size: staged.size)
         } catch {
             journal?.keepForRecovery()
             throw error
@@ -160,15 +161,16 @@ package struct BucketDatastore: Datastore {
     }
 
     /// Copies a temporary object to its path's key (setting aside an unregistered object found there) and deletes it.
-    static func publish(client: S3Client, location: BucketLocation, temporary: String, path: DatastorePath, token: String) throws {
+    static func publish(client: S3Client, location: BucketLocation, temporary: String, path: DatastorePath, token: String, size: Int64?) throws {
         let final = location.key(path.description)
         try s3 {
-            if try client.headObject(bucket: location.bucket, key: final) != nil {
+            if let present = try client.headObject(bucket: location.bucket, key: final) {
                 // Not a registered object (the registry's claim is ours): kept aside, never overwritten.
                 let aside = location.key((path.folders + [StagedFile.orphanName(of: path.name, token: token)]).joined(separator: "/"))
-                try client.copyObject(bucket: location.bucket, from: final, to: aside)
+                try client.copyObject(bucket: location.bucket, from: final, to: aside, size: present.size)
             }
-            try client.copyObject(bucket: location.bucket, from: temporary, to: final)
+            let size = try size ?? client.headObject(bucket: location.bucket, key: temporary)?.size ?? 0
+            try client.copyObject(bucket: location.bucket, from: temporary, to: final, size: size)
             try client.deleteObject(bucket: location.bucket, key: temporary)
         }
     }
@@ -183,11 +185,11 @@ package struct BucketDatastore: Datastore {
     package func trash(_ relativePath: String, claimToken: String) throws -> TrashedFile? {
         let path = try DatastorePath(relativePath)
         let key = location.key(path.description)
-        guard try s3({ try client.headObject(bucket: location.bucket, key: key) }) != nil else { return nil }
+        guard let info = try s3({ try client.headObject(bucket: location.bucket, key: key) }) else { return nil }
         let trashed = TrashedFile(path: path.description, token: FileDatastore.makeToken(), claimToken: claimToken)
         try journal?.recordTrash(path.description, token: trashed.token, claimToken: claimToken)
         try s3 {
-            try client.copyObject(bucket: location.bucket, from: key, to: trashKey(trashed))
+            try client.copyObject(bucket: location.bucket, from: key, to: trashKey(trashed), size: info.size)
             try client.deleteObject(bucket: location.bucket, key: key)
         }
         return trashed
@@ -200,8 +202,9 @@ package struct BucketDatastore: Datastore {
 
     package func restore(_ trashed: TrashedFile) {
         let key = location.key(trashed.path)
-        guard (try? client.headObject(bucket: location.bucket, key: key)) == .some(nil) else { return }
-        if (try? client.copyObject(bucket: location.bucket, from: trashKey(trashed), to: key)) != nil {
+        guard (try? client.headObject(bucket: location.bucket, key: key)) == .some(nil),
+              let aside = try? client.headObject(bucket: location.bucket, key: trashKey(trashed)) else { return }
+        if (try? client.copyObject(bucket: location.bucket, from: trashKey(trashed), to: key, size: aside.size)) != nil {
             try? client.deleteObject(bucket: location.bucket, key: trashKey(trashed))
         }
     }
@@ -267,7 +270,7 @@ package struct BucketDatastore: Datastore {
                     let temporary = location.key((path.folders + [StagedFile.temporaryName(of: path.name, token: fields[1])]).joined(separator: "/"))
                     guard try s3({ try client.headObject(bucket: location.bucket, key: temporary) }) != nil else { continue }
                     if try claimToken(path.description) == fields[1] {
-                        try publish(client: client, location: location, temporary: temporary, path: path, token: fields[1])
+                        try publish(client: client, location: location, temporary: temporary, path: path, token: fields[1], size: nil)
                     } else {
                         try s3 { try client.deleteObject(bucket: location.bucket, key: temporary) }
                     }
@@ -275,10 +278,10 @@ package struct BucketDatastore: Datastore {
                 case "r" where fields.count == 3:
                     let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
                     let aside = location.key((path.folders + [trashed.trashName]).joined(separator: "/"))
-                    guard try s3({ try client.headObject(bucket: location.bucket, key: aside) }) != nil else { continue }
+                    guard let asideInfo = try s3({ try client.headObject(bucket: location.bucket, key: aside) }) else { continue }
                     let key = location.key(path.description)
                     if try claimToken(path.description) == fields[2], try s3({ try client.headObject(bucket: location.bucket, key: key) }) == nil {
-                        try s3 { try client.copyObject(bucket: location.bucket, from: aside, to: key) }
+                        try s3 { try client.copyObject(bucket: location.bucket, from: aside, to: key, size: asideInfo.size) }
                     }
                     try s3 { try client.deleteObject(bucket: location.bucket, key: aside) }
                     done += 1

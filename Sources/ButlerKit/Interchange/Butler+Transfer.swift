@@ -18,8 +18,17 @@ extension Butler {
         let sourceStore = source.datastore
         let mode = options.transfer
         let datastore = self.datastore
+        let scratch = localWorkRoot.appendingPathComponent(".butler-scratch")
         return try importContents(contents, files: { file, destination, checksum in
-            try datastore.stage(sourceStore.location(of: file.path).path, at: destination, mode: mode, checksum: checksum)
+            let location = sourceStore.location(of: file.path)
+            if location.isFileURL { return try datastore.stage(location.path, at: destination, mode: mode, checksum: checksum) }
+            // From a bucket: into a bucket by a copy on the service; into a folder by way of a local download.
+            if datastore is BucketDatastore { return try datastore.stage(location.absoluteString, at: destination, mode: .copy, checksum: checksum) }
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + location.lastPathComponent).path
+            defer { unlink(local) }
+            try sourceStore.download(location, to: local)
+            return try datastore.stage(local, at: destination, mode: .copy, checksum: checksum)
         }, options: options)
     }
 
@@ -84,7 +93,15 @@ extension Butler {
                         let path = try DatastorePath(file.path)
                         let destination = temporary.appendingPathComponent(path.description)
                         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                        try Self.place(datastore.location(of: file.path).path, at: destination.path, mode: transfer)
+                        let location = datastore.location(of: file.path)
+                        if location.isFileURL {
+                            try Self.place(location.path, at: destination.path, mode: transfer)
+                        } else {
+                            guard transfer == .copy || transfer == .auto else {
+                                throw ButlerError(.invalidValue, "export -t \(transfer.rawValue): the files are objects of \(datastoreRoot.absoluteString), which are copied (-t copy)")
+                            }
+                            try datastore.download(location, to: destination.path)
+                        }
                         written += 1
                     }
                 }

@@ -9,8 +9,17 @@ extension Butler {
         let folder = URL(fileURLWithPath: directory).standardizedFileURL
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let store = datastore
-        return try ButlerZip.write(contents, sourcePath: { store.location(of: $0.path).path }, provenance: contents.provenance,
-                                   into: folder, universe: registry.universe)
+        // Objects of a bucket are downloaded, one at a time, into a scratch folder the Zip writer reads from.
+        let scratch = localWorkRoot.appendingPathComponent(".butler-scratch/zip-\(FileDatastore.makeToken())")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        return try ButlerZip.write(contents, sourcePath: { file in
+            let location = store.location(of: file.path)
+            if location.isFileURL { return location.path }
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + location.lastPathComponent).path
+            try store.download(location, to: local)
+            return local
+        }, provenance: contents.provenance, into: folder, universe: registry.universe)
     }
 
     /// Ingests a Zip in Rubin's format (ours or Rubin's `retrieve-artifacts --zip`), keeping dataset ids: its RUNs,
@@ -28,9 +37,9 @@ extension Butler {
         let stagingPath = try DatastorePath(".staging/zip-\(FileDatastore.makeToken())")
         if !options.dryRun {
             try journal.recordFolder(stagingPath.description)
-            _ = try DatastoreFolder.open(stagingPath.components[...], under: datastoreRoot, create: true, for: stagingPath.description)
+            _ = try DatastoreFolder.open(stagingPath.components[...], under: localWorkRoot, create: true, for: stagingPath.description)
         }
-        let staging = datastoreRoot.appendingPathComponent(stagingPath.description)
+        let staging = localWorkRoot.appendingPathComponent(stagingPath.description)
         defer { if !options.dryRun { try? FileManager.default.removeItem(at: staging) } }
         let datastore = self.datastore
         return try importContents(zip.value.contents, files: { file, destination, checksum in
