@@ -2,9 +2,11 @@
 # Crash safety: kills `butler ingest-raws`, `butler run` and `butler transfer-datasets` (with everything they started) with SIGKILL at random
 # moments, and checks after each kill that `butler verify` passes (no registry row without its file, no file without
 # its row, no half-recorded step) and that re-running the same command completes the work.
-#   scripts/crash-test.sh BUTLER sqlite|postgresql [TRIALS]     (postgresql needs BUTLER_TEST_POSTGRES)
+#   scripts/crash-test.sh BUTLER sqlite|postgresql [TRIALS] [folder|bucket]
+#   (postgresql needs BUTLER_TEST_POSTGRES; bucket puts every datastore in the bucket BUTLER_TEST_S3_BUCKET of the
+#   S3 server scripts/with-s3.sh starts)
 set -euo pipefail
-BUTLER=$(realpath "$1"); BACKEND=$2; TRIALS=${3:-20}
+BUTLER=$(realpath "$1"); BACKEND=$2; TRIALS=${3:-20}; DATASTORE=${4:-folder}
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 WORK=$(mktemp -d /tmp/butler-crash.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -25,18 +27,26 @@ kill_after_random() {
   wait "$pid" 2>/dev/null || true
 }
 killed_ingests=0; killed_runs=0; killed_transfers=0
+# The datastore option of a new repository (a fresh prefix of the test bucket, or the repository's own folder).
+datastore_args() {
+  if [ "$DATASTORE" = bucket ]; then echo "--datastore s3://${BUTLER_TEST_S3_BUCKET:?run through scripts/with-s3.sh}/$1-$RANDOM$RANDOM"; fi
+}
+# Where a repository's journals are: in its datastore folder, or in the repository folder for a bucket.
+journal_folder() {
+  if [ "$DATASTORE" = bucket ]; then echo "$1/.butler-journal"; else echo "$1/datastore/.butler-journal"; fi
+}
 for trial in $(seq "$TRIALS"); do
   REPO="$WORK/repo-$trial"
   if [ "$BACKEND" = postgresql ]; then
-    "$BUTLER" create "$REPO" --registry "$BUTLER_TEST_POSTGRES?schema=crash_${RANDOM}_$trial" >/dev/null
+    "$BUTLER" create "$REPO" --registry "$BUTLER_TEST_POSTGRES?schema=crash_${RANDOM}_$trial" $(datastore_args repo) >/dev/null
   else
-    "$BUTLER" create "$REPO" >/dev/null
+    "$BUTLER" create "$REPO" $(datastore_args repo) >/dev/null
   fi
   "$BUTLER" register-dataset-type "$REPO" postISRCCD ExposureF instrument detector exposure >/dev/null
   # 1. ingest-raws, killed somewhere between start-up and the end.
   kill_after_random 700 "$BUTLER" ingest-raws "$REPO" "$WORK/raws" -t copy --processes 2
   verify "$REPO" "a killed ingest-raws"
-  leftovers=$(find "$REPO/datastore/.butler-journal" -name "*.journal" 2>/dev/null | wc -l || true)
+  leftovers=$(find "$(journal_folder "$REPO")" -name "*.journal" 2>/dev/null | wc -l || true)
   [ "$leftovers" = 0 ] || fail "journals left after verify: $leftovers"
   n=$("$BUTLER" query-datasets "$REPO" raw --format csv 2>/dev/null | tail -n +2 | grep -c . || true)
   [ "$n" -lt $RAWS ] && killed_ingests=$((killed_ingests + 1))
@@ -57,9 +67,9 @@ for trial in $(seq "$TRIALS"); do
   # 3. transfer-datasets of every raw into a second repository, killed while files are copied or registered.
   DEST="$WORK/dest-$trial"
   if [ "$BACKEND" = postgresql ]; then
-    "$BUTLER" create "$DEST" --registry "$BUTLER_TEST_POSTGRES?schema=crashdest_${RANDOM}_$trial" >/dev/null
+    "$BUTLER" create "$DEST" --registry "$BUTLER_TEST_POSTGRES?schema=crashdest_${RANDOM}_$trial" $(datastore_args dest) >/dev/null
   else
-    "$BUTLER" create "$DEST" >/dev/null
+    "$BUTLER" create "$DEST" $(datastore_args dest) >/dev/null
   fi
   TRANSFER=("$BUTLER" transfer-datasets "$REPO" "$DEST" raw --collections LSSTCam/raw/all --register-dataset-types)
   kill_after_random 500 "${TRANSFER[@]}"
@@ -72,4 +82,4 @@ for trial in $(seq "$TRIALS"); do
   out=$("$BUTLER" verify "$DEST" --checksums 2>&1) || fail "verify --checksums failed after re-running transfer-datasets:"$'\n'"$out"
   rm -rf "$REPO" "$DEST"
 done
-echo "crash-test ($BACKEND): $TRIALS trials passed; SIGKILL interrupted $killed_ingests ingest(s), $killed_runs run(s) and $killed_transfers transfer(s) before they finished"
+echo "crash-test ($BACKEND, $DATASTORE datastore): $TRIALS trials passed; SIGKILL interrupted $killed_ingests ingest(s), $killed_runs run(s) and $killed_transfers transfer(s) before they finished"

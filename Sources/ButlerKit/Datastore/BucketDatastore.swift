@@ -165,6 +165,12 @@ package struct BucketDatastore: Datastore {
         let final = location.key(path.description)
         try s3 {
             if let present = try client.headObject(bucket: location.bucket, key: final) {
+                let staged = try client.headObject(bucket: location.bucket, key: temporary)
+                if let staged, staged.size == present.size, let sum = staged.metadata["sha256"], present.metadata["sha256"] == sum {
+                    // Our own copy, made by a publish killed before it deleted the temporary object: finish that.
+                    try client.deleteObject(bucket: location.bucket, key: temporary)
+                    return
+                }
                 // Not a registered object (the registry's claim is ours): kept aside, never overwritten.
                 let aside = location.key((path.folders + [StagedFile.orphanName(of: path.name, token: token)]).joined(separator: "/"))
                 try client.copyObject(bucket: location.bucket, from: final, to: aside, size: present.size)
