@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The data-release story of issue 12: a centre (PostgreSQL in the PostgreSQL pass) sends raws and a certified bias to
-/// two sites (SQLite); each site runs a two-step pipeline on half the exposures and sends its outputs, with their
-/// provenance, back to the centre.
+/// two sites (SQLite; CC-IN2P3's files in an S3 bucket of the test server, as issue 15 asks); each site runs a
+/// two-step pipeline on half the exposures and sends its outputs, with their provenance, back to the centre.
 @Suite struct TwoSitesCLITests {
     static let exposures = ["2023032100053", "2024062400106"]
 
@@ -26,7 +26,10 @@ import Testing
         let dir = try TemporaryDirectory()
         let centre = dir.path("centre"), siteA = dir.path("site-a"), siteB = dir.path("site-b")
         _ = try check(try createArguments(centre) + ["--name", "USDF"])
-        _ = try check(["create", siteA, "--name", "CC-IN2P3"])
+        guard let bucket = ProcessInfo.processInfo.environment["BUTLER_TEST_S3_BUCKET"] else {
+            throw ButlerError(.notFound, "BUTLER_TEST_S3_BUCKET is not set: run the tests through scripts/with-s3.sh (make test does)")
+        }
+        _ = try check(["create", siteA, "--name", "CC-IN2P3", "--datastore", "s3://\(bucket)/cc-in2p3-\(UUID().uuidString.prefix(8).lowercased())"])
         _ = try check(["create", siteB, "--name", "UK"])
 
         // The centre: raws, and a bias certified into LATISS/calib, in the chain LATISS/defaults.
