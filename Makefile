@@ -71,8 +71,8 @@ demo: build
 	./scripts/demo.sh $(BIN)
 
 # The benchmarks on SQLite, then the same on a throwaway PostgreSQL server (bench-out/results*.txt).
-bench: release
-	./scripts/bench.sh $(RELEASE_BIN)
+bench: release rclone-venv
+	./scripts/with-s3.sh ./scripts/bench.sh $(RELEASE_BIN)
 	./scripts/with-postgres.sh env BENCH_BACKEND=postgresql ./scripts/bench.sh $(RELEASE_BIN)
 
 clean:

@@ -6,7 +6,7 @@ set -euo pipefail
 BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky runs one part (BENCH_INTERCHANGE_N datasets, default 100000;
+# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky|s3 runs one part (s3 needs scripts/with-s3.sh's server) (BENCH_INTERCHANGE_N datasets, default 100000;
 # BENCH_BATCH_QUANTA staged records merged, default 1000000).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
@@ -19,10 +19,11 @@ if [ "$BACKEND" = postgresql ]; then
 fi
 # A new repository at $1, on the backend under test.
 create_repo() {
+  local repo=$1; shift
   if [ "$BACKEND" = postgresql ]; then
-    "$BUTLER" create "$1" --registry "$(registry_url "$1")"
+    "$BUTLER" create "$repo" --registry "$(registry_url "$repo")" "$@"
   else
-    "$BUTLER" create "$1"
+    "$BUTLER" create "$repo" "$@"
   fi
 }
 registry_url() { echo "$BUTLER_TEST_POSTGRES?schema=b_$(basename "$1" | tr -c 'a-z0-9\n' _)_${RANDOM}${RANDOM}"; }
@@ -403,5 +404,31 @@ echo "  (rows: $(count_rows "$WORK/repo" patch) patches, $(count_rows "$WORK/rep
 echo "patches holding COSMOS's centre (POINT): $(median_ms 10 "$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS POINT(150.1, 2.2)") ms (median of 10)"
 echo "patches within 1 degree of it (CIRCLE): $(median_ms 10 "$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS CIRCLE(150.1, 2.2, 1.0)") ms (median of 10)"
 echo "  ($("$BUTLER" query-data-ids "$WORK/repo" patch --where "skymap = 'hsc_rings_v1' AND patch.region OVERLAPS CIRCLE(150.1, 2.2, 1.0)" --format csv | tail -n +2 | wc -l) patches)"
+rm -rf "$WORK"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = s3 ]; then
+echo
+N=${BENCH_S3_FILES:-5000}
+echo "== S3: ingest of $N synthetic LSSTCam raws (256x256) into a folder and into a bucket of rclone serve s3 on loopback; a 2 GiB file put"
+[ -n "${S3_ENDPOINT_URL:-}" ] || { echo "bench s3: S3_ENDPOINT_URL is not set: run through scripts/with-s3.sh (make bench does)" >&2; exit 1; }
+WORK="$OUT/s3"
+rm -rf "$WORK"; mkdir -p "$WORK"
+"$MAKE_RAWS" "$TEMPLATE" "$WORK/raws" "$N" 256 9 100 >/dev/null
+MB=$(du -sm "$WORK/raws" | cut -f1)
+create_repo "$WORK/folder" >/dev/null
+create_repo "$WORK/bucket" --datastore "s3://$BUTLER_TEST_S3_BUCKET/bench-$RANDOM$RANDOM" >/dev/null
+for kind in folder bucket; do
+  r=$(measure "$BUTLER" ingest-raws "$WORK/$kind" "$WORK/raws" -t copy)
+  awk -v k="$kind" -v n="$N" -v mb="$MB" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "ingest-raws -t copy into a %-6s %7.2f s (%6.0f files/s, %6.1f MB/s), peak RSS %.1f MB\n", k, s, n / s, mb / s, m / 1024 }'
+done
+dd if=/dev/urandom of="$WORK/big.parq" bs=1M count=2048 status=none
+for kind in folder bucket; do
+  "$BUTLER" register-dataset-type "$WORK/$kind" blob ArrowTable instrument >/dev/null
+  r=$(measure "$BUTLER" put "$WORK/$kind" "$WORK/big.parq" --run u/big --dataset-type blob --data-id instrument=LSSTCam)
+  awk -v k="$kind" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "put of one 2 GiB file into a %-6s %7.2f s (%6.1f MB/s), peak RSS %.1f MB\n", k, s, 2048 / s, m / 1024 }'
+done
+r=$(measure "$BUTLER" verify "$WORK/bucket" --checksums)
+awk -v s="${r% *}" -v m="${r#* }" -v n="$N" 'BEGIN { printf "verify --checksums of the bucket (%d raws and the 2 GiB file, every byte read back): %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
 rm -rf "$WORK"
 fi

@@ -11,14 +11,15 @@ struct BatchRepository {
     let jobs: String
     var staging: String { repo + "/staged" }
 
-    init(raws count: Int, calibrations: Bool = false) throws {
+    /// - Parameter datastore: extra `create` arguments (`--datastore s3://...` for a bucket datastore).
+    init(raws count: Int, calibrations: Bool = false, datastore: [String] = []) throws {
         dir = TemporaryDirectory()
         repo = dir.path("repo")
         jobs = dir.path("jobs.jsonl")
         let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
         let made = try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), dir.path("raws"), "\(count)", "32", "10", "100"])
         try Self.check(made, "make-raws")
-        try Self.check(try runButler(try createArguments(repo)), "create")
+        try Self.check(try runButler(try createArguments(repo) + datastore), "create")
         try Self.check(try runButler(["ingest-raws", repo, dir.path("raws"), "-t", "copy"]), "ingest-raws")
         try Self.check(try runButler(["register-dataset-type", repo, "postISRCCD", "ExposureF", "instrument", "detector", "exposure"]), "register-dataset-type")
         var inputs = ["--input", "raw=raw"]

@@ -119,6 +119,20 @@ struct BucketDatastoreCLITests {
         #expect(files.count == 2 && files.allSatisfy { $0.hasPrefix("LATISS/raw/all/") }, "\(files)")
     }
 
+    @Test("batch jobs on a bucket datastore: inputs resolved as s3:// URIs, downloaded by each staged job, outputs merged into the bucket")
+    func batch() throws {
+        let (client, bucket) = try Self.bucket()
+        let b = try BatchRepository(raws: 10, datastore: ["--datastore", "s3://\(bucket)/batch"])
+        let jobs = try String(contentsOfFile: b.jobs, encoding: .utf8)
+        #expect(jobs.contains("s3://\(bucket)/batch/LSSTCam/raw/all/"), "the jobs file names the raws' objects")
+        for n in 1...10 { #expect(try b.stagedRun(n).exitCode == 0) }
+        let (merged, summary) = try b.merge()
+        #expect(merged.exitCode == 0 && summary["succeeded"] as? Int == 10 && summary["datasets"] as? Int == 20, "\(merged.stdout)\(merged.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "batch/u/batch/isr/postISRCCD/").count == 10)
+        let verified = try runButler(["verify", b.repo, "--checksums"])
+        #expect(verified.exitCode == 0, "\(verified.stdout)\(verified.stderr)")
+    }
+
     @Test("bad buckets and modes: one line each, nothing made")
     func refusals() throws {
         let (client, bucket) = try Self.bucket()

@@ -131,7 +131,7 @@ final class StagedMerger {
         // Hard links when the staging area and the datastore share a file system (nothing is copied, and the staged
         // file stays until the commit); copies otherwise.
         var a = stat(), b = stat()
-        let sameDevice = stat(area.path, &a) == 0 && stat(butler.datastoreRoot.path, &b) == 0 && a.st_dev == b.st_dev
+        let sameDevice = butler.bucket == nil && stat(area.path, &a) == 0 && stat(butler.datastoreRoot.path, &b) == 0 && a.st_dev == b.st_dev
         linkMode = sameDevice ? .hardlink : .copy
     }
 

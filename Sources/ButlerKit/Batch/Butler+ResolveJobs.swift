@@ -116,7 +116,7 @@ extension Butler {
                 guard let url = locations[jobs[j].inputs[i].id] else {
                     throw ButlerError(.notFound, "input \(jobs[j].inputs[i].datasetType) \(jobs[j].inputs[i].id) of job \(j + 1) has no file in the datastore")
                 }
-                jobs[j].inputs[i].path = url.path
+                jobs[j].inputs[i].path = url.isFileURL ? url.path : url.absoluteString
             }
         }
         try JobsFile(header: header, jobs: jobs).write(to: path)

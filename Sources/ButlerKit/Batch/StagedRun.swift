@@ -90,9 +90,18 @@ public enum StagedRun {
             throw ButlerError(.io, "cannot create \(folder.path): \(String(cString: strerror(errno)))")
         }
 
-        // Paths: inputs where the jobs file says, outputs in the folder.
+        // Paths: inputs where the jobs file says (an object of a bucket datastore is downloaded into the folder,
+        // with the credentials of the environment), outputs in the folder.
         var substitutions: [String: String] = [:]
-        for input in job.inputs { substitutions[input.role] = input.path }
+        for (index, input) in job.inputs.enumerated() {
+            if input.path.hasPrefix("s3://") {
+                let local = folder.appendingPathComponent("-input-\(index)-" + (input.path as NSString).lastPathComponent).path
+                try BucketDatastore.download(uri: input.path, to: local)
+                substitutions[input.role] = local
+            } else {
+                substitutions[input.role] = input.path
+            }
+        }
         var outputs: [StagedQuantum.Output] = []
         for output in job.outputs {
             let info = header.datasetTypes[output.datasetType]!

@@ -253,6 +253,14 @@ package struct BucketDatastore: Datastore {
         }
     }
 
+    /// Downloads an `s3://BUCKET/KEY` object to a new local file with a client of the environment's configuration
+    /// (a batch job's input: no repository is opened).
+    static func download(uri: String, to localPath: String) throws {
+        guard let (bucket, key) = parse(uri) else { throw ButlerError(.invalidValue, "'\(uri)' is not an s3://BUCKET/KEY URI") }
+        let client = S3Client(configuration: try s3 { try S3Configuration.fromEnvironment() })
+        try s3 { try client.downloadFile(bucket: bucket, key: key, to: localPath) }
+    }
+
     // MARK: Recovery
 
     /// Finishes or undoes what writers that died left in the bucket, from their journals in the repository folder:
