@@ -73,6 +73,20 @@ struct BucketDatastoreCLITests {
         let orphan = try runButler(["verify", repo])
         #expect(orphan.exitCode == 1 && orphan.stdout.contains("orphan-file s3://\(bucket)/dr1/stray/object.fits"), "\(orphan.stdout)")
         try client.deleteObject(bucket: bucket, key: "dr1/stray/object.fits")
+
+        // A missing object, and one whose bytes changed (same size), are named with their URIs.
+        let raws = try client.listObjects(bucket: bucket, prefix: "dr1/LATISS/")
+        try #require(raws.count == 2)
+        let saved = dir.path("saved.fits")
+        try client.downloadFile(bucket: bucket, key: raws[0].key, to: saved)
+        try client.deleteObject(bucket: bucket, key: raws[0].key)
+        var changed = try client.getObject(bucket: bucket, key: raws[1].key)
+        changed[changed.count - 1] ^= 0xFF
+        try client.putObject(bucket: bucket, key: raws[1].key, data: changed)
+        let damaged = try runButler(["verify", repo, "--checksums"])
+        #expect(damaged.exitCode == 1)
+        #expect(damaged.stdout.contains("missing-file s3://\(bucket)/\(raws[0].key)"), "\(damaged.stdout)")
+        #expect(damaged.stdout.contains("checksum-mismatch s3://\(bucket)/\(raws[1].key)"), "\(damaged.stdout)")
     }
 
     @Test("between a folder and a bucket: transfer-datasets both ways, export and import, Zips, retrieve-artifacts")

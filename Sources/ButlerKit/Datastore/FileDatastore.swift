@@ -346,8 +346,34 @@ package struct FileDatastore: Datastore {
                 size += Int64(n)
             }
         }
-        // One pass over the mapped source: hash it and write it out.
         var hasher = SHA256()
+        var st = stat()
+        if fstat(input, &st) == 0, st.st_size > 64 << 20 {
+            // A large file goes through an 8 MiB buffer: memory stays flat (a mapping would count it all as resident).
+            var buffer = [UInt8](repeating: 0, count: 8 << 20)
+            var total: Int64 = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { bytes in
+                    if checksum { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[0..<n])) }
+                    var written = 0
+                    while written < n {
+                        let w = write(output, bytes.baseAddress! + written, n - written)
+                        if w < 0 {
+                            if errno == EINTR { continue }
+                            throw ButlerError(.io, "cannot write \(folder.relative)/\(name): \(String(cString: strerror(errno)))")
+                        }
+                        written += w
+                    }
+                }
+                total += Int64(n)
+            }
+            return (total, checksum ? hexDigest(hasher.finalize()) : nil)
+        }
+        // One pass over the mapped source: hash it and write it out.
         let size = try withMappedFile(input, source) { bytes -> Int64 in
             hasher.update(bufferPointer: bytes)
             var written = 0

@@ -306,7 +306,9 @@ struct RawIngester {
         }
 
         // Stage the files in parallel (each under a temporary name beside its final path).
-        let stagings: [Result<StagedFile, any Error>] = parallelMap(toPlace) { plan in
+        // Uploads to a bucket wait on the network, not the cores: eight at a time at least.
+        let workers = butler.bucket != nil ? max(8, options.processes) : options.processes
+        let stagings: [Result<StagedFile, any Error>] = ButlerKit.parallelMap(toPlace, workers: workers) { plan in
             Result { try stage(plan.file) }
         }
         var raws: [RawDataset] = []
