@@ -91,7 +91,7 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: Strin
 
 /// A new repository in a temporary folder.
 public func makeRepository(in dir: TemporaryDirectory, name: String = "repo") throws -> Butler {
-    try Butler.create(at: dir.path(name), registry: testRegistryURL())
+    try Butler.create(at: dir.path(name), registry: testRegistryURL(), datastore: testDatastoreURI())
 }
 
 /// The backend registry tests run on: `BUTLER_TEST_BACKEND=postgresql` puts every test repository in its own schema
@@ -114,7 +114,20 @@ public func testRegistryURL() throws -> String? {
 
 /// `butler create REPO`, with `--registry` in PostgreSQL mode.
 public func createArguments(_ repo: String) throws -> [String] {
-    ["create", repo] + (try testRegistryURL().map { ["--registry", $0] } ?? [])
+    ["create", repo] + (try testRegistryURL().map { ["--registry", $0] } ?? []) + (try testDatastoreURI().map { ["--datastore", $0] } ?? [])
+}
+
+/// The datastore tests put files in: `BUTLER_TEST_DATASTORE=bucket` puts each test repository's files under its own
+/// prefix of the bucket `BUTLER_TEST_S3_BUCKET` of the server `scripts/with-s3.sh` starts; a folder otherwise.
+public let testDatastoreIsBucket: Bool = ProcessInfo.processInfo.environment["BUTLER_TEST_DATASTORE"] == "bucket"
+
+/// A new prefix of the test bucket, or nil for the repository's own folder.
+public func testDatastoreURI() throws -> String? {
+    guard testDatastoreIsBucket else { return nil }
+    guard let bucket = ProcessInfo.processInfo.environment["BUTLER_TEST_S3_BUCKET"] else {
+        throw ButlerError(.notFound, "BUTLER_TEST_S3_BUCKET is not set: run the tests through scripts/with-s3.sh (make test does)")
+    }
+    return "s3://\(bucket)/t-" + UUID().uuidString.lowercased().prefix(16)
 }
 
 /// Inserts the dimension records of a small made-up instrument: two detectors, two filters, one exposure.
