@@ -147,6 +147,39 @@ struct BucketDatastoreCLITests {
         #expect(verified.exitCode == 0, "\(verified.stdout)\(verified.stderr)")
     }
 
+    @Test("raws already in a bucket: direct records them where they are, copy copies them on the service; a folder repository refuses them")
+    func rawsInABucket() throws {
+        let (client, bucket) = try Self.bucket()
+        for name in ["latiss-AT_O_20230321_000053.fits", "latiss-AT_O_20240624_000106_R00_S00.fits"] {
+            try client.putObject(bucket: bucket, key: "incoming/night1/\(name)", data: try Data(contentsOf: URL(fileURLWithPath: fixture("lsst/" + name))))
+        }
+        try client.putObject(bucket: bucket, key: "incoming/night1/notes.txt", data: Data("not a raw".utf8))
+        let dir = TemporaryDirectory()
+        let repo = dir.path("repo")
+        #expect(try runButler(try createArguments(repo) + ["--datastore", "s3://\(bucket)/repo"]).exitCode == 0)
+        let direct = try runButler(["ingest-raws", repo, "s3://\(bucket)/incoming", "-t", "direct"])
+        #expect(direct.exitCode == 0, "\(direct.stderr)")
+        #expect(direct.stdout.hasPrefix("Ingested 2 dataset(s) from 2 file(s): 2 ingested"), "\(direct.stdout)")
+        let uris = try runButler(["query-datasets", repo, "raw", "--show-uri", "--format", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(uris.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["uri"] as? String }) == [
+            "s3://\(bucket)/incoming/night1/latiss-AT_O_20230321_000053.fits", "s3://\(bucket)/incoming/night1/latiss-AT_O_20240624_000106_R00_S00.fits"])
+        #expect(try runButler(["ingest-raws", repo, "s3://\(bucket)/incoming", "-t", "direct"]).stdout.contains("0 ingested, 2 already registered"))
+        #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
+
+        let copied = dir.path("copied")
+        #expect(try runButler(try createArguments(copied) + ["--datastore", "s3://\(bucket)/copied"]).exitCode == 0)
+        let copy = try runButler(["ingest-raws", copied, "s3://\(bucket)/incoming/night1/latiss-AT_O_20230321_000053.fits"])
+        #expect(copy.exitCode == 0, "\(copy.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "copied/").count == 1)
+        #expect(try runButler(["verify", copied, "--checksums"]).exitCode == 0)
+
+        let folder = dir.path("folder")
+        #expect(try runButler(try createArguments(folder)).exitCode == 0)
+        let refused = try runButler(["ingest-raws", folder, "s3://\(bucket)/incoming"])
+        #expect(refused.exitCode == 1 && refused.stderr.contains("raws in a bucket are ingested into a repository whose datastore is a bucket"), "\(refused.stderr)")
+    }
+
     @Test("bad buckets and modes: one line each, nothing made")
     func refusals() throws {
         let (client, bucket) = try Self.bucket()

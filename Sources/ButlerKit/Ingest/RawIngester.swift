@@ -1,5 +1,6 @@
 public import Foundation
 import FITS
+internal import S3
 internal import Glibc
 
 /// Options of ``Butler/ingestRaws(_:options:)``, with Rubin's defaults.
@@ -69,7 +70,7 @@ struct RawIngester {
 
     /// One file after its headers were read and translated.
     struct Scanned: Sendable {
-        let path: String
+        var path: String
         var observations: [(hdu: Int, info: ObservationInfo)] = []
         var warnings: [String] = []
         var error: String?
@@ -82,7 +83,22 @@ struct RawIngester {
         // A first, cheap pass counts the files (for the progress bar); the second streams them in batches,
         // so memory does not grow with the number of files.
         var roots: [(path: String, isFolder: Bool)] = []
-        for location in locations {
+        // Objects of a bucket (s3://BUCKET/KEY, or a prefix whose matching objects are all taken), for a bucket
+        // datastore: their headers are read from a download, and they are copied on the service or, with direct,
+        // recorded where they are.
+        var objects: [String] = []
+        for location in locations where location.hasPrefix("s3://") {
+            guard butler.bucket != nil else {
+                report.failures.append("\(location): raws in a bucket are ingested into a repository whose datastore is a bucket")
+                continue
+            }
+            do {
+                objects += try Self.objects(at: location, include: include)
+            } catch {
+                report.failures.append("\(location): \(error)")
+            }
+        }
+        for location in locations where !location.hasPrefix("s3://") {
             let path = absolutePath(location)
             var st = stat()
             guard stat(path, &st) == 0 else {
@@ -106,6 +122,7 @@ struct RawIngester {
         for root in roots {
             if root.isFolder { try counter.walk(root.path) { _ in total += 1 } } else { total += 1 }
         }
+        total += objects.count
         report.files = total + report.failures.count
 
         var state = BatchState(instrumentsReady: try butler.registry.registeredInstruments())
@@ -136,6 +153,10 @@ struct RawIngester {
         }
         var walker = FolderWalk(include: include, logger: butler.logger)
         do {
+            for object in objects where explicit.insert(object).inserted {
+                batch.append(object)
+                if batch.count >= Self.batchSize { try flush() }
+            }
             for root in roots {
                 if !root.isFolder {
                     if explicit.insert(root.path).inserted { batch.append(root.path) }
@@ -230,7 +251,40 @@ struct RawIngester {
     }
 
     /// Reads and translates one file.
+    /// The objects a location names: the object itself, or every object under the prefix whose name matches.
+    static func objects(at location: String, include: (String) throws -> Bool) throws -> [String] {
+        guard let (bucket, key) = BucketDatastore.parse(location) ?? BucketLocation(location).map({ ($0.bucket, "") }) else {
+            throw ButlerError(.invalidValue, "not an s3://BUCKET/KEY URI")
+        }
+        let client = S3Client(configuration: try s3 { try S3Configuration.fromEnvironment() })
+        if !key.isEmpty, try s3({ try client.headObject(bucket: bucket, key: key) }) != nil { return [location] }
+        let prefix = key.isEmpty || key.hasSuffix("/") ? key : key + "/"
+        let keys = try s3 { try client.listObjects(bucket: bucket, prefix: prefix) }.map(\.key)
+        let found = try keys.filter { try include(($0 as NSString).lastPathComponent) }.map { "s3://\(bucket)/\($0)" }
+        guard !found.isEmpty else { throw ButlerError(.notFound, "no object there, nor under it") }
+        return found
+    }
+
+    /// Reads an object's headers from a download into the scratch folder (removed after).
+    func scanObject(_ uri: String) -> Scanned {
+        let scratch = butler.root.appendingPathComponent(".butler-scratch")
+        let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + (uri as NSString).lastPathComponent).path
+        defer { unlink(local) }
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            try BucketDatastore.download(uri: uri, to: local)
+        } catch {
+            return Scanned(path: uri, error: "\(uri): \(error)")
+        }
+        var result = scan(local)
+        result.path = uri
+        result.error = result.error?.replacingOccurrences(of: local, with: uri)
+        result.warnings = result.warnings.map { $0.replacingOccurrences(of: local, with: uri) }
+        return result
+    }
+
     func scan(_ path: String) -> Scanned {
+        if path.hasPrefix("s3://") { return scanObject(path) }
         var result = Scanned(path: path)
         do {
             let fits = try FITSScan.read(path, verifyChecksums: true)
@@ -284,7 +338,9 @@ struct RawIngester {
             let absolute = plan.file.path
             let present = plan.ids.compactMap { existing[$0] }
             if !present.isEmpty {
-                let sameFile = present.allSatisfy { $0.sourcePath == absolute || datastore.location(of: $0.path).path == absolute }
+                let sameFile = present.allSatisfy {
+                    $0.sourcePath == absolute || datastore.location(of: $0.path).path == absolute || datastore.location(of: $0.path).absoluteString == absolute
+                }
                 if sameFile && options.skipExisting {
                     outcome.skippedFiles += 1
                     continue
