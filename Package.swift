@@ -67,7 +67,7 @@ let package = Package(
         // Fills a large registry through ButlerKit for `make bench`; `--release` adds a data release's provenance.
         .executableTarget(name: "make-registry", dependencies: ["ButlerKit", .product(name: "Crypto", package: "swift-crypto")]),
         // Helpers shared by the test targets: temporary folders, fixtures, running the built binary.
-        .target(name: "ButlerTestSupport", dependencies: ["ButlerKit"], path: "Tests/ButlerTestSupport"),
+        .target(name: "ButlerTestSupport", dependencies: ["ButlerKit", "S3"], path: "Tests/ButlerTestSupport"),
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport", "S3"]),

@@ -317,6 +317,11 @@ private func ourSummary(_ repo: String) throws -> RepoSummary {
 
 /// Whether a dataset's file exists and its size: a plain file, or a member of a Zip (`file:///x.zip#zip-path=member`).
 private func fileFacts(_ uri: String?) throws -> (exists: Bool, size: Int64?) {
+    if let uri, uri.hasPrefix("s3://") {
+        // An object of a bucket datastore (BUTLER_TEST_DATASTORE=bucket).
+        let size = try objectSize(uri)
+        return (size != nil, size)
+    }
     guard let uri, let url = URL(string: uri), url.isFileURL else { return (false, nil) }
     if let fragment = url.fragment(percentEncoded: false), fragment.hasPrefix("zip-path=") {
         let member = String(fragment.dropFirst("zip-path=".count))

@@ -1,4 +1,5 @@
 public import Foundation
+import S3
 public import ButlerKit
 
 /// A fresh temporary folder, removed when the returned object goes away.
@@ -233,4 +234,11 @@ public func makeRepository(in dir: TemporaryDirectory, raws: [String]? = nil, tr
         try butler.registry.defineVisits(instrument: "LSSTCam")
     }
     return butler
+}
+
+/// The size of an object at an `s3://BUCKET/KEY` URI of the test server, nil when there is none.
+public func objectSize(_ uri: String) throws -> Int64? {
+    guard let url = URL(string: uri), url.scheme == "s3", let bucket = url.host else { return nil }
+    let key = String(uri.dropFirst("s3://".count + bucket.count + 1))
+    return try S3Client(configuration: S3Configuration.fromEnvironment()).headObject(bucket: bucket, key: key)?.size
 }
