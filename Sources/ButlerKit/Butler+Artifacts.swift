@@ -80,3 +80,11 @@ extension Butler {
         return plan.map(\.1)
     }
 }
+
+extension Butler {
+    /// Copies an object at an `s3://BUCKET/KEY` URI to a new local file, with the endpoint and credentials of the
+    /// environment (see the README's "Files in an S3 bucket"); for commands given a URI rather than a repository.
+    public static func downloadObject(_ uri: String, to localPath: String) throws {
+        try BucketDatastore.download(uri: uri, to: localPath)
+    }
+}

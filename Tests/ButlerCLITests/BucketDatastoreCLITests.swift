@@ -53,6 +53,8 @@ struct BucketDatastoreCLITests {
         try client.downloadFile(bucket: bucket, key: outKey, to: retrieved)
         let header = try String(contentsOfFile: retrieved, encoding: .isoLatin1)
         #expect(header.contains("LSST BUTLER"), "the output carries Rubin's provenance cards")
+        let cards = try runButler(["provenance", "s3://\(bucket)/\(outKey)"])
+        #expect(cards.exitCode == 0 && cards.stdout.contains("\"LSST BUTLER RUN\": \"u/s3\""), "butler provenance reads an object's cards: \(cards.stdout)\(cards.stderr)")
 
         try "a small table\n".write(toFile: dir.path("notes.txt"), atomically: true, encoding: .utf8)
         #expect(try runButler(["register-dataset-type", repo, "notes", "TextFile", "instrument"]).exitCode == 0)

@@ -81,8 +81,20 @@ extension ButlerCommand {
         }
 
         func headerCards(_ path: String) throws {
+            if path.hasPrefix("s3://") {
+                // An object of a bucket: its cards are read from a download.
+                let local = FileManager.default.temporaryDirectory.appendingPathComponent("butler-\(UUID().uuidString)-" + (path as NSString).lastPathComponent).path
+                defer { unlink(local) }
+                try Butler.downloadObject(path, to: local)
+                guard FITSWriter.looksLikeFITS(local) else { throw ButlerError(.invalidValue, "\(path) is not a FITS file; to ask a repository, give REPO REF") }
+                try printCards(try HeaderProvenance.read(local), of: path)
+                return
+            }
             guard FITSWriter.looksLikeFITS(path) else { throw ButlerError(.invalidValue, "\(path) is not a FITS file; to ask a repository, give REPO REF") }
-            let cards = try HeaderProvenance.read(path)
+            try printCards(try HeaderProvenance.read(path), of: path)
+        }
+
+        func printCards(_ cards: [HeaderCard], of path: String) throws {
             let fields = cards.map { "  \(jsonString($0.keyword)): " + value($0.value) }
             emit(fields.isEmpty ? "{}\n" : "{\n" + fields.joined(separator: ",\n") + "\n}\n")
             if cards.isEmpty { FileHandle.standardError.write(Data("butler: \(path) carries no LSST BUTLER provenance cards\n".utf8)) }
