@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "FITSTests", dependencies: ["FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerKitTests", dependencies: ["ButlerKit", "FITS", "ButlerTestSupport"]),
         .testTarget(name: "ButlerCLITests", dependencies: ["ButlerKit", "ButlerTestSupport", "S3"]),
-        .testTarget(name: "S3Tests", dependencies: ["S3"]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "ButlerTestSupport"]),
     ]
 )
 

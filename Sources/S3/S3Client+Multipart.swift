@@ -39,44 +39,13 @@ extension S3Client {
         }
         var headers = Dictionary(uniqueKeysWithValues: metadata.map { ("x-amz-meta-" + $0.key.lowercased(), $0.value) })
         headers["content-type"] = "application/octet-stream"
-        let (_, _, created) = try send("POST", bucket: bucket, key: key, query: ["uploads": ""], headers: headers, expect: [200])
-        guard let uploadId = Self.xmlValue("UploadId", in: created) else {
-            throw S3Error(message: "multipart upload of \(place(bucket, key)) was not started: no UploadId in the answer")
-        }
         let count = Int((size + Int64(partSize) - 1) / Int64(partSize))
-        let lock = NSLock()
-        nonisolated(unsafe) var etags = [String?](repeating: nil, count: count)
-        nonisolated(unsafe) var failure: (any Error)?
-        let next = ManagedCounter()
-        DispatchQueue.concurrentPerform(iterations: min(parallel, count)) { _ in
-            while let part = next.take(below: count) {
-                if lock.withLock({ failure != nil }) { return }
-                do {
-                    let offset = Int64(part) * Int64(partSize)
-                    let data = try read(offset, Int(min(Int64(partSize), size - offset)))
-                    let (_, answer, _) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
-                                                  body: .data(data), expect: [200])
-                    lock.withLock { etags[part] = answer["etag"] }
-                } catch {
-                    lock.withLock { if failure == nil { failure = error } }
-                }
-            }
-        }
-        do {
-            if let failure { throw failure }
-            let parts = try etags.enumerated().map { i, etag -> String in
-                guard let etag else { throw S3Error(message: "part \(i + 1) of \(place(bucket, key)) has no ETag") }
-                return "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\(etag)</ETag></Part>"
-            }
-            let xml = "<CompleteMultipartUpload>" + parts.joined() + "</CompleteMultipartUpload>"
-            let (_, _, body) = try send("POST", bucket: bucket, key: key, query: ["uploadId": uploadId], body: .data(Data(xml.utf8)), expect: [200])
-            if let code = Self.xmlValue("Code", in: body) {
-                throw S3Error(message: "multipart upload of \(place(bucket, key)) failed to complete (\(code))", status: 200, code: code)
-            }
-        } catch {
-            // No orphaned parts: the upload is aborted (its parts are freed by the service).
-            _ = try? send("DELETE", bucket: bucket, key: key, query: ["uploadId": uploadId], expect: [200, 204, 404])
-            throw error
+        try multipart(bucket: bucket, key: key, what: "multipart upload of", headers: headers, parts: count, parallel: parallel) { part, uploadId in
+            let offset = Int64(part) * Int64(partSize)
+            let data = try read(offset, Int(min(Int64(partSize), size - offset)))
+            let (_, answer, _) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
+                                          body: .data(data), expect: [200])
+            return answer["etag"]
         }
         return size
     }
@@ -160,11 +129,24 @@ extension S3Client {
         let copySource = "/" + (sourceBucket ?? bucket) + "/" + SignatureV4.encode(source, keepSlash: true)
         let info = try headObject(bucket: sourceBucket ?? bucket, key: source)
         let headers = Dictionary(uniqueKeysWithValues: (info?.metadata ?? [:]).map { ("x-amz-meta-" + $0.key, $0.value) })
+        let count = Int((size + partSize - 1) / partSize)
+        try multipart(bucket: bucket, key: key, what: "multipart copy to", headers: headers, parts: count, parallel: parallel) { part, uploadId in
+            let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
+            let (_, answer, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
+                                             headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
+            return Self.xmlValue("ETag", in: body) ?? answer["etag"]
+        }
+    }
+
+    /// One multipart upload: started, its `parts` sent `parallel` at a time by `sendPart` (given the part's index
+    /// and the upload's id, it returns the part's ETag), completed; aborted on any failure, so that no parts are
+    /// left behind.
+    private func multipart(bucket: String, key: String, what: String, headers: [String: String], parts count: Int, parallel: Int,
+                           sendPart: @Sendable (_ part: Int, _ uploadId: String) throws -> String?) throws {
         let (_, _, created) = try send("POST", bucket: bucket, key: key, query: ["uploads": ""], headers: headers, expect: [200])
         guard let uploadId = Self.xmlValue("UploadId", in: created) else {
-            throw S3Error(message: "multipart copy to \(place(bucket, key)) was not started: no UploadId in the answer")
+            throw S3Error(message: "\(what) \(place(bucket, key)) was not started: no UploadId in the answer")
         }
-        let count = Int((size + partSize - 1) / partSize)
         let lock = NSLock()
         nonisolated(unsafe) var etags = [String?](repeating: nil, count: count)
         nonisolated(unsafe) var failure: (any Error)?
@@ -172,13 +154,8 @@ extension S3Client {
         DispatchQueue.concurrentPerform(iterations: min(parallel, count)) { _ in
             while let part = next.take(below: count) {
                 if lock.withLock({ failure != nil }) { return }
-                let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
                 do {
-                    let (_, answer, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
-                                                     headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
-                    guard let etag = Self.xmlValue("ETag", in: body) ?? answer["etag"] else {
-                        throw S3Error(message: "part \(part + 1) of the copy to \(place(bucket, key)) was not copied: \(String(decoding: body.prefix(300), as: UTF8.self))")
-                    }
+                    let etag = try sendPart(part, uploadId)
                     lock.withLock { etags[part] = etag }
                 } catch {
                     lock.withLock { if failure == nil { failure = error } }
@@ -188,15 +165,16 @@ extension S3Client {
         do {
             if let failure { throw failure }
             let parts = try etags.enumerated().map { i, etag -> String in
-                guard let etag else { throw S3Error(message: "part \(i + 1) of the copy to \(place(bucket, key)) has no ETag") }
+                guard let etag else { throw S3Error(message: "part \(i + 1) of the \(what) \(place(bucket, key)) has no ETag") }
                 return "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\(etag)</ETag></Part>"
             }
             let xml = "<CompleteMultipartUpload>" + parts.joined() + "</CompleteMultipartUpload>"
             let (_, _, body) = try send("POST", bucket: bucket, key: key, query: ["uploadId": uploadId], body: .data(Data(xml.utf8)), expect: [200])
             if let code = Self.xmlValue("Code", in: body) {
-                throw S3Error(message: "multipart copy to \(place(bucket, key)) failed to complete (\(code))", status: 200, code: code)
+                throw S3Error(message: "\(what) \(place(bucket, key)) failed to complete (\(code))", status: 200, code: code)
             }
         } catch {
+            // No orphaned parts: the upload is aborted (its parts are freed by the service).
             _ = try? send("DELETE", bucket: bucket, key: key, query: ["uploadId": uploadId], expect: [200, 204, 404])
             throw error
         }

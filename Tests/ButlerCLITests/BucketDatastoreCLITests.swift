@@ -8,20 +8,9 @@ import Testing
 /// scripts/with-s3.sh, which `make test` runs): ingest, run, put, queries, verify and prune on a bucket.
 @Suite("butler with an S3 bucket datastore")
 struct BucketDatastoreCLITests {
-    /// A client of the test server and a new bucket on it.
-    static func bucket() throws -> (S3Client, String) {
-        guard ProcessInfo.processInfo.environment["S3_ENDPOINT_URL"] != nil else {
-            throw ButlerError(.notFound, "S3_ENDPOINT_URL is not set: run the tests through scripts/with-s3.sh (make test does)")
-        }
-        let client = S3Client(configuration: try S3Configuration.fromEnvironment())
-        let name = "butler-\(UUID().uuidString.lowercased().prefix(12))"
-        try client.createBucket(name)
-        return (client, name)
-    }
-
     @Test("create --datastore s3://; ingest, run, put, query URIs, verify --checksums, prune and orphans on a bucket")
     func bucketRepository() throws {
-        let (client, bucket) = try Self.bucket()
+        let (client, bucket) = try makeTestBucket()
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
         let created = try runButler(try createArguments(repo) + ["--datastore", "s3://\(bucket)/dr1"])
@@ -93,7 +82,7 @@ struct BucketDatastoreCLITests {
 
     @Test("between a folder and a bucket: transfer-datasets both ways, export and import, Zips, retrieve-artifacts")
     func interchange() throws {
-        let (client, bucket) = try Self.bucket()
+        let (client, bucket) = try makeTestBucket()
         let dir = TemporaryDirectory()
         let folder = dir.path("folder"), cloud = dir.path("cloud"), back = dir.path("back")
         #expect(try runButler(try createArguments(folder)).exitCode == 0)
@@ -137,7 +126,7 @@ struct BucketDatastoreCLITests {
 
     @Test("batch jobs on a bucket datastore: inputs resolved as s3:// URIs, downloaded by each staged job, outputs merged into the bucket")
     func batch() throws {
-        let (client, bucket) = try Self.bucket()
+        let (client, bucket) = try makeTestBucket()
         let b = try BatchRepository(raws: 10, datastore: ["--datastore", "s3://\(bucket)/batch"])
         let jobs = try String(contentsOfFile: b.jobs, encoding: .utf8)
         #expect(jobs.contains("s3://\(bucket)/batch/LSSTCam/raw/all/"), "the jobs file names the raws' objects")
@@ -151,7 +140,7 @@ struct BucketDatastoreCLITests {
 
     @Test("raws already in a bucket: direct records them where they are, copy copies them on the service; a folder repository refuses them")
     func rawsInABucket() throws {
-        let (client, bucket) = try Self.bucket()
+        let (client, bucket) = try makeTestBucket()
         for name in ["latiss-AT_O_20230321_000053.fits", "latiss-AT_O_20240624_000106_R00_S00.fits"] {
             try client.putObject(bucket: bucket, key: "incoming/night1/\(name)", data: try Data(contentsOf: URL(fileURLWithPath: fixture("lsst/" + name))))
         }
@@ -184,7 +173,7 @@ struct BucketDatastoreCLITests {
 
     @Test("bad buckets and modes: one line each, nothing made")
     func refusals() throws {
-        let (client, bucket) = try Self.bucket()
+        let (client, bucket) = try makeTestBucket()
         let dir = TemporaryDirectory()
         try client.putObject(bucket: bucket, key: "taken/x", data: Data("x".utf8))
         let taken = try runButler(try createArguments(dir.path("a")) + ["--datastore", "s3://\(bucket)/taken"])

@@ -1,5 +1,5 @@
 public import Foundation
-import S3
+public import S3
 public import ButlerKit
 
 /// A fresh temporary folder, removed when the returned object goes away.
@@ -241,4 +241,15 @@ public func objectSize(_ uri: String) throws -> Int64? {
     guard let url = URL(string: uri), url.scheme == "s3", let bucket = url.host else { return nil }
     let key = String(uri.dropFirst("s3://".count + bucket.count + 1))
     return try S3Client(configuration: S3Configuration.fromEnvironment()).headObject(bucket: bucket, key: key)?.size
+}
+
+/// A client of the test S3 server (scripts/with-s3.sh) and a new bucket on it; an error when no server is running.
+public func makeTestBucket() throws -> (client: S3Client, bucket: String) {
+    guard ProcessInfo.processInfo.environment["S3_ENDPOINT_URL"] != nil else {
+        throw ButlerError(.notFound, "S3_ENDPOINT_URL is not set: run the tests through scripts/with-s3.sh (make test does)")
+    }
+    let client = S3Client(configuration: try S3Configuration.fromEnvironment())
+    let name = "test-\(UUID().uuidString.lowercased().prefix(12))"
+    try client.createBucket(name)
+    return (client, name)
 }

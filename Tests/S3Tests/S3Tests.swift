@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import ButlerKit
+import ButlerTestSupport
 import S3
 import Testing
 
@@ -42,20 +44,9 @@ struct S3Tests {
         #expect(throws: S3Error.self) { try S3Configuration.fromEnvironment(files.merging(["S3_ENDPOINT_URL": "ftp://x"]) { a, _ in a }) }
     }
 
-    /// A client of the test server, and a new bucket on it.
-    static func server() throws -> (S3Client, String) {
-        guard ProcessInfo.processInfo.environment["S3_ENDPOINT_URL"] != nil else {
-            throw S3Error(message: "S3_ENDPOINT_URL is not set: run the tests through scripts/with-s3.sh (make test does)")
-        }
-        let client = S3Client(configuration: try S3Configuration.fromEnvironment())
-        let bucket = "test-\(UUID().uuidString.lowercased().prefix(12))"
-        try client.createBucket(bucket)
-        return (client, bucket)
-    }
-
     @Test("put, head, get (ranges too), copy, list in pages, delete against rclone serve s3")
     func objects() throws {
-        let (client, bucket) = try Self.server()
+        let (client, bucket) = try makeTestBucket()
         let data = Data("hello, butler".utf8)
         try client.putObject(bucket: bucket, key: "a dir/b+c.txt", data: data, metadata: ["sha256": "abc"])
         let info = try #require(try client.headObject(bucket: bucket, key: "a dir/b+c.txt"))
@@ -77,7 +68,7 @@ struct S3Tests {
 
     @Test("a 40 MB file goes up in 8 MiB parts, in parallel, and comes back the same; no upload is left unfinished")
     func multipart() throws {
-        let (client, bucket) = try Self.server()
+        let (client, bucket) = try makeTestBucket()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("s3-multipart-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -99,7 +90,7 @@ struct S3Tests {
 
     @Test("a wrong secret is one error naming the endpoint and the bucket, without the secret")
     func wrongSecret() throws {
-        let (good, bucket) = try Self.server()
+        let (good, bucket) = try makeTestBucket()
         var configuration = good.configuration
         configuration.credentials.secretKey = "not-the-secret-\(UUID().uuidString)"
         let client = S3Client(configuration: configuration, attempts: 1)

@@ -267,45 +267,35 @@ package struct BucketDatastore: Datastore {
     /// a temporary object whose claim committed is published, any other deleted; an object set aside by a removal
     /// is copied back if its claim is still there, else deleted.
     static func recover(client: S3Client, location: BucketLocation, journalRoot: URL, claimToken: (String) throws -> String?) throws -> Int {
-        let all = TransferJournal.journals(datastoreRoot: journalRoot)
-        let dead = all.filter { !$0.alive }
-        guard !dead.isEmpty else { return 0 }
-        let live = Set(all.filter(\.alive).flatMap { $0.entries.map { String($0.path.prefix { $0 != "\t" }) } })
-        var done = 0
-        for journal in dead {
-            for entry in journal.entries {
-                let fields = entry.path.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-                guard !live.contains(fields[0]), let path = try? DatastorePath(fields[0]) else { continue }
-                switch entry.kind {
-                case "d":
-                    // A local staging folder (a step's), in the repository folder.
-                    if (try? FileManager.default.removeItem(at: journalRoot.appendingPathComponent(path.description))) != nil { done += 1 }
-                case "t" where fields.count == 2:
-                    let temporary = location.key((path.folders + [StagedFile.temporaryName(of: path.name, token: fields[1])]).joined(separator: "/"))
-                    guard try s3({ try client.headObject(bucket: location.bucket, key: temporary) }) != nil else { continue }
-                    if try claimToken(path.description) == fields[1] {
-                        try publish(client: client, location: location, temporary: temporary, path: path, token: fields[1], size: nil)
-                    } else {
-                        try s3 { try client.deleteObject(bucket: location.bucket, key: temporary) }
-                    }
-                    done += 1
-                case "r" where fields.count == 3:
-                    let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
-                    let aside = location.key((path.folders + [trashed.trashName]).joined(separator: "/"))
-                    guard let asideInfo = try s3({ try client.headObject(bucket: location.bucket, key: aside) }) else { continue }
-                    let key = location.key(path.description)
-                    if try claimToken(path.description) == fields[2], try s3({ try client.headObject(bucket: location.bucket, key: key) }) == nil {
-                        try s3 { try client.copyObject(bucket: location.bucket, from: aside, to: key, size: asideInfo.size) }
-                    }
-                    try s3 { try client.deleteObject(bucket: location.bucket, key: aside) }
-                    done += 1
-                default:
-                    continue
+        try TransferJournal.replayDead(root: journalRoot) { kind, fields, _ in
+            guard let path = try? DatastorePath(fields[0]) else { return 0 }
+            switch kind {
+            case "d":
+                // A local staging folder (a step's), in the repository folder.
+                return (try? FileManager.default.removeItem(at: journalRoot.appendingPathComponent(path.description))) != nil ? 1 : 0
+            case "t" where fields.count == 2:
+                let temporary = location.key((path.folders + [StagedFile.temporaryName(of: path.name, token: fields[1])]).joined(separator: "/"))
+                guard try s3({ try client.headObject(bucket: location.bucket, key: temporary) }) != nil else { return 0 }
+                if try claimToken(path.description) == fields[1] {
+                    try publish(client: client, location: location, temporary: temporary, path: path, token: fields[1], size: nil)
+                } else {
+                    try s3 { try client.deleteObject(bucket: location.bucket, key: temporary) }
                 }
+                return 1
+            case "r" where fields.count == 3:
+                let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
+                let aside = location.key((path.folders + [trashed.trashName]).joined(separator: "/"))
+                guard let asideInfo = try s3({ try client.headObject(bucket: location.bucket, key: aside) }) else { return 0 }
+                let key = location.key(path.description)
+                if try claimToken(path.description) == fields[2], try s3({ try client.headObject(bucket: location.bucket, key: key) }) == nil {
+                    try s3 { try client.copyObject(bucket: location.bucket, from: aside, to: key, size: asideInfo.size) }
+                }
+                try s3 { try client.deleteObject(bucket: location.bucket, key: aside) }
+                return 1
+            default:
+                return 0
             }
-            unlink(journal.file)
         }
-        return done
     }
 }
 

@@ -302,25 +302,7 @@ package struct FileDatastore: Datastore {
         guard fd >= 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var hasher = SHA256()
-        var st = stat()
-        if fstat(fd, &st) == 0, st.st_size > 64 << 20 {
-            // A large file is read in 8 MiB pieces: memory stays flat (a mapping would count it all as resident).
-            var buffer = [UInt8](repeating: 0, count: 8 << 20)
-            var total: Int64 = 0
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
-                if n == 0 { break }
-                buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                total += Int64(n)
-            }
-            return (total, hexDigest(hasher.finalize()))
-        }
-        let size = try withMappedFile(fd, path) { bytes in
-            hasher.update(bufferPointer: bytes)
-            return Int64(bytes.count)
-        }
+        let size = try forEachPiece(fd, path) { hasher.update(bufferPointer: $0) }
         return (size, hexDigest(hasher.finalize()))
     }
 
@@ -346,36 +328,10 @@ package struct FileDatastore: Datastore {
                 size += Int64(n)
             }
         }
+        // One pass over the source: hash it and write it out.
         var hasher = SHA256()
-        var st = stat()
-        if fstat(input, &st) == 0, st.st_size > 64 << 20 {
-            // A large file goes through an 8 MiB buffer: memory stays flat (a mapping would count it all as resident).
-            var buffer = [UInt8](repeating: 0, count: 8 << 20)
-            var total: Int64 = 0
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw ButlerError(.io, "cannot read \(source): \(String(cString: strerror(errno)))") }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { bytes in
-                    if checksum { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[0..<n])) }
-                    var written = 0
-                    while written < n {
-                        let w = write(output, bytes.baseAddress! + written, n - written)
-                        if w < 0 {
-                            if errno == EINTR { continue }
-                            throw ButlerError(.io, "cannot write \(folder.relative)/\(name): \(String(cString: strerror(errno)))")
-                        }
-                        written += w
-                    }
-                }
-                total += Int64(n)
-            }
-            return (total, checksum ? hexDigest(hasher.finalize()) : nil)
-        }
-        // One pass over the mapped source: hash it and write it out.
-        let size = try withMappedFile(input, source) { bytes -> Int64 in
-            hasher.update(bufferPointer: bytes)
+        let size = try forEachPiece(input, source) { bytes in
+            if checksum { hasher.update(bufferPointer: bytes) }
             var written = 0
             while written < bytes.count {
                 let w = write(output, bytes.baseAddress! + written, min(bytes.count - written, 1 << 24))
@@ -385,23 +341,40 @@ package struct FileDatastore: Datastore {
                 }
                 written += w
             }
-            return Int64(bytes.count)
         }
         return (size, checksum ? hexDigest(hasher.finalize()) : nil)
     }
 
-    /// Runs `body` over the whole contents of an open file, mapped into memory (an empty buffer for an empty file).
-    private static func withMappedFile<T>(_ fd: Int32, _ path: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+    /// Runs `body` over the contents of an open file, in order, and returns its size: a file up to 64 MiB mapped into
+    /// memory as one piece (an empty buffer for an empty file), a larger one read in 8 MiB pieces so that memory stays
+    /// flat (a mapping would count it all as resident).
+    private static func forEachPiece(_ fd: Int32, _ path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
         let size = Int(st.st_size)
-        if size == 0 { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        if size > 64 << 20 {
+            var buffer = [UInt8](repeating: 0, count: 8 << 20)
+            var total: Int64 = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+                if n == 0 { return total }
+                try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                total += Int64(n)
+            }
+        }
+        if size == 0 {
+            try body(UnsafeRawBufferPointer(start: nil, count: 0))
+            return 0
+        }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw ButlerError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         defer { munmap(map, size) }
         madvise(map, size, MADV_SEQUENTIAL)
-        return try body(UnsafeRawBufferPointer(start: map, count: size))
+        try body(UnsafeRawBufferPointer(start: map, count: size))
+        return Int64(size)
     }
 
     /// The path of `target` relative to the folder `base` (both absolute).

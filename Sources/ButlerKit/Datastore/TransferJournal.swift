@@ -123,7 +123,62 @@ package final class TransferJournal: @unchecked Sendable {
     /// - Returns: the number of files and folders removed, restored or published.
     @discardableResult
     static func recover(datastoreRoot: URL, claimToken: (String) throws -> String?) throws -> Int {
-        let all = journals(datastoreRoot: datastoreRoot)
+        try replayDead(root: datastoreRoot) { kind, fields, pid in
+            var done = 0
+            switch kind {
+            case "d":
+                guard let path = try? DatastorePath(fields[0]) else { return 0 }
+                if (try? FileManager.default.removeItem(at: datastoreRoot.appendingPathComponent(path.description))) != nil { done += 1 }
+            case "t" where fields.count == 2:
+                guard let path = try? DatastorePath(fields[0]),
+                      let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { return 0 }
+                let temporary = StagedFile.temporaryName(of: path.name, token: fields[1])
+                guard folder.contains(temporary) else { return 0 }
+                if try claimToken(path.description) == fields[1] {
+                    // Registered before the crash: give it its name.
+                    try FileDatastore.publish(temporary, as: path.name, in: folder, token: fields[1])
+                } else {
+                    unlinkat(folder.fd, temporary, 0)
+                }
+                done += 1
+            case "r" where fields.count == 3:
+                guard let path = try? DatastorePath(fields[0]),
+                      let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { return 0 }
+                let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
+                guard folder.contains(trashed.trashName) else { return 0 }
+                if try claimToken(path.description) == fields[2], !folder.contains(path.name) {
+                    // The removal rolled back: the file is still registered.
+                    if linkat(folder.fd, trashed.trashName, folder.fd, path.name, 0) == 0 { unlinkat(folder.fd, trashed.trashName, 0) }
+                } else {
+                    unlinkat(folder.fd, trashed.trashName, 0)
+                }
+                done += 1
+            case "f":
+                // Written by earlier versions: a file created at its final name, and its `.tmp-PID-` copies.
+                guard let path = try? DatastorePath(fields[0]),
+                      let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { return 0 }
+                let prefix = ".\(path.name).tmp-\(pid)-"
+                let directory = datastoreRoot.appendingPathComponent(path.folders.joined(separator: "/"))
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(prefix) {
+                    if unlinkat(folder.fd, name, 0) == 0 { done += 1 }
+                }
+                if folder.contains(path.name), try claimToken(path.description) == nil {
+                    if unlinkat(folder.fd, path.name, 0) == 0 { done += 1 }
+                }
+            default:
+                break
+            }
+            return done
+        }
+    }
+
+    /// Replays the journals of writers that died under `root` (a datastore folder, or a repository folder for a
+    /// bucket): `handle` gets each entry that no live writer also lists (its kind, its tab-separated fields, the dead
+    /// writer's pid) and returns how many files it finished or undid; each dead journal is removed afterwards.
+    ///
+    /// - Returns: the total `handle` counted.
+    static func replayDead(root: URL, _ handle: (_ kind: Character, _ fields: [String], _ pid: String) throws -> Int) throws -> Int {
+        let all = journals(datastoreRoot: root)
         let dead = all.filter { !$0.alive }
         guard !dead.isEmpty else { return 0 }
         let live = Set(all.filter(\.alive).flatMap { $0.entries.map { String($0.path.prefix { $0 != "\t" }) } })
@@ -132,49 +187,7 @@ package final class TransferJournal: @unchecked Sendable {
             for entry in journal.entries {
                 let fields = entry.path.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 guard !live.contains(fields[0]) else { continue }
-                switch entry.kind {
-                case "d":
-                    guard let path = try? DatastorePath(fields[0]) else { continue }
-                    if (try? FileManager.default.removeItem(at: datastoreRoot.appendingPathComponent(path.description))) != nil { done += 1 }
-                case "t" where fields.count == 2:
-                    guard let path = try? DatastorePath(fields[0]),
-                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
-                    let temporary = StagedFile.temporaryName(of: path.name, token: fields[1])
-                    guard folder.contains(temporary) else { continue }
-                    if try claimToken(path.description) == fields[1] {
-                        // Registered before the crash: give it its name.
-                        try FileDatastore.publish(temporary, as: path.name, in: folder, token: fields[1])
-                    } else {
-                        unlinkat(folder.fd, temporary, 0)
-                    }
-                    done += 1
-                case "r" where fields.count == 3:
-                    guard let path = try? DatastorePath(fields[0]),
-                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
-                    let trashed = TrashedFile(path: path.description, token: fields[1], claimToken: fields[2])
-                    guard folder.contains(trashed.trashName) else { continue }
-                    if try claimToken(path.description) == fields[2], !folder.contains(path.name) {
-                        // The removal rolled back: the file is still registered.
-                        if linkat(folder.fd, trashed.trashName, folder.fd, path.name, 0) == 0 { unlinkat(folder.fd, trashed.trashName, 0) }
-                    } else {
-                        unlinkat(folder.fd, trashed.trashName, 0)
-                    }
-                    done += 1
-                case "f":
-                    // Written by earlier versions: a file created at its final name, and its `.tmp-PID-` copies.
-                    guard let path = try? DatastorePath(fields[0]),
-                          let folder = try? DatastoreFolder.open(holding: path, under: datastoreRoot, create: false) else { continue }
-                    let prefix = ".\(path.name).tmp-\(journal.pid)-"
-                    let directory = datastoreRoot.appendingPathComponent(path.folders.joined(separator: "/"))
-                    for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(prefix) {
-                        if unlinkat(folder.fd, name, 0) == 0 { done += 1 }
-                    }
-                    if folder.contains(path.name), try claimToken(path.description) == nil {
-                        if unlinkat(folder.fd, path.name, 0) == 0 { done += 1 }
-                    }
-                default:
-                    continue
-                }
+                done += try handle(entry.kind, fields, journal.pid)
             }
             unlink(journal.file)
         }
