@@ -59,11 +59,14 @@ release: deps
 
 # Every test on the embedded SQLite registry, then every test again with each test repository's registry in its own
 # schema of a throwaway PostgreSQL 15 server (scripts/with-postgres.sh starts it on 127.0.0.1 and always stops it),
-# then 20 SIGKILL crash trials per backend (scripts/crash-test.sh), and 20 with the datastore in an S3 bucket. A single-node Slurm (scripts/with-slurm.sh) and an
-# S3 server that checks signatures (scripts/with-s3.sh: rclone serve s3) run beside them, always stopped afterwards.
+# then every test a third time with each test repository's files in its own prefix of an S3 bucket
+# (BUTLER_TEST_DATASTORE=bucket), then 20 SIGKILL crash trials per backend (scripts/crash-test.sh), and 20 with the
+# datastore in an S3 bucket. A single-node Slurm (scripts/with-slurm.sh) and an S3 server that checks signatures
+# (scripts/with-s3.sh: rclone serve s3) run beside them, always stopped afterwards.
 test: deps prov-venv rubin-venv rclone-venv
 	$(SWIFT) build --build-tests
 	./scripts/with-postgres.sh ./scripts/with-slurm.sh ./scripts/with-s3.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
+	  && BUTLER_TEST_DATASTORE=bucket $(SWIFT) test --skip-build \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20 \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 bucket'
 

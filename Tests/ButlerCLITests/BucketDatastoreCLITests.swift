@@ -85,7 +85,7 @@ struct BucketDatastoreCLITests {
         let (client, bucket) = try makeTestBucket()
         let dir = TemporaryDirectory()
         let folder = dir.path("folder"), cloud = dir.path("cloud"), back = dir.path("back")
-        #expect(try runButler(try createArguments(folder)).exitCode == 0)
+        #expect(try runButler(try createArguments(folder, inFolder: true)).exitCode == 0)
         #expect(try runButler(try createArguments(cloud) + ["--datastore", "s3://\(bucket)/cloud"]).exitCode == 0)
         #expect(try runButler(try createArguments(back)).exitCode == 0)
         #expect(try runButler(["ingest-raws", folder, fixturesDirectory.appendingPathComponent("raw").path, "-t", "copy"]).exitCode == 0)
@@ -166,7 +166,7 @@ struct BucketDatastoreCLITests {
         #expect(try runButler(["verify", copied, "--checksums"]).exitCode == 0)
 
         let folder = dir.path("folder")
-        #expect(try runButler(try createArguments(folder)).exitCode == 0)
+        #expect(try runButler(try createArguments(folder, inFolder: true)).exitCode == 0)
         let refused = try runButler(["ingest-raws", folder, "s3://\(bucket)/incoming"])
         #expect(refused.exitCode == 1 && refused.stderr.contains("raws in a bucket are ingested into a repository whose datastore is a bucket"), "\(refused.stderr)")
     }

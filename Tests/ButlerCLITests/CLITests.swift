@@ -151,6 +151,10 @@ struct CLITests {
         #expect(dump.stdout.contains("registry:"))
         #expect(dump.stdout.contains("dimensions:"))
         let root = try runButler(["config-dump", repo, "--subset", ".datastore.root"])
-        #expect(root.stdout == "\(repo)/datastore\n")
+        if testDatastoreIsBucket {
+            #expect(root.stdout.hasPrefix("s3://"), "\(root.stdout)")
+        } else {
+            #expect(root.stdout == "\(repo)/datastore\n")
+        }
     }
 }

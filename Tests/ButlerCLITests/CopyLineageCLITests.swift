@@ -87,7 +87,7 @@ struct CopyLineageCLITests {
         }
         try f.butler.pruneDatasets([f.bias], mode: .purge(run: "calib/bias"), force: true)
         let location = try f.butler.registry.fileLocations([f.post106.id], datastoreRoot: f.butler.datastoreRoot)[f.post106.id]!
-        try FileManager.default.removeItem(at: location)
+        try removeStoredFile(location)
 
         let gaps = try runButler(["verify", repo, "--lineage", f.calexp53.id.lowercasedString, f.calexp106.id.lowercasedString])
         #expect(gaps.exitCode == 1)

@@ -103,9 +103,10 @@ struct LineageCLITests {
         let clean = try runButler(["verify", repo, "--checksums"])
         #expect(clean.exitCode == 0, "\(clean.stdout)\(clean.stderr)")
         #expect(clean.stderr.contains("0 problem(s)"))
-        try Data("stray".utf8).write(to: f.butler.datastoreRoot.appendingPathComponent("stray.fits"))
+        let stray = f.butler.storedLocation("stray.fits")
+        try plant(Data("stray".utf8), at: stray)
         let dirty = try runButler(["verify", repo])
         #expect(dirty.exitCode == 1)
-        #expect(dirty.stdout.hasPrefix("orphan-file \(f.butler.datastoreRoot.path)/stray.fits: "))
+        #expect(dirty.stdout.hasPrefix("orphan-file \(shown(stray)): "), "\(dirty.stdout)")
     }
 }

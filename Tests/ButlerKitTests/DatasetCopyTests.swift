@@ -144,10 +144,10 @@ struct DatasetCopyTests {
         // Removed with a tombstone; a file gone; a file changed in place.
         try butler.pruneDatasets([f.bias], mode: .purge(run: "calib/bias"), force: true)
         let locations = try butler.registry.fileLocations([f.post106.id, f.calexp53.id], datastoreRoot: butler.datastoreRoot)
-        try FileManager.default.removeItem(at: locations[f.post106.id]!)
-        var bytes = try Data(contentsOf: locations[f.calexp53.id]!)
+        try removeStoredFile(locations[f.post106.id]!)
+        var bytes = try storedData(locations[f.calexp53.id]!)
         bytes[bytes.count - 1] ^= 0xFF
-        try bytes.write(to: locations[f.calexp53.id]!)
+        try plant(bytes, at: locations[f.calexp53.id]!)
 
         var reported: [LineageGap] = []
         let result = try butler.verifyLineage(of: [f.stack.id]) { reported.append($0) }

@@ -45,7 +45,7 @@ struct IngestTests {
         #expect(file.fileSize == size)
         #expect(file.checksum == sum)
         #expect(file.sourcePath == fixture("lsst/latiss-AT_O_20230321_000053.fits"))
-        #expect(FileManager.default.fileExists(atPath: butler.datastoreRoot.appendingPathComponent(file.path).path))
+        #expect(try storedFileExists(butler.storedLocation(file.path)))
     }
 
     @Test("every transfer mode", arguments: TransferMode.allCases)
@@ -101,7 +101,8 @@ struct IngestTests {
         #expect(try FITSScan.read(location.path).hdus.count == 1)
     }
 
-    @Test("auto leaves a file that is already inside the datastore where it is")
+    @Test("auto leaves a file that is already inside the datastore where it is",
+          .enabled(if: !testDatastoreIsBucket, "a local file is never inside a bucket; raws already in a bucket: BucketDatastoreCLITests"))
     func autoInPlace() throws {
         let dir = TemporaryDirectory()
         let butler = try makeRepository(in: dir)
@@ -298,7 +299,7 @@ struct IngestTests {
     func runAndRegex() throws {
         let dir = TemporaryDirectory()
         let butler = try makeRepository(in: dir)
-        var o = options(.symlink, run: "nightly/2024")
+        var o = options(.copy, run: "nightly/2024")
         o.pattern = "latiss"
         let report = try butler.ingestRaws([fixturesDirectory.appendingPathComponent("raw").path], options: o)
         #expect(report.ingested == 2)

@@ -138,7 +138,7 @@ struct RunStepTests {
         #expect(row?[2].string?.count == 64)
         #expect(row?[3].string?.contains("cp /") == true)
         let file = try butler.registry.storedFiles(of: result.outputs[0].id).first
-        #expect(file.map { FileManager.default.fileExists(atPath: butler.datastoreRoot.appendingPathComponent($0.path).path) } == true)
+        #expect(try file.map { try storedFileExists(butler.storedLocation($0.path)) } == true)
     }
 
     @Test("failure: a failed quantum with its log and exit code, no outputs; a missing output is a failure too")
@@ -210,7 +210,7 @@ struct HeaderProvenanceTests {
         first.outputs = [("out", "postISRCCD:instrument=LATISS,detector=0,exposure=2023032100053")]
         let step1 = try butler.run(first)
         let out1 = step1.outputs[0]
-        let path1 = try #require(butler.registry.fileLocations([out1.id], datastoreRoot: butler.datastoreRoot)[out1.id]).path
+        let path1 = try localPath(of: #require(butler.registry.fileLocations([out1.id], datastoreRoot: butler.datastoreRoot)[out1.id]), in: dir)
         let scan = try FITSScan.read(path1)
         #expect(scan.warnings.isEmpty, "CHECKSUM and DATASUM are updated")
         let header = scan.hdus[0].header
@@ -233,7 +233,7 @@ struct HeaderProvenanceTests {
         second.inputs = [("in", out1.id.lowercasedString)]
         second.outputs = [("out", "calexp:instrument=LATISS,detector=0,exposure=2023032100053")]
         let step2 = try butler.run(second)
-        let path2 = try #require(butler.registry.fileLocations(step2.outputs.map(\.id), datastoreRoot: butler.datastoreRoot).values.first).path
+        let path2 = try localPath(of: #require(butler.registry.fileLocations(step2.outputs.map(\.id), datastoreRoot: butler.datastoreRoot).values.first), in: dir)
         let cards = try HeaderProvenance.read(path2)
         #expect(cards.filter { $0.keyword == "LSST BUTLER ID" }.count == 1)
         #expect(cards.first { $0.keyword == "LSST BUTLER ID" }?.value == .string(step2.outputs[0].id.lowercasedString))

@@ -180,9 +180,8 @@ struct DatasetTests {
         try registry.registerRun("r1")
         try registry.registerRun("r2")
         let relative = "r1/raw/file.fits"
-        let file = butler.datastoreRoot.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data("SIMPLE".utf8).write(to: file)
+        let file = butler.storedLocation(relative)
+        try plant(Data("SIMPLE".utf8), at: file)
         let outside = dir.url.appendingPathComponent("outside.fits")
         try Data("SIMPLE".utf8).write(to: outside)
         _ = try registry.database.write { c in
@@ -194,13 +193,13 @@ struct DatasetTests {
         }
         try registry.modifyChain("chain", children: ["r1", "r2"])
         #expect(errorCode { try butler.removeRuns(["r1"]) } == .inUse)
-        #expect(FileManager.default.fileExists(atPath: file.path))
+        #expect(try storedFileExists(file))
         #expect(errorCode { try butler.removeRuns(["chain"]) } == .invalidValue)
         let removed = try butler.removeRuns(["r1"], unlinkFromChains: true)
         #expect(removed.runs == ["r1"])
         #expect(removed.datasetCount == 2)
         #expect(removed.unlinkedFrom["r1"] == ["chain"])
-        #expect(!FileManager.default.fileExists(atPath: file.path))
+        #expect(try !storedFileExists(file))
         #expect(FileManager.default.fileExists(atPath: outside.path), "files ingested in place are never deleted")
         #expect(try registry.collection("chain")?.children == ["r2"])
         #expect(try registry.queryCollections(types: [.run]).map(\.name) == ["r2"])

@@ -99,10 +99,10 @@ import Testing
         let source = try LineageFixture(in: dir)
         let destination = try makeRepository(in: dir, name: "dest")
         // Corrupt the stored file of calexp53 at the source (same size, other bytes).
-        let path = try #require(try source.butler.registry.fileLocations([source.calexp53.id], datastoreRoot: source.butler.datastoreRoot)[source.calexp53.id]).path
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let location = try #require(try source.butler.registry.fileLocations([source.calexp53.id], datastoreRoot: source.butler.datastoreRoot)[source.calexp53.id])
+        var bytes = try storedData(location)
         bytes[bytes.count - 1] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: path))
+        try plant(bytes, at: location)
         var request = ExportRequest()
         request.query.datasetTypes = ["calexp"]
         request.query.collections = ["drp/calibrate"]

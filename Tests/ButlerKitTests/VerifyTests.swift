@@ -19,19 +19,16 @@ struct VerifyTests {
         #expect(try problems(butler, checksums: true).isEmpty)
         let locations = try butler.registry.fileLocations([f.post53.id, f.post106.id, f.calexp53.id], datastoreRoot: butler.datastoreRoot)
         // Missing file.
-        try FileManager.default.removeItem(at: locations[f.post53.id]!)
+        try removeStoredFile(locations[f.post53.id]!)
         // Wrong size.
-        let grown = try FileHandle(forWritingTo: locations[f.post106.id]!)
-        grown.seekToEndOfFile()
-        grown.write(Data("extra".utf8))
-        try grown.close()
+        try plant(storedData(locations[f.post106.id]!) + Data("extra".utf8), at: locations[f.post106.id]!)
         // Same size, other bytes: only a checksum finds it.
-        var bytes = try Data(contentsOf: locations[f.calexp53.id]!)
+        var bytes = try storedData(locations[f.calexp53.id]!)
         bytes[bytes.count - 1] ^= 0xFF
-        try bytes.write(to: locations[f.calexp53.id]!)
+        try plant(bytes, at: locations[f.calexp53.id]!)
         // A file without a row, and a temporary file left by an interrupted copy.
-        try Data("stray".utf8).write(to: butler.datastoreRoot.appendingPathComponent("stray.fits"))
-        try Data("half".utf8).write(to: butler.datastoreRoot.appendingPathComponent("drp/.calexp.fits.tmp-123-456"))
+        try plant(Data("stray".utf8), at: butler.storedLocation("stray.fits"))
+        try plant(Data("half".utf8), at: butler.storedLocation(testDatastoreIsBucket ? "drp/.calexp.fits.butler-tmp-123" : "drp/.calexp.fits.tmp-123-456"))
         // A provenance edge to nothing.
         let quantum = try butler.registry.database.read { c in try c.queryOne("SELECT id FROM quantum LIMIT 1")![0].string! }
         try butler.registry.database.write { c in
@@ -44,7 +41,7 @@ struct VerifyTests {
         #expect(withoutChecksums.contains { $0.kind == .orphanFile && $0.detail.contains("temporary file") })
         #expect(withoutChecksums.contains { $0.kind == .danglingEdge && $0.detail.contains("'ghost'") })
         let all = try problems(butler, checksums: true)
-        #expect(all.filter { $0.kind == .checksumMismatch }.map(\.subject) == [locations[f.calexp53.id]!.path])
+        #expect(all.filter { $0.kind == .checksumMismatch }.map(\.subject) == [shown(locations[f.calexp53.id]!)])
         // Limited to one collection, only that collection's files are checked (the walk still covers everything).
         let limited = try problems(butler, collections: ["drp/calibrate"])
         #expect(!limited.contains { $0.kind == .missingFile || $0.kind == .sizeMismatch })

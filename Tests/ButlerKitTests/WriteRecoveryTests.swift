@@ -33,12 +33,23 @@ struct WriteRecoveryTests {
 
     /// Leaves this process's journal behind as if its writer had died: an unlocked copy under another pid.
     func die(_ butler: Butler) throws {
-        let folder = butler.datastoreRoot.appendingPathComponent(".butler-journal")
+        let folder = butler.localWorkRoot.appendingPathComponent(".butler-journal")
         let live = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".journal") }
         let text = try live.map { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }.joined()
         butler.journal.close()
         try text.write(to: folder.appendingPathComponent("999999-dead.journal"), atomically: true, encoding: .utf8)
     }
+
+    /// The names of the stored files in a folder of the datastore (temporary and set-aside ones included).
+    func names(in folder: String, of butler: Butler) throws -> [String] {
+        var names: [String] = []
+        try butler.datastore.forEachStoredFile { recorded, _ in
+            if recorded.hasPrefix(folder + "/") { names.append(String(recorded.dropFirst(folder.count + 1))) }
+        }
+        return names.sorted()
+    }
+
+    func exists(_ path: String, in butler: Butler) throws -> Bool { try storedFileExists(butler.storedLocation(path)) }
 
     func verified(_ repo: String) throws -> [String] {
         var problems: [String] = []
@@ -54,12 +65,11 @@ struct WriteRecoveryTests {
         try register(registered, detector: 0, in: butler)
         let lost = try butler.datastore.stage(file, at: "u/r/calexp/b.fits", mode: .copy, checksum: true)
         try die(butler)
-        let root = butler.datastoreRoot.path
-        #expect(!FileManager.default.fileExists(atPath: root + "/u/r/calexp/a.fits"))
+        #expect(try !exists("u/r/calexp/a.fits", in: butler))
         _ = try Butler(repository: dir.path("repo"))  // recovery on open
-        #expect(FileManager.default.fileExists(atPath: root + "/u/r/calexp/a.fits"), "published by recovery")
-        #expect(!FileManager.default.fileExists(atPath: root + "/u/r/calexp/" + lost.temporaryName!), "the unregistered one removed")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/u/r/calexp") == ["a.fits"])
+        #expect(try exists("u/r/calexp/a.fits", in: butler), "published by recovery")
+        #expect(try !exists("u/r/calexp/" + lost.temporaryName!, in: butler), "the unregistered one removed")
+        #expect(try names(in: "u/r/calexp", of: butler) == ["a.fits"])
         #expect(try verified(dir.path("repo")) == [])
     }
 
@@ -72,7 +82,6 @@ struct WriteRecoveryTests {
             try register(staged, detector: detector, in: butler)
             try butler.datastore.publish(staged)
         }
-        let root = butler.datastoreRoot.path
         // Rolled back: the claim is still there.
         let token = try #require(try butler.registry.claimToken(of: "u/r/calexp/kept.fits"))
         _ = try #require(try butler.datastore.trash("u/r/calexp/kept.fits", claimToken: token))
@@ -83,9 +92,9 @@ struct WriteRecoveryTests {
             for (path, token) in released { _ = try butler.datastore.trash(path, claimToken: token) }
         }
         try die(butler)
-        #expect(!FileManager.default.fileExists(atPath: root + "/u/r/calexp/kept.fits"))
+        #expect(try !exists("u/r/calexp/kept.fits", in: butler))
         _ = try Butler(repository: dir.path("repo"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/u/r/calexp") == ["kept.fits"])
+        #expect(try names(in: "u/r/calexp", of: butler) == ["kept.fits"])
         #expect(try verified(dir.path("repo")) == [])
     }
 
@@ -94,11 +103,11 @@ struct WriteRecoveryTests {
         let dir = TemporaryDirectory()
         let (butler, file) = try setUp(dir)
         let staged = try butler.datastore.stage(file, at: "u/r/calexp/x.fits", mode: .copy, checksum: true)
-        let stray = butler.datastoreRoot.path + "/u/r/calexp/x.fits"
-        try "not a dataset".write(toFile: stray, atomically: true, encoding: .utf8)
+        let stray = butler.storedLocation("u/r/calexp/x.fits")
+        try plant(Data("not a dataset".utf8), at: stray)
         try register(staged, detector: 0, in: butler)
         try butler.datastore.publish(staged)
-        #expect(try FileDatastore.measure(stray, checksum: true).1 == staged.checksum)
+        #expect(try butler.datastore.measure(recordedPath: "u/r/calexp/x.fits", checksum: true)?.checksum == staged.checksum)
         let problems = try verified(dir.path("repo"))
         #expect(problems.count == 1 && problems[0].hasPrefix("orphan-file") && problems[0].contains("butler-orphan"), "\(problems)")
     }

@@ -113,9 +113,11 @@ public func testRegistryURL() throws -> String? {
     return try testPostgresBase() + "?schema=t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
 }
 
-/// `butler create REPO`, with `--registry` in PostgreSQL mode.
-public func createArguments(_ repo: String) throws -> [String] {
-    ["create", repo] + (try testRegistryURL().map { ["--registry", $0] } ?? []) + (try testDatastoreURI().map { ["--datastore", $0] } ?? [])
+/// `butler create REPO`, with `--registry` in PostgreSQL mode and `--datastore` in bucket mode (unless `inFolder`: a
+/// repository that must keep its files in its own folder).
+public func createArguments(_ repo: String, inFolder: Bool = false) throws -> [String] {
+    ["create", repo] + (try testRegistryURL().map { ["--registry", $0] } ?? [])
+        + (inFolder ? [] : try testDatastoreURI().map { ["--datastore", $0] } ?? [])
 }
 
 /// The datastore tests put files in: `BUTLER_TEST_DATASTORE=bucket` puts each test repository's files under its own

@@ -81,7 +81,7 @@ extension Butler {
             let detail = !name.hasPrefix(".") ? "no registry row points at this file"
                 : name.contains(".butler-orphan-") ? "an unregistered file found at a path given to a new dataset, kept aside"
                 : name.contains(".butler-trash-") ? "a file of a removed dataset left by an interrupted removal"
-                : name.contains(".tmp-") ? "temporary file left by an interrupted transfer" : "no registry row points at this file"
+                : name.contains(".tmp-") || name.contains(".butler-tmp-") ? "temporary file left by an interrupted transfer" : "no registry row points at this file"
             problem(.orphanFile, shown, detail)
         }
         var edges = 0
