@@ -192,4 +192,20 @@ struct BucketDatastoreCLITests {
         #expect(!wrong.stderr.contains(environment["AWS_SECRET_ACCESS_KEY"]!))
         #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
     }
+
+    @Test("datastore.root: s3://BUCKET/PREFIX in a seed config (with --override, as Rubin's butler asks) makes a bucket repository")
+    func seedConfigRoot() throws {
+        let (client, bucket) = try makeTestBucket()
+        let dir = TemporaryDirectory()
+        let seed = dir.path("seed.yaml")
+        try "datastore:\n  root: s3://\(bucket)/seeded\n".write(toFile: seed, atomically: true, encoding: .utf8)
+        let repo = dir.path("repo")
+        let created = try runButler(["create", repo, "--seed-config", seed, "--override"] + (try testRegistryURL().map { ["--registry", $0] } ?? []))
+        try #require(created.exitCode == 0, "\(created.stderr)")
+        #expect(try runButler(["config-dump", repo, "-s", ".datastore.root"]).stdout == "s3://\(bucket)/seeded\n")
+        let ingested = try runButler(["ingest-raws", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits")])
+        #expect(ingested.exitCode == 0, "\(ingested.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "seeded/").count == 1)
+        #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
+    }
 }

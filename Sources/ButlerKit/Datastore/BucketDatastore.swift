@@ -52,10 +52,7 @@ package struct BucketDatastore: Datastore {
 
     /// The bucket and key of a location this datastore gave (``location(of:)``).
     func object(at location: URL) -> (bucket: String, key: String)? {
-        guard location.scheme == "s3", let bucket = location.host else { return nil }
-        let text = location.absoluteString
-        let key = String(text.dropFirst("s3://".count + bucket.count + 1))
-        return (bucket, key)
+        location.scheme == "s3" ? Self.parse(location.absoluteString) : nil
     }
 
     package func download(_ location: URL, to localPath: String) throws {
