@@ -124,7 +124,7 @@ public final class FITSFile {
     }
 
     /// The one choke point for CFITSIO calls: runs `body` with a status and turns a non-zero status into an error.
-    private func call(hdu: Int?, keyword: String? = nil, _ body: (UnsafeMutablePointer<fitsfile>?, inout Int32) -> Void) throws(FITSError) {
+    func call(hdu: Int?, keyword: String? = nil, _ body: (UnsafeMutablePointer<fitsfile>?, inout Int32) -> Void) throws(FITSError) {
         precondition(pointer != nil, "FITS file \(path) used after close")
         var status: Int32 = 0
         body(pointer, &status)

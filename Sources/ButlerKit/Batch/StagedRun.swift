@@ -182,7 +182,8 @@ public enum StagedRun {
             environmentId: environment.id, configDigest: quantum.configDigest,
             logDatasetId: outputs.last { $0.role == "log" }?.id, logText: status == .failed ? Butler.logTail(log) : nil,
             configs: Dictionary(request.configs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a }), parameters: request.parameters,
-            inputs: job.inputs.map { .init(datasetId: $0.id, role: $0.role) }, outputs: outputs.map { .init(datasetId: $0.id, role: $0.role) })
+            inputs: job.inputs.map { .init(datasetId: $0.id, role: $0.role) }, outputs: outputs.map { .init(datasetId: $0.id, role: $0.role) },
+            commandTemplate: CommandTemplate(command: request.command, configs: request.configs).arguments)
         let record = StagedQuantum(
             job: request.job, jobsFile: absolutePath(request.jobsFile), step: step,
             environment: .init(id: environment.id, codeCommit: environment.codeCommit, codeDirty: environment.codeDirty,

@@ -75,6 +75,8 @@ public struct ProvenanceBundle: Codable, Sendable {
         public var parameters: [String: String] = [:]
         public var inputs: [Edge] = []
         public var outputs: [Edge] = []
+        /// The command as written (``CommandTemplate``), for steps run by `butler run`.
+        public var commandTemplate: [String]? = nil
     }
 
     public struct RunTaskConfig: Codable, Sendable, Hashable {

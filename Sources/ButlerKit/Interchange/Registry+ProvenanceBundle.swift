@@ -33,7 +33,7 @@ extension Registry {
             let list = placeholders(chunk.count)
             for row in try c.query("""
                 SELECT q.id, q.task_label, run.name, q.data_id, q.host, q.user_name, q.command, q.start_time, q.end_time, q.status, q.exit_code,
-                       q.environment_id, q.config_digest, q.log_dataset_id, q.log_text
+                       q.environment_id, q.config_digest, q.log_dataset_id, q.log_text, q.command_template
                 FROM quantum AS q JOIN collection AS run ON run.collection_id = q.run_id WHERE q.id IN (\(list))
                 """, args) {
                 guard let id = row[0].string, let uuid = UUID(registryText: id) else { continue }
@@ -41,7 +41,8 @@ extension Registry {
                     id: uuid, taskLabel: row[1].string ?? "", run: row[2].string ?? "", dataId: row[3].string ?? "", host: row[4].string,
                     userName: row[5].string, command: row[6].string, startTime: row[7].int64, endTime: row[8].int64, status: row[9].string ?? "",
                     exitCode: row[10].int64.map { Int($0) }, environmentId: row[11].string, configDigest: row[12].string,
-                    logDatasetId: row[13].string.flatMap(UUID.init(registryText:)), logText: row[14].string)
+                    logDatasetId: row[13].string.flatMap(UUID.init(registryText:)), logText: row[14].string,
+                    commandTemplate: row[15].string.flatMap(CommandTemplate.init(text:))?.arguments)
             }
             for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
@@ -164,7 +165,7 @@ extension Registry {
             quanta.append([.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
                            SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
                            SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString),
-                           SQLValue(step.logText)])
+                           SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0).text })])
             for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
             for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
             for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }
@@ -178,7 +179,8 @@ extension Registry {
             }
         }
         try c.insertRows(into: "quantum", columns: ["id", "task_label", "run_id", "data_id", "host", "user_name", "command", "start_time", "end_time",
-                                                    "status", "exit_code", "environment_id", "config_digest", "log_dataset_id", "log_text"], rows: quanta)
+                                                    "status", "exit_code", "environment_id", "config_digest", "log_dataset_id", "log_text",
+                                                    "command_template"], rows: quanta)
         try c.insertRows(into: "quantum_config", columns: ["quantum_id", "name", "config_hash"], rows: configs)
         try c.insertRows(into: "quantum_parameter", columns: ["quantum_id", "name", "value"], rows: parameters)
         try c.insertRows(into: "quantum_input", columns: ["quantum_id", "dataset_id", "role"], rows: inputs)

@@ -119,6 +119,7 @@ extension Butler {
             substitutions.reduce(argument) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
         }
         quantum.command = shellQuoted(arguments)
+        quantum.commandTemplate = CommandTemplate(command: request.command, configs: request.configs)
         quantum.start = Date()
         let (exitCode, log) = Self.execute(resolvedExecutable ?? executable, Array(arguments.dropFirst()))
         quantum.end = Date()

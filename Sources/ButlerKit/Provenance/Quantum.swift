@@ -19,6 +19,9 @@ public struct Quantum: Sendable {
     public var user: String?
     /// The command line that ran.
     public var command: String?
+    /// The command as written, before paths were put in (`{ROLE}`, `{metrics}`, `{config:NAME}`): what
+    /// `butler reproduce` runs again. Nil for steps recorded by `put` or `record`.
+    public var commandTemplate: CommandTemplate?
     public var start: Date?
     public var end: Date?
     public var status: Status

@@ -66,11 +66,11 @@ extension Registry {
         cache.taskDigests[taskKey] = digest
         let dataIdText = quantum.dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         try c.execute("""
-            INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, start_time, end_time, status, exit_code,
+            INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, command_template, start_time, end_time, status, exit_code,
                                  environment_id, config_digest, log_dataset_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(quantum.id.lowercasedString), .text(quantum.taskLabel), .integer(runId), .text(dataIdText),
-                  SQLValue(quantum.host), SQLValue(quantum.user), SQLValue(quantum.command),
+                  SQLValue(quantum.host), SQLValue(quantum.user), SQLValue(quantum.command), SQLValue(quantum.commandTemplate?.text),
                   SQLValue(quantum.start.map { Self.taiNanoseconds($0) }), SQLValue(quantum.end.map { Self.taiNanoseconds($0) }),
                   .text(quantum.status.rawValue), SQLValue(quantum.exitCode.map { Int($0) }), .text(envId), .text(digest),
                   SQLValue(quantum.logDatasetId?.lowercasedString)])

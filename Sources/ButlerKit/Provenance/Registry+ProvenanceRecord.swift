@@ -63,4 +63,12 @@ extension Registry {
                 .flatMap(UUID.init(registryText:))
         }
     }
+
+    /// The datasets a step made, with their roles.
+    public func outputs(of quantum: UUID) throws -> [(dataset: UUID, role: String)] {
+        try database.read { c in
+            try c.query("SELECT dataset_id, role FROM quantum_output WHERE quantum_id = ? ORDER BY role, dataset_id", [.text(quantum.lowercasedString)])
+                .compactMap { row in row[0].string.flatMap(UUID.init(registryText:)).map { ($0, row[1].string ?? "") } }
+        }
+    }
 }

@@ -85,6 +85,8 @@ public struct ConfigFile: Sendable, Hashable {
     /// `yaml`, `json`, `py`, `toml` or `text`, from the extension.
     public let format: String
     public let content: Data
+    /// The path the file was read from (not part of its identity: two files with one name and content are one config).
+    public private(set) var sourcePath: String?
 
     public init(name: String, content: Data) {
         self.name = name
@@ -102,6 +104,7 @@ public struct ConfigFile: Sendable, Hashable {
     public init(contentsOf path: String) throws {
         do {
             self.init(name: (path as NSString).lastPathComponent, content: try Data(contentsOf: URL(fileURLWithPath: path)))
+            sourcePath = path
         } catch {
             throw ButlerError(.io, "cannot read config file \(path): \(error.localizedDescription)")
         }
@@ -110,6 +113,13 @@ public struct ConfigFile: Sendable, Hashable {
     /// SHA-256 of the content, hex.
     public var hash: String {
         hexDigest(SHA256.hash(data: content))
+    }
+
+    public static func == (a: ConfigFile, b: ConfigFile) -> Bool { a.name == b.name && a.format == b.format && a.content == b.content }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(content)
     }
 }
 

@@ -108,4 +108,21 @@ extension Migrations {
     static func quantumLogText(_ c: any SQLConnection) throws {
         try c.execute("ALTER TABLE quantum ADD COLUMN log_text TEXT")
     }
+
+    /// v9: what `butler reproduce` needs and records. A step run by `butler run` keeps its command as written, before
+    /// paths were put in (`command_template`, a JSON array: `{ROLE}`, `{metrics}` and `{config:NAME}` for a config
+    /// file given by path), and each reproduction links its new step to the step it reproduced, with the verdict.
+    static func reproductions(_ c: any SQLConnection) throws {
+        let d = c.dialect
+        try c.execute("ALTER TABLE quantum ADD COLUMN command_template TEXT")
+        try c.execute("""
+            CREATE TABLE quantum_reproduction (
+                quantum_id \(d.uuid) PRIMARY KEY REFERENCES quantum (id) ON DELETE CASCADE,
+                original_id \(d.uuid) NOT NULL,
+                verdict VARCHAR(32) NOT NULL,
+                detail TEXT,
+                checked_at \(d.bigint) NOT NULL)
+            """)
+        try c.execute("CREATE INDEX quantum_reproduction_original ON quantum_reproduction (original_id)")
+    }
 }

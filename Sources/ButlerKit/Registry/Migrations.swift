@@ -34,6 +34,7 @@ package enum Migrations {
         Migration(name: "v6-dataset-copies", apply: datasetCopies),
         Migration(name: "v7-quantum-log-text", apply: quantumLogText),
         Migration(name: "v8-sky-region-index", apply: skyRegionIndex),
+        Migration(name: "v9-reproductions", apply: reproductions),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.

@@ -58,6 +58,10 @@ extension Lineage {
                 ("parameters", object(s.parameters.map { ($0.name, jsonString($0.value)) })),
                 ("inputs", "[" + s.inputs.map { object([("role", jsonString($0.role)), ("id", jsonString($0.dataset.lowercasedString))]) }.joined(separator: ", ") + "]"),
                 ("outputs", "[" + s.outputs.map { object([("role", jsonString($0.role)), ("id", jsonString($0.dataset.lowercasedString))]) }.joined(separator: ", ") + "]"),
+                ("reproductions", "[" + s.reproductions.map {
+                    object([("step", jsonString($0.step.lowercasedString)), ("verdict", jsonString($0.verdict)), ("detail", jsonString($0.detail)),
+                            ("time", jsonString($0.time.isoUTC))])
+                }.joined(separator: ", ") + "]"),
             ])
         }.joined(separator: ",\n")
         out += "\n  ],\n  \"environments\": {\n"

@@ -91,6 +91,9 @@ extension Lineage {
                 out += detail + "parameters: " + s.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "\n"
             }
             if let command = s.command { out += detail + "command: \(command)\n" }
+            for r in s.reproductions {
+                out += detail + "reproduced \(r.time.isoUTC) by step \(r.step.lowercasedString): \(r.verdict)" + (r.detail.isEmpty ? "" : " (\(r.detail))") + "\n"
+            }
             let children = direction == .upstream ? s.inputs : s.outputs
             for (i, edge) in children.enumerated() {
                 let last = i == children.count - 1

@@ -61,6 +61,10 @@ public struct Lineage: Sendable {
         public let environment: String?
         /// The dataset holding the step's captured log, if any.
         public let logDataset: UUID?
+        /// The command as written, for steps run by `butler run` (what `butler reproduce` runs again).
+        public let commandTemplate: CommandTemplate?
+        /// The times this step was reproduced (`butler reproduce`), oldest first.
+        public internal(set) var reproductions: [Reproduction] = []
         /// Config files: name and SHA-256 of the content, sorted by name.
         public internal(set) var configs: [(name: String, hash: String)] = []
         /// Parameters, sorted by name.
@@ -69,6 +73,16 @@ public struct Lineage: Sendable {
         public internal(set) var inputs: [Edge] = []
         /// Outputs in the graph (downstream: all of them), sorted by role.
         public internal(set) var outputs: [Edge] = []
+    }
+
+    /// One reproduction of a step: the step that ran it again and how its outputs compared.
+    public struct Reproduction: Sendable {
+        /// The reproducing step.
+        public let step: UUID
+        /// `identical`, `same-data`, `differs` (see ``ReproductionVerdict``).
+        public let verdict: String
+        public let detail: String
+        public let time: TAITime
     }
 
     /// A config file's content, by hash.

@@ -89,7 +89,7 @@ extension Registry {
     }
 
     static let stepColumns = """
-        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id, q.log_dataset_id
+        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id, q.log_dataset_id, q.command_template
         """
 
     static func step(from row: SQLRow, offset o: Int) -> Lineage.Step? {
@@ -98,7 +98,8 @@ extension Registry {
                             status: row[o + 4].string ?? "", exitCode: row[o + 5].int, host: row[o + 6].string, user: row[o + 7].string,
                             command: row[o + 8].string, start: row[o + 9].int64.map(TAITime.init(nanoseconds:)),
                             end: row[o + 10].int64.map(TAITime.init(nanoseconds:)), environment: row[o + 11].string,
-                            logDataset: row[o + 12].string.flatMap(UUID.init(registryText:)))
+                            logDataset: row[o + 12].string.flatMap(UUID.init(registryText:)),
+                            commandTemplate: row[o + 13].string.flatMap(CommandTemplate.init(text:)))
     }
 
     /// Type, run, data ID and file of each dataset; tombstones for removed ones.
@@ -163,6 +164,14 @@ extension Registry {
             for row in try c.query("SELECT quantum_id, name, value FROM quantum_parameter WHERE quantum_id IN (\(placeholders(chunk.count)))", args) {
                 guard let step = row[0].string.flatMap(UUID.init(registryText:)) else { continue }
                 graph.steps[step]?.parameters.append((row[1].string ?? "", row[2].string ?? ""))
+            }
+            for row in try c.query("""
+                SELECT original_id, quantum_id, verdict, detail, checked_at FROM quantum_reproduction
+                WHERE original_id IN (\(placeholders(chunk.count))) ORDER BY checked_at
+                """, args) {
+                guard let step = row[0].string.flatMap(UUID.init(registryText:)), let by = row[1].string.flatMap(UUID.init(registryText:)) else { continue }
+                graph.steps[step]?.reproductions.append(Lineage.Reproduction(step: by, verdict: row[2].string ?? "", detail: row[3].string ?? "",
+                                                                             time: TAITime(nanoseconds: row[4].int64 ?? 0)))
             }
         }
         for key in Array(graph.steps.keys) {

@@ -1,0 +1,63 @@
+public import Foundation
+
+/// A step's command as it was written, before `butler run` put paths in: what `butler reproduce` runs again.
+///
+/// Placeholders are `{ROLE}` (an input's or output's path), `{metrics}`, and `{config:NAME}`, which stands for a
+/// config file the step was given by path (`--config isr.yaml ... -- ./isr --config isr.yaml`): a reproduction writes
+/// the recorded content out and puts that file's path in its place. Stored in the registry as a JSON array.
+public struct CommandTemplate: Sendable, Hashable {
+    /// The program and its arguments.
+    public let arguments: [String]
+
+    public init(_ arguments: [String]) { self.arguments = arguments }
+
+    /// The template of a command given with config files: each argument that names one of the files (the same path,
+    /// or `--opt=PATH`) becomes `{config:NAME}`.
+    public init(command: [String], configs: [ConfigFile]) {
+        let byPath = Dictionary(configs.compactMap { c in c.sourcePath.map { (Self.absolute($0), c.name) } }, uniquingKeysWith: { a, _ in a })
+        arguments = command.map { argument in
+            if let name = byPath[Self.absolute(argument)] { return "{config:\(name)}" }
+            if let equals = argument.firstIndex(of: "="), let name = byPath[Self.absolute(String(argument[argument.index(after: equals)...]))] {
+                return argument[...equals] + "{config:\(name)}"
+            }
+            return argument
+        }
+    }
+
+    /// The registry's text: a JSON array of strings.
+    public var text: String { "[" + arguments.map(jsonString).joined(separator: ", ") + "]" }
+
+    /// Parses the registry's text; nil for anything but a JSON array of strings.
+    public init?(text: String) {
+        guard let array = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any] else { return nil }
+        let strings = array.compactMap { $0 as? String }
+        guard strings.count == array.count, !strings.isEmpty else { return nil }
+        arguments = strings
+    }
+
+    /// The config files the template names, in order.
+    public var configNames: [String] {
+        var names: [String] = []
+        for argument in arguments {
+            var rest = argument[...]
+            while let open = rest.range(of: "{config:") {
+                guard let close = rest[open.upperBound...].firstIndex(of: "}") else { break }
+                let name = String(rest[open.upperBound..<close])
+                if !names.contains(name) { names.append(name) }
+                rest = rest[rest.index(after: close)...]
+            }
+        }
+        return names
+    }
+
+    /// The command with each `{config:NAME}` replaced by the path of a file holding that config.
+    public func filling(configs paths: [String: String]) -> [String] {
+        arguments.map { argument in paths.reduce(argument) { $0.replacingOccurrences(of: "{config:\($1.key)}", with: $1.value) } }
+    }
+
+    private static func absolute(_ path: String) -> String {
+        guard !path.isEmpty else { return path }
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: full).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,224 @@
+public import Foundation
+
+extension Butler {
+    /// Runs again the steps that made datasets, as `butler run` recorded them, into a scratch RUN, and compares each
+    /// new output with the recorded one.
+    ///
+    /// Each step runs its recorded command (``CommandTemplate``) with the same inputs resolved by id, its config files
+    /// written out from the registry, its parameters and its recorded package versions. Each reproduction is
+    /// recorded: the new step is linked to the step it reproduced, with the verdict, so the lineage of a product
+    /// shows whether and when it was reproduced. A step that cannot run again (no command recorded, an input
+    /// removed, another executable) is reported as not reproducible, with the reason; nothing is written for it.
+    ///
+    /// - Returns: one entry per recorded output (logs left out), steps in the order they ran.
+    /// - Throws: for an unknown dataset or a bad scratch RUN name; a step that fails or differs is a result.
+    public func reproduce(_ request: ReproduceRequest) throws -> [Reproduction] {
+        let scratch = request.run ?? "reproduce/" + Self.compactUTC(Date())
+        try Registry.validateCollectionName(scratch)
+        // The graph: each target's making (its producer, or the whole chain upstream).
+        var graph: Lineage?
+        var targets: [UUID] = []
+        for id in request.datasets {
+            let lineage = try registry.lineage(of: id, direction: .upstream, depth: request.upstream ? nil : 1, includeConfigs: true)
+            graph = graph.map { $0.merging(lineage) } ?? lineage
+            targets.append(id)
+        }
+        guard var graph else { return [] }
+        let wanted = request.upstream ? Set(graph.steps.keys) : Set(targets.compactMap { graph.producer[$0] })
+        // Every output of each step (an upstream walk reaches only those on the way), so that the command gets all
+        // the paths it writes.
+        for stepId in wanted {
+            let known = Set(graph.steps[stepId]?.outputs.map(\.dataset) ?? [])
+            for (id, role) in try registry.outputs(of: stepId) where role != "log" && !known.contains(id) {
+                graph = graph.merging(try registry.lineage(of: id, direction: .upstream, depth: 1, includeConfigs: true))
+            }
+        }
+        var results: [Reproduction] = []
+        // Targets that no step made.
+        for id in targets where graph.producer[id] == nil {
+            guard let dataset = graph.datasets[id] else { continue }
+            results.append(Reproduction(dataset: dataset, step: "", originalStep: nil, newStep: nil, newDataset: nil, verdict: .notReproducible,
+                                        detail: "no recorded step made it (ingested, imported, or put without a step)", seconds: 0))
+        }
+        var replacement: [UUID: UUID] = [:]  // recorded dataset -> its reproduction, for the steps after
+        var unreproduced: [UUID: String] = [:]  // recorded dataset -> why it could not be made again
+        let work = localWorkRoot.appendingPathComponent(".butler-scratch/reproduce-\(FileDatastore.makeToken())")
+        defer { try? FileManager.default.removeItem(at: work) }
+        for stepId in graph.dependencyOrder(of: wanted) {
+            let step = graph.steps[stepId]!
+            let outputs = step.outputs.filter { $0.role != "log" }.compactMap { edge in graph.datasets[edge.dataset].map { (edge.role, $0) } }
+            func report(_ verdict: ReproductionVerdict, _ detail: String, newStep: UUID? = nil, new: [String: UUID] = [:], seconds: Double = 0,
+                        each: [String: (ReproductionVerdict, String)] = [:]) {
+                for (role, dataset) in outputs {
+                    let (v, d) = each[role] ?? (verdict, detail)
+                    results.append(Reproduction(dataset: dataset, step: step.taskLabel, originalStep: stepId, newStep: newStep, newDataset: new[role],
+                                                verdict: v, detail: d, seconds: seconds))
+                    if v == .notReproducible || (v != .wouldRun && new[role] == nil) {
+                        unreproduced[dataset.id] = "step \(step.taskLabel) that made it could not be run again"
+                    }
+                }
+            }
+            if let reason = try reasonNotReproducible(step, in: graph, replacement: replacement, unreproduced: unreproduced, packages: request.packages) {
+                report(.notReproducible, reason)
+                continue
+            }
+            let template = step.commandTemplate!
+            if request.dryRun {
+                report(.wouldRun, "would run: " + shellQuoted(template.arguments))
+                continue
+            }
+            // The configs written out from the registry; the template's {config:NAME} become their paths.
+            let folder = work.appendingPathComponent(stepId.lowercasedString)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            var configs: [ConfigFile] = [], paths: [String: String] = [:]
+            for config in step.configs {
+                guard let content = graph.configs[config.hash]?.content else { continue }
+                let path = folder.appendingPathComponent(config.name).path
+                try content.write(to: URL(fileURLWithPath: path))
+                configs.append(try ConfigFile(contentsOf: path))
+                paths[config.name] = path
+            }
+            let environment = step.environment.flatMap { graph.environments[$0] }
+            var run = RunRequest(run: scratch, taskLabel: step.taskLabel, command: template.filling(configs: paths))
+            run.inputs = step.inputs.map { ($0.role, (replacement[$0.dataset] ?? $0.dataset).lowercasedString) }
+            run.outputs = outputs.map { ($0.0, "\($0.1.datasetType):\($0.1.dataId)") }
+            run.configs = configs
+            run.parameters = Dictionary(step.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+            run.environment = SoftwareEnvironment(packages: Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a }),
+                                                  codeCommit: environment?.codeCommit, codeDirty: environment?.codeDirty)
+            let started = Date()
+            let result: RunResult
+            do {
+                result = try self.run(run)
+            } catch let error as ButlerError where error.code == .conflict && error.message.contains("another config") {
+                // One task label has one config per RUN: a step of the same task with another config goes to a
+                // RUN of its own under the scratch RUN, named after the recorded RUN.
+                run.run = scratch + "/" + step.run
+                result = try self.run(run)
+            } catch let error as ButlerError {
+                report(.notReproducible, "cannot run it again: \(error.message)")
+                continue
+            }
+            let seconds = Date().timeIntervalSince(started)
+            guard result.status == .succeeded else {
+                report(.differs, "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)"), newStep: result.quantumId, seconds: seconds)
+                try recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: result.failure ?? "failed")
+                continue
+            }
+            var new: [String: UUID] = [:], each: [String: (ReproductionVerdict, String)] = [:]
+            for ((role, recorded), ref) in zip(outputs, result.outputs) {
+                new[role] = ref.id
+                replacement[recorded.id] = ref.id
+                each[role] = try compareStored(recorded.id, with: ref.id, in: folder)
+            }
+            let worst = each.values.map(\.0).max() ?? .identical
+            report(worst, "", newStep: result.quantumId, new: new, seconds: seconds, each: each)
+            let summary = outputs.count == 1 ? each[outputs[0].0]?.1 ?? ""
+                : outputs.compactMap { output in each[output.0].map { "\(output.0): \($0.1)" } }.joined(separator: "; ")
+            try recordReproduction(of: stepId, by: result.quantumId, verdict: worst, detail: summary)
+        }
+        return results
+    }
+
+    /// Why a recorded step cannot be run again, or nil.
+    private func reasonNotReproducible(_ step: Lineage.Step, in graph: Lineage, replacement: [UUID: UUID], unreproduced: [UUID: String],
+                                       packages: [String: String]?) throws -> String? {
+        guard let template = step.commandTemplate else {
+            return step.command == nil ? "the step was recorded by put or record, without a command to run again"
+                : "the step's command was recorded before butler kept commands to run again"
+        }
+        for input in step.inputs {
+            if replacement[input.dataset] != nil { continue }
+            if let why = unreproduced[input.dataset] { return "input '\(input.role)' \(input.dataset.lowercasedString): \(why)" }
+            guard let dataset = graph.datasets[input.dataset] else {
+                return "input '\(input.role)' \(input.dataset.lowercasedString) is not in this repository"
+            }
+            if dataset.removed {
+                return "input '\(input.role)' (\(dataset.datasetType) \(dataset.dataId)) was removed; only its tombstone is left"
+            }
+            guard let path = dataset.path, try datastore.measure(recordedPath: path, checksum: false) != nil else {
+                return "input '\(input.role)' (\(dataset.datasetType) \(dataset.dataId)) has no stored file"
+            }
+        }
+        let environment = step.environment.flatMap { graph.environments[$0] }
+        let executable = template.arguments[0]
+        guard let resolved = Self.resolveExecutable(executable) else { return "the environment differs: \(executable) is not found here" }
+        if let recorded = environment?.executableHash, let now = try? FileDatastore.measure(resolved, checksum: true).1, now != recorded {
+            return "the environment differs: \(resolved) is another program (SHA-256 \(recorded.prefix(12)) recorded, \(now.prefix(12)) here)"
+        }
+        if let packages {
+            let recorded = Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
+            let changes = Set(recorded.keys).union(packages.keys).sorted().compactMap { name -> String? in
+                recorded[name] == packages[name] ? nil : "\(name) \(recorded[name] ?? "absent") recorded, \(packages[name] ?? "absent") here"
+            }
+            if !changes.isEmpty { return "the environment differs: " + changes.joined(separator: ", ") }
+        }
+        return nil
+    }
+
+    /// Compares a reproduced dataset's file with the recorded one's.
+    private func compareStored(_ recorded: UUID, with reproduced: UUID, in folder: URL) throws -> (ReproductionVerdict, String) {
+        let locations = try registry.fileLocations([recorded, reproduced], datastoreRoot: datastoreRoot)
+        func local(_ id: UUID, _ name: String) throws -> String? {
+            guard let location = locations[id] else { return nil }
+            if location.isFileURL { return location.path }
+            let path = folder.appendingPathComponent(name + "-" + location.lastPathComponent).path
+            try datastore.download(location, to: path)
+            return path
+        }
+        guard let a = try local(recorded, "recorded"), let b = try local(reproduced, "reproduced") else {
+            return (.differs, "a file is missing")
+        }
+        return try OutputComparison.compare(recorded: a, reproduced: b)
+    }
+
+    /// Links a reproducing step to the step it reproduced, with the verdict.
+    private func recordReproduction(of original: UUID, by step: UUID, verdict: ReproductionVerdict, detail: String) throws {
+        try registry.database.write { c in
+            try c.execute("INSERT INTO quantum_reproduction (quantum_id, original_id, verdict, detail, checked_at) VALUES (?, ?, ?, ?, ?)",
+                          [.text(step.lowercasedString), .text(original.lowercasedString), .text(verdict.rawValue), .text(detail),
+                           .integer(Registry.taiNanoseconds(Date()))])
+        }
+    }
+
+    /// `20261204T203000Z`.
+    static func compactUTC(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: date)
+    }
+}
+
+extension Lineage {
+    /// This graph with another's datasets, steps, environments and configs added.
+    func merging(_ other: Lineage) -> Lineage {
+        var merged = self
+        merged.datasets.merge(other.datasets) { a, _ in a }
+        for (id, step) in other.steps {
+            guard var mine = merged.steps[id] else { merged.steps[id] = step; continue }
+            mine.inputs = Array(Set(mine.inputs).union(step.inputs)).sorted { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
+            mine.outputs = Array(Set(mine.outputs).union(step.outputs)).sorted { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
+            merged.steps[id] = mine
+        }
+        merged.environments.merge(other.environments) { a, _ in a }
+        merged.configs.merge(other.configs) { a, _ in a }
+        merged.producer.merge(other.producer) { a, _ in a }
+        return merged
+    }
+
+    /// The given steps, each after the steps that made its inputs (then by start time).
+    func dependencyOrder(of wanted: Set<UUID>) -> [UUID] {
+        var order: [UUID] = [], done = Set<UUID>(), visiting = Set<UUID>()
+        func visit(_ id: UUID) {
+            guard wanted.contains(id), !done.contains(id), visiting.insert(id).inserted, let step = steps[id] else { return }
+            for input in step.inputs { if let maker = producer[input.dataset] { visit(maker) } }
+            visiting.remove(id)
+            done.insert(id)
+            order.append(id)
+        }
+        for step in orderedSteps where wanted.contains(step.id) { visit(step.id) }
+        return order
+    }
+}
