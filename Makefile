@@ -3,7 +3,7 @@
 #   make test    installs what is missing, builds, and runs every test
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev postgresql pkg-config graphviz sqlite3 ncompress slurmctld slurmd slurm-client munge
+DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev postgresql pkg-config graphviz librsvg2-bin sqlite3 ncompress slurmctld slurmd slurm-client munge
 # Python's `prov` package, which the tests use to check our PROV-JSON (from PyPI, in a virtual environment).
 PROV_VENV := .build/prov-venv
 PROV_VERSION := 3.2.3

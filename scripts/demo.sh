@@ -80,10 +80,10 @@ mkdir -p "$CONF/v2" && cp "$CONF/isr-v2.yaml" "$CONF/v2/isr.yaml"
 "$BUTLER" run "$REPO" --run u/demo/drp2 --task isr --collections LSSTCam/defaults \
     --input raw=raw:$DATAID --input bias=bias:$DATAID --input flat=flat:$DATAID \
     --output postISRCCD=postISRCCD:$DATAID --config "$CONF/v2/isr.yaml" --param doDefect=false \
-    --packages-from "$CONF/requirements-v2.txt" -- "$STEP" isr {raw} {bias} {flat} {postISRCCD} {metrics} >/dev/null
+    --packages-from "$CONF/requirements-v2.txt" --code . -- "$STEP" isr {raw} {bias} {flat} {postISRCCD} {metrics} >/dev/null
 "$BUTLER" run "$REPO" --run u/demo/drp2 --task calibrate --collections u/demo/drp2 \
     --input exposure=postISRCCD:$DATAID --output pvi=pvi:instrument=LSSTCam,detector=1,visit=2025060900578 \
-    --config "$CONF/calibrate.yaml" --packages-from "$CONF/requirements-v2.txt" -- "$STEP" pvi {exposure} {pvi} {metrics} >/dev/null
+    --config "$CONF/calibrate.yaml" --packages-from "$CONF/requirements-v2.txt" --code . -- "$STEP" pvi {exposure} {pvi} {metrics} --seeing 0.92 >/dev/null
 PVI_REF=pvi:instrument=LSSTCam,detector=1,visit=2025060900578
 # What did this raw touch? What was made with ip_isr 30.0.1? Tag it for reprocessing.
 step "$BUTLER" provenance "$REPO" raw:$DATAID --collections LSSTCam/raw/all --downstream
@@ -120,3 +120,12 @@ step "$BUTLER" verify "$REPO" --lineage postISRCCD:$DATAID --collections site/dr
 step "$BUTLER" export "$REPO" "$REPO-export" pvi postISRCCD --collections u/demo/drp,site/drp
 step "$BUTLER" retrieve-artifacts "$REPO" "$REPO-zips" --collections u/demo/drp --zip
 step "$BUTLER" verify "$REPO" --checksums
+
+# If we run the PVI's steps again, do we get the same files? The whole chain, back to the raw and calibrations.
+step "$BUTLER" reproduce "$REPO" $PVI_REF --collections u/demo/drp --upstream --run u/demo/reproduce
+step "$BUTLER" provenance "$REPO" $PVI_REF --collections u/demo/drp --depth 1
+# The seeing got worse between the two reprocessings: which change came with it? With a picture.
+step "$BUTLER" compare-runs "$REPO" u/demo/drp u/demo/drp2 pvi --plot "$REPO/compare-runs.svg"
+if command -v rsvg-convert >/dev/null; then rsvg-convert -f png -o "$REPO/compare-runs.png" "$REPO/compare-runs.svg"; fi
+echo
+echo "Wrote $REPO/compare-runs.svg$([ -f "$REPO/compare-runs.png" ] && echo " (rendered: $REPO/compare-runs.png)")"

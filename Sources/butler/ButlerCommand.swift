@@ -20,7 +20,7 @@ struct ButlerCommand: AsyncParsableCommand {
             RegisterInstrument.self, IngestRaws.self, IngestFiles.self, DefineVisits.self, RegisterSkymap.self,
             QueryDatasets.self, QueryDataIds.self, QueryDimensionRecords.self, FindDataset.self,
             Associate.self, Disassociate.self, CertifyCalibrations.self, DecertifyCalibrations.self,
-            PruneDatasets.self, RetrieveArtifacts.self, Export.self, Import.self, TransferDatasets.self, ExportCalibs.self, IngestZip.self, Put.self, Run.self, ResolveInputs.self, MergeStaged.self, Record.self, Provenance.self, ProvenanceDiff.self, Verify.self, Reproduce.self,
+            PruneDatasets.self, RetrieveArtifacts.self, Export.self, Import.self, TransferDatasets.self, ExportCalibs.self, IngestZip.self, Put.self, Run.self, ResolveInputs.self, MergeStaged.self, Record.self, Provenance.self, ProvenanceDiff.self, Verify.self, Reproduce.self, CompareRuns.self,
         ]
     )
 

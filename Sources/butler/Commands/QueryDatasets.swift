@@ -23,6 +23,7 @@ extension ButlerCommand {
         @OptionGroup(title: "Selection by provenance") var provenance: ProvenanceSelectionOptions
         @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
         @Flag(name: .long, help: "Also show the location of each dataset's file.") var showUri = false
+        @Flag(name: .long, help: "Also show each dataset's QA metrics (name=value; a JSON object with --format json).") var showMetrics = false
         @OptionGroup var output: FormatOption
 
         func run() throws {
@@ -42,11 +43,12 @@ extension ButlerCommand {
             let results = found.datasets
             for reason in found.reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+            let metrics = showMetrics ? try butler.registry.metrics(of: results.map(\.ref.id)) : [:]
             var tables: [ResultTable] = []
             for (typeName, all) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
                 let group = query.capped(all, what: "\(typeName) datasets")
                 let dims = group[0].ref.datasetType.dimensions.required
-                var table = ResultTable(columns: ["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : []))
+                var table = ResultTable(columns: ["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : []) + (showMetrics ? ["metrics"] : []))
                 for r in group {
                     var row: [Cell] = [.string(typeName), .string(r.ref.run), .string(r.ref.id.lowercasedString)]
                     row += dims.map { d in
@@ -58,6 +60,7 @@ extension ButlerCommand {
                     }
                     if validity { row += Self.validityTexts(r.validity).map { $0.map(Cell.string) ?? .null } }
                     if showUri { row.append(.string(uris[r.ref.id]?.absoluteString ?? "")) }
+                    if showMetrics { row.append(.string(Self.metricsText(metrics[r.ref.id]))) }
                     table.rows.append(row)
                 }
                 tables.append(table)
@@ -76,6 +79,11 @@ extension ButlerCommand {
             return [validity.begin?.isoTAI ?? "-inf", validity.end?.isoTAI ?? "+inf"]
         }
 
+        /// A dataset's metrics as `name=value, ...`, sorted by name.
+        static func metricsText(_ metrics: [String: Double]?) -> String {
+            (metrics ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        }
+
         func stream(_ butler: Butler, _ query: DatasetQuery, validity: Bool) throws {
             let out = StreamWriter()
             var pending: [DatasetResult] = []
@@ -83,6 +91,7 @@ extension ButlerCommand {
             var currentType: String?
             func write(_ chunk: [DatasetResult]) throws {
                 let uris = showUri ? try butler.registry.fileLocations(chunk.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+                let metrics = showMetrics ? try butler.registry.metrics(of: chunk.map(\.ref.id)) : [:]
                 for r in chunk {
                     let dims = r.ref.datasetType.dimensions.required
                     if output.format == .json {
@@ -102,16 +111,21 @@ extension ButlerCommand {
                             } ?? "null"))
                         }
                         if showUri { fields.append("\"uri\": \(uris[r.ref.id].map { jsonString($0.absoluteString) } ?? "null")") }
+                        if showMetrics {
+                            let values = (metrics[r.ref.id] ?? [:]).sorted { $0.key < $1.key }.map { "\(jsonString($0.key)): \($0.value)" }
+                            fields.append("\"metrics\": {" + values.joined(separator: ", ") + "}")
+                        }
                         out.write((count == 0 ? "[\n  " : ",\n  ") + "{" + fields.joined(separator: ", ") + "}")
                     } else {
                         if currentType != r.ref.datasetType.name {
                             if currentType != nil { out.write("\n") }
                             currentType = r.ref.datasetType.name
-                            out.write((["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : [])).map(csvField).joined(separator: ",") + "\n")
+                            out.write((["type", "run", "id"] + dims + (validity ? ["valid_from", "valid_to"] : []) + (showUri ? ["URI"] : []) + (showMetrics ? ["metrics"] : [])).map(csvField).joined(separator: ",") + "\n")
                         }
                         var row = [r.ref.datasetType.name, r.ref.run, r.ref.id.lowercasedString] + dims.map { r.ref.dataId[$0]?.description ?? "" }
                         if validity { row += Self.validityTexts(r.validity).map { $0 ?? "" } }
                         if showUri { row.append(uris[r.ref.id]?.absoluteString ?? "") }
+                        if showMetrics { row.append(Self.metricsText(metrics[r.ref.id])) }
                         out.write(row.map(csvField).joined(separator: ",") + "\n")
                     }
                     count += 1
@@ -128,7 +142,7 @@ extension ButlerCommand {
                         return
                     }
                 }
-                if showUri {
+                if showUri || showMetrics {
                     pending.append(result)
                     if pending.count >= 1000 { try write(pending); pending.removeAll(keepingCapacity: true) }
                 } else {

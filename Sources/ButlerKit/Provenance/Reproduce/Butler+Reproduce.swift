@@ -58,6 +58,9 @@ extension Butler {
                     }
                 }
             }
+            // Upstream, a step without a command (a calibration put by hand) is where the chain starts: its stored
+            // outputs are inputs like raws.
+            if step.commandTemplate == nil && !outputs.contains(where: { targets.contains($0.1.id) }) { continue }
             if let reason = try reasonNotReproducible(step, in: graph, replacement: replacement, unreproduced: unreproduced, packages: request.packages) {
                 report(.notReproducible, reason)
                 continue
@@ -90,11 +93,15 @@ extension Butler {
             let result: RunResult
             do {
                 result = try self.run(run)
-            } catch let error as ButlerError where error.code == .conflict && error.message.contains("another config") {
-                // One task label has one config per RUN: a step of the same task with another config goes to a
-                // RUN of its own under the scratch RUN, named after the recorded RUN.
+            } catch let error as ButlerError where error.code == .conflict && run.run == scratch {
+                // One task label has one config per RUN, and one data ID one dataset of a type: a step of the same
+                // task with another config, or another step making the same data ID, goes to a RUN of its own under
+                // the scratch RUN, named after the recorded RUN.
                 run.run = scratch + "/" + step.run
-                result = try self.run(run)
+                do { result = try self.run(run) } catch let error as ButlerError {
+                    report(.notReproducible, "cannot run it again: \(error.message)")
+                    continue
+                }
             } catch let error as ButlerError {
                 report(.notReproducible, "cannot run it again: \(error.message)")
                 continue
@@ -124,8 +131,7 @@ extension Butler {
     private func reasonNotReproducible(_ step: Lineage.Step, in graph: Lineage, replacement: [UUID: UUID], unreproduced: [UUID: String],
                                        packages: [String: String]?) throws -> String? {
         guard let template = step.commandTemplate else {
-            return step.command == nil ? "the step was recorded by put or record, without a command to run again"
-                : "the step's command was recorded before butler kept commands to run again"
+            return "the step was recorded without a command to run again (by put or record)"
         }
         for input in step.inputs {
             if replacement[input.dataset] != nil { continue }
