@@ -124,6 +124,10 @@ struct BatchCLITests {
         #expect(try b.stagedRun(6).exitCode == 0)
         #expect(try b.merge().summary["succeeded"] as? Int == 2)
         #expect(try b.count("SELECT COUNT(*) FROM quantum") == 8)
+        // A staged step keeps its command as written, so it is reproduced like a direct one.
+        let reproduced = try runButler(["reproduce", b.repo, "postISRCCD:instrument=LSSTCam,detector=0,exposure=2025060100001",
+                                        "--collections", "u/batch/isr", "--run", "u/batch/repro", "--format", "json"])
+        #expect(reproduced.exitCode == 0 && reproduced.stdout.contains("\"verdict\": \"identical\""), "\(reproduced.stdout)\(reproduced.stderr)")
         let verify = try runButler(["verify", b.repo, "--checksums"])
         #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
     }
