@@ -6,7 +6,7 @@ set -euo pipefail
 BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
-# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky|s3 runs one part (s3 needs scripts/with-s3.sh's server) (BENCH_INTERCHANGE_N datasets, default 100000;
+# BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky|s3|reproduce runs one part (s3 needs scripts/with-s3.sh's server) (BENCH_INTERCHANGE_N datasets, default 100000;
 # BENCH_BATCH_QUANTA staged records merged, default 1000000).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
@@ -430,5 +430,39 @@ for kind in folder bucket; do
 done
 r=$(measure "$BUTLER" verify "$WORK/bucket" --checksums)
 awk -v s="${r% *}" -v m="${r#* }" -v n="$N" 'BEGIN { printf "verify --checksums of the bucket (%d raws and the 2 GiB file, every byte read back): %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
+rm -rf "$WORK"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = reproduce ]; then
+echo
+N=${BENCH_REPRO_N:-500}
+echo "== reproduce and compare-runs: $N steps (demo-step pvi on 32x32 raws) in drp/v1, again in drp/v2 with ip_isr 30.0.2 and a worse seeing on half"
+WORK="$OUT/reproduce"
+STEP=$(dirname "$BUTLER")/demo-step
+rm -rf "$WORK"; mkdir -p "$WORK"
+"$MAKE_RAWS" "$TEMPLATE" "$WORK/raws" "$N" 32 9 100 >/dev/null
+create_repo "$WORK/repo" >/dev/null
+"$BUTLER" ingest-raws "$WORK/repo" "$WORK/raws" >/dev/null
+"$BUTLER" register-dataset-type "$WORK/repo" calexp ExposureF instrument detector exposure >/dev/null
+i=0
+t0=$(date +%s%N)
+while IFS=, read -r _ _ _ _ det exp; do
+  i=$((i + 1))
+  id="instrument=LSSTCam,detector=$det,exposure=$exp"
+  "$BUTLER" run "$WORK/repo" --run drp/v1 --task pvi --input raw=raw:$id --collections LSSTCam/raw/all --output out=calexp:$id \
+    --package ip_isr=30.0.1 -- "$STEP" pvi {raw} {out} {metrics} --seeing 0.8$((i % 10)) >/dev/null
+  if [ $((i % 2)) = 0 ]; then v=30.0.2; s=0.9$((i % 10)); else v=30.0.1; s=0.8$((i % 10)); fi
+  "$BUTLER" run "$WORK/repo" --run drp/v2 --task pvi --input raw=raw:$id --collections LSSTCam/raw/all --output out=calexp:$id \
+    --package ip_isr=$v -- "$STEP" pvi {raw} {out} {metrics} --seeing $s >/dev/null
+done < <("$BUTLER" query-datasets "$WORK/repo" raw --format csv | tail -n +2)
+t1=$(date +%s%N)
+awk -v n="$((2 * i))" -v a="$t0" -v b="$t1" 'BEGIN { printf "butler run (to make them): %d steps in %.1f s, %.1f ms each\n", n, (b - a) / 1e9, (b - a) / 1e6 / n }'
+r=$(measure "$BUTLER" reproduce "$WORK/repo" --datasets calexp --collections drp/v1 --run u/repro)
+awk -v n="$i" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "reproduce %d steps (each run again and its FITS output compared): %.1f s, %.1f ms per step, peak RSS %.1f MB\n", n, s, s * 1000 / n, m / 1024 }'
+r=$(measure "$BUTLER" reproduce "$WORK/repo" --datasets calexp --collections drp/v1 --dry-run)
+awk -v n="$i" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "reproduce --dry-run of the same: %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
+r=$(measure "$BUTLER" compare-runs "$WORK/repo" drp/v1 drp/v2 calexp --plot "$WORK/compare.svg")
+awk -v n="$i" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "compare-runs over %d pairs, 2 metrics, with the picture: %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
+"$BUTLER" compare-runs "$WORK/repo" drp/v1 drp/v2 calexp --metric seeing | grep '^seeing' | sed 's/^/  /'
 rm -rf "$WORK"
 fi
