@@ -20,7 +20,7 @@ extension Butler {
         var targets: [UUID] = []
         for id in request.datasets {
             let lineage = try registry.lineage(of: id, direction: .upstream, depth: request.upstream ? nil : 1, includeConfigs: true)
-            graph = graph.map { $0.merging(lineage) } ?? lineage
+            if graph == nil { graph = lineage } else { graph!.merge(lineage) }
             targets.append(id)
         }
         guard var graph else { return [] }
@@ -30,7 +30,7 @@ extension Butler {
         for stepId in wanted {
             let known = Set(graph.steps[stepId]?.outputs.map(\.dataset) ?? [])
             for (id, role) in try registry.outputs(of: stepId) where role != "log" && !known.contains(id) {
-                graph = graph.merging(try registry.lineage(of: id, direction: .upstream, depth: 1, includeConfigs: true))
+                graph.merge(try registry.lineage(of: id, direction: .upstream, depth: 1, includeConfigs: true))
             }
         }
         var results: [Reproduction] = []
@@ -41,6 +41,7 @@ extension Butler {
                                         detail: "no recorded step made it (ingested, imported, or put without a step)", seconds: 0))
         }
         var replacement: [UUID: UUID] = [:]  // recorded dataset -> its reproduction, for the steps after
+        var executableHashes: [String: String] = [:]  // resolved path -> SHA-256, hashed once
         var unreproduced: [UUID: String] = [:]  // recorded dataset -> why it could not be made again
         let work = localWorkRoot.appendingPathComponent(".butler-scratch/reproduce-\(FileDatastore.makeToken())")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -61,7 +62,8 @@ extension Butler {
             // Upstream, a step without a command (a calibration put by hand) is where the chain starts: its stored
             // outputs are inputs like raws.
             if step.commandTemplate == nil && !outputs.contains(where: { targets.contains($0.1.id) }) { continue }
-            if let reason = try reasonNotReproducible(step, in: graph, replacement: replacement, unreproduced: unreproduced, packages: request.packages) {
+            if let reason = try reasonNotReproducible(step, in: graph, replacement: replacement, unreproduced: unreproduced, packages: request.packages,
+                                                      executableHashes: &executableHashes) {
                 report(.notReproducible, reason)
                 continue
             }
@@ -129,7 +131,7 @@ extension Butler {
 
     /// Why a recorded step cannot be run again, or nil.
     private func reasonNotReproducible(_ step: Lineage.Step, in graph: Lineage, replacement: [UUID: UUID], unreproduced: [UUID: String],
-                                       packages: [String: String]?) throws -> String? {
+                                       packages: [String: String]?, executableHashes: inout [String: String]) throws -> String? {
         guard let template = step.commandTemplate else {
             return "the step was recorded without a command to run again (by put or record)"
         }
@@ -149,7 +151,8 @@ extension Butler {
         let environment = step.environment.flatMap { graph.environments[$0] }
         let executable = template.arguments[0]
         guard let resolved = Self.resolveExecutable(executable) else { return "the environment differs: \(executable) is not found here" }
-        if let recorded = environment?.executableHash, let now = try? FileDatastore.measure(resolved, checksum: true).1, now != recorded {
+        if executableHashes[resolved] == nil { executableHashes[resolved] = try? FileDatastore.measure(resolved, checksum: true).1 }
+        if let recorded = environment?.executableHash, let now = executableHashes[resolved], now != recorded {
             return "the environment differs: \(resolved) is another program (SHA-256 \(recorded.prefix(12)) recorded, \(now.prefix(12)) here)"
         }
         if let packages {
@@ -198,20 +201,18 @@ extension Butler {
 }
 
 extension Lineage {
-    /// This graph with another's datasets, steps, environments and configs added.
-    func merging(_ other: Lineage) -> Lineage {
-        var merged = self
-        merged.datasets.merge(other.datasets) { a, _ in a }
+    /// Adds another graph's datasets, steps (their edges joined), environments and configs to this one.
+    mutating func merge(_ other: Lineage) {
+        datasets.merge(other.datasets) { a, _ in a }
         for (id, step) in other.steps {
-            guard var mine = merged.steps[id] else { merged.steps[id] = step; continue }
+            guard var mine = steps[id] else { steps[id] = step; continue }
             mine.inputs = Array(Set(mine.inputs).union(step.inputs)).sorted { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
             mine.outputs = Array(Set(mine.outputs).union(step.outputs)).sorted { $0.role != $1.role ? $0.role < $1.role : $0.dataset < $1.dataset }
-            merged.steps[id] = mine
+            steps[id] = mine
         }
-        merged.environments.merge(other.environments) { a, _ in a }
-        merged.configs.merge(other.configs) { a, _ in a }
-        merged.producer.merge(other.producer) { a, _ in a }
-        return merged
+        environments.merge(other.environments) { a, _ in a }
+        configs.merge(other.configs) { a, _ in a }
+        producer.merge(other.producer) { a, _ in a }
     }
 
     /// The given steps, each after the steps that made its inputs (then by start time).
