@@ -118,7 +118,16 @@ extension Butler {
             for ((role, recorded), ref) in zip(outputs, result.outputs) {
                 new[role] = ref.id
                 replacement[recorded.id] = ref.id
-                each[role] = try compareStored(recorded.id, with: ref.id, in: folder)
+                let (verdict, compared) = try compareStored(recorded.id, with: ref.id, in: folder)
+                var detail = compared
+                // The QA metrics the step wrote: their differences are named (the verdict is the file's).
+                let metrics = try registry.metrics(of: [recorded.id, ref.id])
+                let was = metrics[recorded.id] ?? [:], now = metrics[ref.id] ?? [:]
+                let moved = Set(was.keys).union(now.keys).sorted().filter { was[$0] != now[$0] }
+                if !moved.isEmpty {
+                    detail += "; metrics differ: " + moved.map { "\($0) \(was[$0].map { "\($0)" } ?? "none") → \(now[$0].map { "\($0)" } ?? "none")" }.joined(separator: ", ")
+                }
+                each[role] = (verdict, detail)
             }
             let worst = each.values.map(\.0).max() ?? .identical
             report(worst, "", newStep: result.quantumId, new: new, seconds: seconds, each: each)
