@@ -7,7 +7,7 @@ import Foundation
 ///   demo-step pvi POSTISR OUT METRICS.json         makes the processed visit image
 /// Each writes OUT (the input's header with a HISTORY card and a 64x64 image) and a JSON file of QA metrics.
 /// Options (anywhere), for reproduction and comparison tests: `--stamp-time` writes the time into the header (DATE and
-/// a HISTORY card), `--noise` adds random noise to the pixels, `--seeing V` sets the pvi step's seeing metric.
+/// a HISTORY card), `--noise` adds random noise to the pixels (and to the seeing), `--seeing V` sets the pvi step's seeing metric.
 @main
 struct DemoStep {
     static func main() throws {
@@ -33,7 +33,8 @@ struct DemoStep {
             try #"{"background": 1012.5, "saturated_fraction": 0.002}"#.write(toFile: args[5], atomically: true, encoding: .utf8)
         case "pvi" where args.count == 4:
             try write(from: args[1], to: args[2], history: "demo-step pvi: calibrated", level: 10)
-            try #"{"seeing": \#(seeing), "zero_point": 27.1}"#.write(toFile: args[3], atomically: true, encoding: .utf8)
+            let measured = (Double(seeing) ?? 0.82) + (noise ? Double.random(in: 0.001..<0.01) : 0)
+            try #"{"seeing": \#(measured), "zero_point": 27.1}"#.write(toFile: args[3], atomically: true, encoding: .utf8)
         default:
             fail("usage: demo-step isr RAW BIAS FLAT OUT METRICS | pvi IN OUT METRICS")
         }

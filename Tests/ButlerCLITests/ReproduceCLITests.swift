@@ -65,7 +65,9 @@ struct ReproduceCLITests {
         let timedDetail = byId[timed]?["detail"] as? String ?? ""
         #expect(timedDetail.contains("HISTORY") && timedDetail.contains("processed at") && timedDetail.contains("date card"), "\(timedDetail)")
         #expect(byId[noisy]?["verdict"] as? String == "differs")
-        #expect((byId[noisy]?["detail"] as? String ?? "").hasPrefix("HDU 1: "), "\(byId[noisy] ?? [:])")
+        let noisyDetail = byId[noisy]?["detail"] as? String ?? ""
+        #expect(noisyDetail.hasPrefix("HDU 1: ") && noisyDetail.contains("data bytes differ"), "\(noisyDetail)")
+        #expect(noisyDetail.contains("; metrics differ: seeing "), "the QA metrics the step wrote are compared too: \(noisyDetail)")
         // The reproduction is recorded: the new outputs are in the scratch RUN (the second calexp of one data ID in a
         // RUN of its own under it, named after the recorded RUN), and the lineage shows the verdicts.
         let listed = try rows(try runButler(["query-datasets", repo, "postISRCCD", "calexp", "--collections", "u/repro", "--format", "json"]))

@@ -80,6 +80,10 @@ import Testing
         // The copy is in the lineage: where each calexp came from.
         let tree = try check(["provenance", centre, calexps.sorted()[0]])
         #expect(tree.stdout.contains("CC-IN2P3") || tree.stdout.contains("UK"), "\(tree.stdout)")
+        // The steps came with their commands: the centre makes a site's calexp again, from the raw up, and gets it.
+        let reproduced = try check(["reproduce", centre, calexps.sorted()[0], "--upstream", "--run", "centre/reproduce", "--format", "json"])
+        let verdicts = (try json(reproduced) as? [[String: Any]] ?? []).compactMap { $0["verdict"] as? String }
+        #expect(verdicts == ["identical", "identical"], "isr then calibrate: \(reproduced.stdout)")
 
         // Re-sending site A's outputs adds nothing.
         let again = try check(["transfer-datasets", siteA, centre, "postISRCCD", "calexp", "--collections", "site0/drp"])

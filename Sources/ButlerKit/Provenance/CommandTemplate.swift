@@ -12,9 +12,12 @@ public struct CommandTemplate: Sendable, Hashable {
     public init(_ arguments: [String]) { self.arguments = arguments }
 
     /// The template of a command given with config files: each argument that names one of the files (the same path,
-    /// or `--opt=PATH`) becomes `{config:NAME}`.
+    /// or `--opt=PATH`) becomes `{config:NAME}`, and a program given by a relative path (`./isr`) its absolute path, so
+    /// that it runs again from any folder (a bare name is looked up in PATH again).
     public init(command: [String], configs: [ConfigFile]) {
         let byPath = Dictionary(configs.compactMap { c in c.sourcePath.map { (Self.absolute($0), c.name) } }, uniquingKeysWith: { a, _ in a })
+        var command = command
+        if let program = command.first, program.contains("/"), !program.hasPrefix("/") { command[0] = Self.absolute(program) }
         arguments = command.map { argument in
             if let name = byPath[Self.absolute(argument)] { return "{config:\(name)}" }
             if let equals = argument.firstIndex(of: "="), let name = byPath[Self.absolute(String(argument[argument.index(after: equals)...]))] {
