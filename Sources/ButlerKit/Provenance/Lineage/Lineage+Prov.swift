@@ -12,7 +12,9 @@ extension Lineage {
     /// links each output to each input through the step, its generation and its usage (all relations have ids);
     /// software environments (`prov:SoftwareAgent`) and users (`prov:Person`) are agents associated with the steps;
     /// config files (`voprov:ConfigFile`) and parameters (`voprov:Parameter`) are entities used with
-    /// `voprov:type` `Setup`. A dataset held by another repository is an entity with `butler:heldElsewhere`.
+    /// `voprov:type` `Setup`. A dataset held by another repository is an entity with `butler:heldElsewhere`. A
+    /// reproduction of a step (`butler reproduce`) is an activity (`prov:type` `butler:Reproduction`, with
+    /// `butler:verdict`) informed by the step (`wasInformedBy`).
     ///
     /// A dataset copied here from other repositories has one entity per repository that held it (`held:REPO.DATASET`,
     /// the local one being `dataset:DATASET`), and each copy is an activity (`prov:type` `butler:Copy`, at its time,
@@ -119,6 +121,15 @@ extension Lineage {
             if let host = s.host { attributes.append(("butler:host", .string(host))) }
             if let command = s.command { attributes.append(("butler:command", .string(command))) }
             doc.records.append(.init(kind: .activity, id: step(s.id), arguments: arguments, attributes: attributes))
+            // Each reproduction: an activity of its own, informed by the step it ran again, with the verdict.
+            for r in s.reproductions where steps[r.step] == nil {
+                doc.records.append(.init(kind: .activity, id: step(r.step), arguments: ["prov:startTime": r.time.isoUTC, "prov:endTime": r.time.isoUTC],
+                                         attributes: [("prov:type", .qualifiedName("butler:Reproduction")),
+                                                      ("prov:label", .string("reproduction of \(s.taskLabel)")), ("voprov:name", .string(s.taskLabel)),
+                                                      ("butler:verdict", .string(r.verdict)), ("butler:detail", .string(r.detail))]))
+                doc.records.append(.init(kind: .wasInformedBy, id: relationId("informed"), arguments: ["prov:informed": step(r.step), "prov:informant": step(s.id)],
+                                         attributes: []))
+            }
         }
         for d in orderedDatasets {
             for (i, hop) in (copies[d.id] ?? []).enumerated() {
