@@ -113,7 +113,10 @@ public struct FITSComparison: Sendable {
             let da = try fa.read(upToCount: n) ?? Data(), db = try fb.read(upToCount: n) ?? Data()
             if da != db { differing += Int64(zip(da, db).reduce(0) { $0 + ($1.0 == $1.1 ? 0 : 1) }) + Int64(abs(da.count - db.count)) }
             // A last HDU may lack its fill to 2880 bytes: what neither file has is not a difference.
-            guard da.count == n, db.count == n else { return differing }
+            guard da.count == n, db.count == n else {
+                // What one file has and the other lacks, in this piece and after it.
+                return differing + Int64(max(0, left - max(da.count, db.count)))
+            }
             left -= n
         }
         return differing

@@ -143,4 +143,32 @@ struct ReproduceCLITests {
         let unknown = try check(try runButler(["reproduce", repo, UUID().uuidString.lowercased()]), 1)
         #expect(unknown.stderr.hasPrefix("butler: error: ") && unknown.stderr.split(separator: "\n").count == 1)
     }
+
+    @Test("two outputs: the metrics stay on the output that had them; relative paths resolve in the folder the step ran in; an empty selection is an error")
+    func outputsAndFolders() throws {
+        let dir = TemporaryDirectory()
+        let repo = try repository(dir)
+        // The step reads ./table.txt, relative to the folder it runs in, and writes two outputs and a metric.
+        let folder = dir.path("work")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "x\n".write(toFile: folder + "/table.txt", atomically: true, encoding: .utf8)
+        let script = "test -f ./table.txt && cp \"$1\" \"$2\" && cp \"$1\" \"$3\" && echo '{\"seeing\": 0.8}' > \"$4\""
+        let command = ["run", repo, "--run", "u/two", "--task", "isr", "--input", "raw=raw:\(Self.dataId)", "--collections", "LATISS/raw/all",
+                       "--output", "zeta=calexp:\(Self.dataId)", "--output", "alpha=postISRCCD:\(Self.dataId)",
+                       "--", "/bin/sh", "-c", script, "sh", "{raw}", "{zeta}", "{alpha}", "{metrics}"]
+        let quoted = ([butlerBinary] + command).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        try check(try runProcess("/bin/sh", ["-c", "cd '\(folder)' && " + quoted]))
+        let shown = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "u/two", "--show-metrics"]))
+        #expect(shown.stdout.contains("seeing=0.8"))
+        // Reproduced from another folder: the step still finds ./table.txt, and the metric is on calexp again.
+        let result = try check(try runButler(["reproduce", repo, "calexp:\(Self.dataId)", "--collections", "u/two", "--run", "u/two-again", "--format", "json"]))
+        let found = try rows(result)
+        #expect(found.count == 2 && found.allSatisfy { $0["verdict"] as? String == "identical" }, "\(result.stdout)")
+        #expect(!result.stdout.contains("metrics differ"), "\(result.stdout)")
+        let again = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "u/two-again", "--show-metrics"]))
+        #expect(again.stdout.contains("seeing=0.8"), "\(again.stdout)")
+        // A selection that matches nothing.
+        let none = try check(try runButler(["reproduce", repo, "--datasets", "calexp", "--collections", "u/two", "--where", "exposure = 1"]), 1)
+        #expect(none.stderr == "butler: error: no dataset matched the selection\n")
+    }
 }

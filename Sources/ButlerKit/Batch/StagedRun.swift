@@ -174,6 +174,7 @@ public enum StagedRun {
         }
         var quantum = Quantum(taskLabel: request.taskLabel, run: request.run, configs: request.configs, parameters: request.parameters)
         quantum.id = quantumId
+        let template = CommandTemplate(command: request.command, configs: request.configs)
         let step = ProvenanceBundle.Step(
             id: quantumId, taskLabel: request.taskLabel, run: request.run,
             dataId: job.dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
@@ -183,7 +184,7 @@ public enum StagedRun {
             logDatasetId: outputs.last { $0.role == "log" }?.id, logText: status == .failed ? Butler.logTail(log) : nil,
             configs: Dictionary(request.configs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a }), parameters: request.parameters,
             inputs: job.inputs.map { .init(datasetId: $0.id, role: $0.role) }, outputs: outputs.map { .init(datasetId: $0.id, role: $0.role) },
-            commandTemplate: CommandTemplate(command: request.command, configs: request.configs).arguments)
+            commandTemplate: template.arguments, commandDirectory: template.directory)
         let record = StagedQuantum(
             job: request.job, jobsFile: absolutePath(request.jobsFile), step: step,
             environment: .init(id: environment.id, codeCommit: environment.codeCommit, codeDirty: environment.codeDirty,

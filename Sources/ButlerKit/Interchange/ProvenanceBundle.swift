@@ -77,6 +77,8 @@ public struct ProvenanceBundle: Codable, Sendable {
         public var outputs: [Edge] = []
         /// The command as written (``CommandTemplate``), for steps run by `butler run`.
         public var commandTemplate: [String]? = nil
+        /// The folder the step ran in, with ``commandTemplate``.
+        public var commandDirectory: String? = nil
     }
 
     public struct RunTaskConfig: Codable, Sendable, Hashable {

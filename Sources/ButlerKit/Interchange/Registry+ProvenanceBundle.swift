@@ -42,7 +42,8 @@ extension Registry {
                     userName: row[5].string, command: row[6].string, startTime: row[7].int64, endTime: row[8].int64, status: row[9].string ?? "",
                     exitCode: row[10].int64.map { Int($0) }, environmentId: row[11].string, configDigest: row[12].string,
                     logDatasetId: row[13].string.flatMap(UUID.init(registryText:)), logText: row[14].string,
-                    commandTemplate: row[15].string.flatMap(CommandTemplate.init(text:))?.arguments)
+                    commandTemplate: row[15].string.flatMap(CommandTemplate.init(text:))?.arguments,
+                    commandDirectory: row[15].string.flatMap(CommandTemplate.init(text:))?.directory)
             }
             for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
@@ -165,7 +166,7 @@ extension Registry {
             quanta.append([.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
                            SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
                            SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString),
-                           SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0).text })])
+                           SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0, directory: step.commandDirectory).text })])
             for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
             for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
             for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }

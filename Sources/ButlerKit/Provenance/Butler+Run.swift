@@ -20,6 +20,8 @@ public struct RunRequest: Sendable {
     public var command: [String]
     /// When every output already exists in the RUN (a re-run after a crash or a partial batch), do nothing.
     public var skipExisting = false
+    /// The folder the command runs in (this process's when nil).
+    public var workingDirectory: String?
 
     public init(run: String, taskLabel: String, command: [String]) {
         self.run = run
@@ -121,7 +123,7 @@ extension Butler {
         quantum.command = shellQuoted(arguments)
         quantum.commandTemplate = CommandTemplate(command: request.command, configs: request.configs)
         quantum.start = Date()
-        let (exitCode, log) = Self.execute(resolvedExecutable ?? executable, Array(arguments.dropFirst()))
+        let (exitCode, log) = Self.execute(resolvedExecutable ?? executable, Array(arguments.dropFirst()), in: request.workingDirectory)
         quantum.end = Date()
         let missing = exitCode == 0 ? zip(outputs, outputPaths).filter { !FileManager.default.fileExists(atPath: $0.1) }.map(\.0.role) : []
         var failure: String?
@@ -191,10 +193,11 @@ extension Butler {
     }
 
     /// Runs a program, waits, and returns its exit code and combined output.
-    static func execute(_ executable: String, _ arguments: [String]) -> (Int32, String) {
+    static func execute(_ executable: String, _ arguments: [String], in directory: String? = nil) -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -110,8 +110,8 @@ extension Migrations {
     }
 
     /// v9: what `butler reproduce` needs and records. A step run by `butler run` keeps its command as written, before
-    /// paths were put in (`command_template`, a JSON array: `{ROLE}`, `{metrics}` and `{config:NAME}` for a config
-    /// file given by path), and each reproduction links its new step to the step it reproduced, with the verdict.
+    /// paths were put in (`command_template`, JSON: the arguments with `{ROLE}`, `{metrics}` and `{config:NAME}` for a
+    /// config file given by path, and the folder it ran in), and each reproduction links its new step to the step it reproduced, with the verdict.
     static func reproductions(_ c: any SQLConnection) throws {
         let d = c.dialect
         try c.execute("ALTER TABLE quantum ADD COLUMN command_template TEXT")

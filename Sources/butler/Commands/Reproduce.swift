@@ -46,7 +46,8 @@ extension ButlerCommand {
             if byQuery {
                 ids += try selection.run(butler).map(\.id)
             }
-            var request = ReproduceRequest(datasets: Array(NSOrderedSet(array: ids)) as! [UUID])
+            if ids.isEmpty { throw CommandFailure(message: "no dataset matched the selection", exitCode: 1) }
+            var request = ReproduceRequest(datasets: ids)
             request.run = scratchRun
             request.upstream = upstream
             request.dryRun = dryRun

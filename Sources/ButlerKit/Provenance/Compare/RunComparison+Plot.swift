@@ -39,6 +39,7 @@ extension RunComparison {
         var low = all.min() ?? 0, high = all.max() ?? 1
         if high - low < 1e-12 { low -= 0.5 * max(abs(low), 1e-3); high += 0.5 * max(abs(high), 1e-3) }
         let bins = max(5, min(40, Int(Double(all.count).squareRoot().rounded(.up)) + 2))
+        if !(high - low).isFinite || !(low.isFinite && high.isFinite) { (low, high) = (-1, 1) }
         let step = (high - low) / Double(bins)
         let counts = series.map { s -> [Int] in
             var c = [Int](repeating: 0, count: bins)

@@ -170,14 +170,22 @@ extension Butler {
                 RunComparison.Group(changes: change, count: members.count, difference: .init(members.map(\.difference)),
                                     relativeMedian: members.compactMap(\.relative).isEmpty ? nil : RunComparison.Summary.median(members.compactMap(\.relative)),
                                     dataIds: members.map(\.dataId).sorted())
-            }.sorted { abs($0.difference.median) != abs($1.difference.median) ? abs($0.difference.median) > abs($1.difference.median) : $0.changes.count > $1.changes.count }
+            }.sorted { x, y in
+                if abs(x.difference.median) != abs(y.difference.median) { return abs(x.difference.median) > abs(y.difference.median) }
+                if x.changes.count != y.changes.count { return x.changes.count > y.changes.count }
+                return x.changes.joined(separator: "\u{1}") < y.changes.joined(separator: "\u{1}")
+            }
             let movers = list.sorted { abs($0.difference) != abs($1.difference) ? abs($0.difference) > abs($1.difference) : $0.dataId < $1.dataId }
             metrics.append(RunComparison.Metric(name: parts[1], datasetType: parts[0], pairs: list.sorted { $0.dataId < $1.dataId },
                                                 a: .init(list.map(\.valueA)), b: .init(list.map(\.valueB)), difference: .init(list.map(\.difference)),
                                                 movers: Array(movers.prefix(max(0, request.movers))), groups: groups))
         }
-        return RunComparison(runA: request.runA, runB: request.runB, metrics: metrics,
-                             onlyInA: Set(a.keys).subtracting(b.keys).count, onlyInB: Set(b.keys).subtracting(a.keys).count)
+        // Datasets of one side only, among the types compared (those with metrics).
+        let compared = Set(metrics.map(\.datasetType))
+        func only(_ x: [String: DatasetRef], _ y: [String: DatasetRef]) -> Int {
+            x.filter { y[$0.key] == nil && compared.contains($0.value.datasetType.name) }.count
+        }
+        return RunComparison(runA: request.runA, runB: request.runB, metrics: metrics, onlyInA: only(a, b), onlyInB: only(b, a))
     }
 
     /// A provenance difference as a phrase after "whose": "isr ran with ip_isr 30.0.2 instead of 30.0.1".

@@ -122,11 +122,13 @@ extension Lineage {
             if let command = s.command { attributes.append(("butler:command", .string(command))) }
             doc.records.append(.init(kind: .activity, id: step(s.id), arguments: arguments, attributes: attributes))
             // Each reproduction: an activity of its own, informed by the step it ran again, with the verdict.
-            for r in s.reproductions where steps[r.step] == nil {
-                doc.records.append(.init(kind: .activity, id: step(r.step), arguments: ["prov:startTime": r.time.isoUTC, "prov:endTime": r.time.isoUTC],
-                                         attributes: [("prov:type", .qualifiedName("butler:Reproduction")),
-                                                      ("prov:label", .string("reproduction of \(s.taskLabel)")), ("voprov:name", .string(s.taskLabel)),
-                                                      ("butler:verdict", .string(r.verdict)), ("butler:detail", .string(r.detail))]))
+            for r in s.reproductions {
+                if steps[r.step] == nil {
+                    doc.records.append(.init(kind: .activity, id: step(r.step), arguments: ["prov:startTime": r.time.isoUTC, "prov:endTime": r.time.isoUTC],
+                                             attributes: [("prov:type", .qualifiedName("butler:Reproduction")),
+                                                          ("prov:label", .string("reproduction of \(s.taskLabel)")), ("voprov:name", .string(s.taskLabel)),
+                                                          ("butler:verdict", .string(r.verdict)), ("butler:detail", .string(r.detail))]))
+                }
                 doc.records.append(.init(kind: .wasInformedBy, id: relationId("informed"), arguments: ["prov:informed": step(r.step), "prov:informant": step(s.id)],
                                          attributes: []))
             }

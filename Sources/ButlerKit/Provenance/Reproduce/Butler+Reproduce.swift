@@ -18,7 +18,7 @@ extension Butler {
         // The graph: each target's making (its producer, or the whole chain upstream).
         var graph: Lineage?
         var targets: [UUID] = []
-        for id in request.datasets {
+        for id in request.datasets where !targets.contains(id) {
             let lineage = try registry.lineage(of: id, direction: .upstream, depth: request.upstream ? nil : 1, includeConfigs: true)
             if graph == nil { graph = lineage } else { graph!.merge(lineage) }
             targets.append(id)
@@ -40,20 +40,24 @@ extension Butler {
             results.append(Reproduction(dataset: dataset, step: "", originalStep: nil, newStep: nil, newDataset: nil, verdict: .notReproducible,
                                         detail: "no recorded step made it (ingested, imported, or put without a step)", seconds: 0))
         }
-        var replacement: [UUID: UUID] = [:]  // recorded dataset -> its reproduction, for the steps after
-        var executableHashes: [String: String] = [:]  // resolved path -> SHA-256, hashed once
+        // With --upstream, each step reads the reproductions of the outputs of the steps before it.
+        var replacement: [UUID: UUID] = [:]  // recorded dataset -> its reproduction (itself in a dry run)
         var unreproduced: [UUID: String] = [:]  // recorded dataset -> why it could not be made again
+        var executableHashes: [String: String] = [:]  // resolved path -> SHA-256, hashed once
         let work = localWorkRoot.appendingPathComponent(".butler-scratch/reproduce-\(FileDatastore.makeToken())")
         defer { try? FileManager.default.removeItem(at: work) }
         for stepId in graph.dependencyOrder(of: wanted) {
             let step = graph.steps[stepId]!
-            let outputs = step.outputs.filter { $0.role != "log" }.compactMap { edge in graph.datasets[edge.dataset].map { (edge.role, $0) } }
+            let outputs = try orderedOutputs(of: step, in: graph)
             func report(_ verdict: ReproductionVerdict, _ detail: String, newStep: UUID? = nil, new: [String: UUID] = [:], seconds: Double = 0,
                         each: [String: (ReproductionVerdict, String)] = [:]) {
                 for (role, dataset) in outputs {
                     let (v, d) = each[role] ?? (verdict, detail)
                     results.append(Reproduction(dataset: dataset, step: step.taskLabel, originalStep: stepId, newStep: newStep, newDataset: new[role],
                                                 verdict: v, detail: d, seconds: seconds))
+                    guard request.upstream else { continue }
+                    if v == .wouldRun { replacement[dataset.id] = dataset.id }
+                    if let made = new[role] { replacement[dataset.id] = made }
                     if v == .notReproducible || (v != .wouldRun && new[role] == nil) {
                         unreproduced[dataset.id] = "step \(step.taskLabel) that made it could not be run again"
                     }
@@ -76,11 +80,14 @@ extension Butler {
             let folder = work.appendingPathComponent(stepId.lowercasedString)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             var configs: [ConfigFile] = [], paths: [String: String] = [:]
-            for config in step.configs {
-                guard let content = graph.configs[config.hash]?.content else { continue }
-                let path = folder.appendingPathComponent(config.name).path
+            for (index, config) in step.configs.enumerated() {
+                let content = graph.configs[config.hash]!.content  // reasonNotReproducible checked it is there
+                let name = config.name.isEmpty || config.name.contains("/") || config.name == "." || config.name == ".." ? "config-\(index)" : config.name
+                let configFolder = folder.appendingPathComponent("config-\(index)")
+                try FileManager.default.createDirectory(at: configFolder, withIntermediateDirectories: true)
+                let path = configFolder.appendingPathComponent(name).path
                 try content.write(to: URL(fileURLWithPath: path))
-                configs.append(try ConfigFile(contentsOf: path))
+                configs.append(ConfigFile(name: config.name, content: content))
                 paths[config.name] = path
             }
             let environment = step.environment.flatMap { graph.environments[$0] }
@@ -89,53 +96,97 @@ extension Butler {
             run.outputs = outputs.map { ($0.0, "\($0.1.datasetType):\($0.1.dataId)") }
             run.configs = configs
             run.parameters = Dictionary(step.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            run.environment = SoftwareEnvironment(packages: Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a }),
-                                                  codeCommit: environment?.codeCommit, codeDirty: environment?.codeDirty)
-            let started = Date()
-            let result: RunResult
-            do {
-                result = try self.run(run)
-            } catch let error as ButlerError where error.code == .conflict && run.run == scratch {
-                // One task label has one config per RUN, and one data ID one dataset of a type: a step of the same
-                // task with another config, or another step making the same data ID, goes to a RUN of its own under
-                // the scratch RUN, named after the recorded RUN.
+            var packages = Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
+            packages.merge(request.packages ?? [:]) { _, here in here }
+            run.environment = SoftwareEnvironment(packages: packages, codeCommit: environment?.codeCommit, codeDirty: environment?.codeDirty)
+            var note = ""
+            if let directory = template.directory {
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue {
+                    run.workingDirectory = directory
+                } else {
+                    note = " (run in the current folder: \(directory), where it ran, is not here)"
+                }
+            }
+            // One task has one config per RUN, and one data ID one dataset of a type: a step that does not fit in the
+            // scratch RUN (another config of the same task, a data ID already made there) goes to a RUN of its own
+            // under it, named after the recorded RUN. Chosen before the command runs.
+            let digest = Quantum(taskLabel: step.taskLabel, run: scratch, configs: configs, parameters: run.parameters).configDigest
+            if try !fits(digest: digest, task: step.taskLabel, outputs: outputs.map(\.1), in: scratch) {
                 run.run = scratch + "/" + step.run
-                do { result = try self.run(run) } catch let error as ButlerError {
-                    report(.notReproducible, "cannot run it again: \(error.message)")
+                guard try fits(digest: digest, task: step.taskLabel, outputs: outputs.map(\.1), in: run.run) else {
+                    report(.notReproducible, "the scratch RUNs \(scratch) and \(run.run) already hold these outputs or another config of \(step.taskLabel): give another --run")
                     continue
                 }
-            } catch let error as ButlerError {
+            }
+            let started = Date()
+            let result: RunResult
+            do { result = try self.run(run) } catch let error as ButlerError {
                 report(.notReproducible, "cannot run it again: \(error.message)")
                 continue
             }
             let seconds = Date().timeIntervalSince(started)
             guard result.status == .succeeded else {
-                report(.differs, "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)"), newStep: result.quantumId, seconds: seconds)
-                try recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: result.failure ?? "failed")
+                let detail = "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)") + note
+                report(.differs, detail, newStep: result.quantumId, seconds: seconds)
+                try recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: detail)
                 continue
             }
             var new: [String: UUID] = [:], each: [String: (ReproductionVerdict, String)] = [:]
             for ((role, recorded), ref) in zip(outputs, result.outputs) {
                 new[role] = ref.id
-                replacement[recorded.id] = ref.id
-                let (verdict, compared) = try compareStored(recorded.id, with: ref.id, in: folder)
-                var detail = compared
+                var (verdict, detail): (ReproductionVerdict, String)
+                do { (verdict, detail) = try compareStored(recorded, with: ref.id, in: folder) } catch {
+                    (verdict, detail) = (.differs, "cannot compare: \((error as? ButlerError)?.message ?? "\(error)")")
+                }
                 // The QA metrics the step wrote: their differences are named (the verdict is the file's).
                 let metrics = try registry.metrics(of: [recorded.id, ref.id])
                 let was = metrics[recorded.id] ?? [:], now = metrics[ref.id] ?? [:]
                 let moved = Set(was.keys).union(now.keys).sorted().filter { was[$0] != now[$0] }
-                if !moved.isEmpty {
+                if !moved.isEmpty && !recorded.removed {
                     detail += "; metrics differ: " + moved.map { "\($0) \(was[$0].map { "\($0)" } ?? "none") → \(now[$0].map { "\($0)" } ?? "none")" }.joined(separator: ", ")
                 }
-                each[role] = (verdict, detail)
+                each[role] = (verdict, detail + note)
             }
             let worst = each.values.map(\.0).max() ?? .identical
             report(worst, "", newStep: result.quantumId, new: new, seconds: seconds, each: each)
             let summary = outputs.count == 1 ? each[outputs[0].0]?.1 ?? ""
                 : outputs.compactMap { output in each[output.0].map { "\(output.0): \($0.1)" } }.joined(separator: "; ")
-            try recordReproduction(of: stepId, by: result.quantumId, verdict: worst, detail: summary)
+            try recordReproduction(of: stepId, by: result.quantumId, verdict: worst, detail: summary.isEmpty ? "no output but its log" : summary)
         }
         return results
+    }
+
+    /// A step's outputs (logs left out) in the order `butler run` was given them as far as the registry can tell:
+    /// the one that carries the step's metrics and whose dimensions are its log's first (run attaches both to its
+    /// first output), then by role.
+    private func orderedOutputs(of step: Lineage.Step, in graph: Lineage) throws -> [(String, Lineage.Dataset)] {
+        let outputs = step.outputs.filter { $0.role != "log" }.compactMap { edge in graph.datasets[edge.dataset].map { (edge.role, $0) } }
+        guard outputs.count > 1 else { return outputs }
+        let metrics = try registry.metrics(of: outputs.map(\.1.id))
+        let logDimensions = try registry.datasetType(Self.logDatasetType(of: step.taskLabel))?.dimensions.required
+        func rank(_ output: (String, Lineage.Dataset)) -> Int {
+            let dimensions = output.1.dataId.split(separator: ",").compactMap { $0.split(separator: "=").first.map(String.init) }
+            return (metrics[output.1.id]?.isEmpty == false ? 0 : 2) + (logDimensions.map { Set($0) == Set(dimensions) } == true ? 0 : 1)
+        }
+        return outputs.sorted { rank($0) != rank($1) ? rank($0) < rank($1) : $0.0 < $1.0 }
+    }
+
+    /// Whether a step's outputs and config fit in a RUN: none of its data IDs made there yet, and the task's config
+    /// there (if any) the same.
+    private func fits(digest: String, task: String, outputs: [Lineage.Dataset], in run: String) throws -> Bool {
+        guard let collection = try registry.collection(run) else { return true }
+        if let existing = try registry.database.read({ c in
+            try c.queryOne("SELECT config_digest FROM run_task_config WHERE run_id = ? AND task_label = ?", [.integer(collection.id), .text(task)])?[0].string
+        }), existing != digest { return false }
+        for output in outputs {
+            let dataId = Dictionary(output.dataId.split(separator: ",").compactMap { pair -> (String, String)? in
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
+            if try registry.findDataset(output.datasetType, dataId: dataId, collections: [run]) != nil { return false }
+        }
+        return true
     }
 
     /// Why a recorded step cannot be run again, or nil.
@@ -157,6 +208,9 @@ extension Butler {
                 return "input '\(input.role)' (\(dataset.datasetType) \(dataset.dataId)) has no stored file"
             }
         }
+        for config in step.configs where graph.configs[config.hash] == nil {
+            return "config \(config.name) (\(config.hash.prefix(12))) is not in this registry"
+        }
         let environment = step.environment.flatMap { graph.environments[$0] }
         let executable = template.arguments[0]
         guard let resolved = Self.resolveExecutable(executable) else { return "the environment differs: \(executable) is not found here" }
@@ -166,8 +220,9 @@ extension Butler {
         }
         if let packages {
             let recorded = Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
-            let changes = Set(recorded.keys).union(packages.keys).sorted().compactMap { name -> String? in
-                recorded[name] == packages[name] ? nil : "\(name) \(recorded[name] ?? "absent") recorded, \(packages[name] ?? "absent") here"
+            // Only the packages named: the others are taken to be as recorded.
+            let changes = packages.keys.sorted().compactMap { name -> String? in
+                recorded[name] == packages[name] ? nil : "\(name) \(recorded[name] ?? "absent") recorded, \(packages[name]!) here"
             }
             if !changes.isEmpty { return "the environment differs: " + changes.joined(separator: ", ") }
         }
@@ -175,7 +230,16 @@ extension Butler {
     }
 
     /// Compares a reproduced dataset's file with the recorded one's.
-    private func compareStored(_ recorded: UUID, with reproduced: UUID, in folder: URL) throws -> (ReproductionVerdict, String) {
+    private func compareStored(_ dataset: Lineage.Dataset, with reproduced: UUID, in folder: URL) throws -> (ReproductionVerdict, String) {
+        let recorded = dataset.id
+        if dataset.removed {
+            // Only the tombstone's checksum is left to compare with.
+            let sum = try registry.tombstone(recorded)?.checksum
+            let now = try registry.storedFiles(of: reproduced).first?.checksum
+            guard let sum, let now else { return (.differs, "the recorded output was removed and its checksum is unknown: nothing to compare with") }
+            return sum == now ? (.identical, "same bytes as the removed output's recorded checksum")
+                : (.differs, "the recorded output was removed: only its checksum is left, and the new file's differs (FITS data cannot be compared)")
+        }
         let locations = try registry.fileLocations([recorded, reproduced], datastoreRoot: datastoreRoot)
         func local(_ id: UUID, _ name: String) throws -> String? {
             guard let location = locations[id] else { return nil }
