@@ -57,9 +57,10 @@ extension Butler {
         found.sort { $0.dataId.required.map(\.1) .lexicographicallyPrecedes($1.dataId.required.map(\.1)) }
 
         // Other inputs that are not calibrations and whose dimensions the jobs' data IDs give are found with one
-        // query each and matched in memory; the others (calibrations, looked up by time) one job at a time.
+        // query each and matched in memory (kept small: id, type and RUN); the others (calibrations, looked up by
+        // time) one job at a time.
         let firstDims = Set(types[first.datasetType]!.dimensions.names)
-        var bulk: [String: [String: DatasetRef]] = [:]
+        var bulk: [String: [String: JobsFile.Input]] = [:]
         for input in request.inputs.dropFirst() where bulk[input.datasetType] == nil {
             let type = types[input.datasetType]!
             guard !type.isCalibration, Set(type.dimensions.names).isSubset(of: firstDims) else { continue }
@@ -67,28 +68,47 @@ extension Butler {
             q.datasetTypes = [input.datasetType]
             q.collections = request.collections
             q.findFirst = true
-            var index: [String: DatasetRef] = [:]
-            _ = try registry.forEachDataset(q) { index[Self.jobKey($0.ref.dataId.values, type.dimensions.required)] = $0.ref }
+            var index: [String: JobsFile.Input] = [:]
+            _ = try registry.forEachDataset(q) { result in
+                let ref = result.ref
+                index[Self.jobKey(ref.dataId.values, type.dimensions.required)] = .init(role: "", id: ref.id, datasetType: ref.datasetType.name, run: ref.run, path: "")
+            }
             bulk[input.datasetType] = index
         }
 
-        var jobs: [JobsFile.Job] = []
+        // Jobs are resolved, given their files' locations and written a chunk at a time.
+        let writer = try JobsFile.Writer(path: path, header: header)
+        var chunk: [JobsFile.Job] = []
+        func writeChunk() throws {
+            let locations = try registry.fileLocations(chunk.flatMap { $0.inputs.map(\.id) }, datastoreRoot: datastoreRoot)
+            for var job in chunk {
+                for i in job.inputs.indices {
+                    guard let url = locations[job.inputs[i].id] else {
+                        throw ButlerError(.notFound, "input \(job.inputs[i].datasetType) \(job.inputs[i].id) of job \(job.job) has no file in the datastore")
+                    }
+                    job.inputs[i].path = url.isFileURL ? url.path : url.absoluteString
+                }
+                try writer.append(job)
+            }
+            chunk.removeAll(keepingCapacity: true)
+        }
         for ref in found {
             let text = ref.dataId.values.mapValues(\.description)
-            var inputs: [(String, DatasetRef)] = [(first.role, ref)]
+            var inputs: [JobsFile.Input] = [.init(role: first.role, id: ref.id, datasetType: ref.datasetType.name, run: ref.run, path: "")]
             var missing: String?
             for input in request.inputs.dropFirst() {
-                let other: DatasetRef?
+                var other: JobsFile.Input?
                 if let index = bulk[input.datasetType] {
                     other = index[Self.jobKey(ref.dataId.values, types[input.datasetType]!.dimensions.required)]
-                } else {
-                    other = try registry.findDataset(input.datasetType, dataId: text, collections: request.collections)
+                } else if let found = try registry.findDataset(input.datasetType, dataId: text, collections: request.collections) {
+                    other = .init(role: "", id: found.id, datasetType: found.datasetType.name, run: found.run, path: "")
                 }
-                guard let other else {
+                guard var other else {
                     missing = "no '\(input.datasetType)' for \(input.role)"
                     break
                 }
-                inputs.append((input.role, other))
+                other.role = input.role
+                inputs.append(other)
             }
             if let missing {
                 skipped("\(first.datasetType) \(ref.dataId): \(missing) in \(request.collections.joined(separator: ", "))")
@@ -106,21 +126,13 @@ extension Butler {
                 }
                 outputs.append(.init(role: output.role, datasetType: output.datasetType, dataId: dataId))
             }
-            jobs.append(.init(job: jobs.count + 1, dataId: Dictionary(uniqueKeysWithValues: ref.dataId.required.map { ($0.0, $0.1) }),
-                              inputs: inputs.map { .init(role: $0.0, id: $0.1.id, datasetType: $0.1.datasetType.name, run: $0.1.run, path: "") },
-                              outputs: outputs))
+            chunk.append(.init(job: writer.count + chunk.count + 1, dataId: Dictionary(uniqueKeysWithValues: ref.dataId.required.map { ($0.0, $0.1) }),
+                               inputs: inputs, outputs: outputs))
+            if chunk.count == 2000 { try writeChunk() }
         }
-        let locations = try registry.fileLocations(jobs.flatMap { $0.inputs.map(\.id) }, datastoreRoot: datastoreRoot)
-        for j in jobs.indices {
-            for i in jobs[j].inputs.indices {
-                guard let url = locations[jobs[j].inputs[i].id] else {
-                    throw ButlerError(.notFound, "input \(jobs[j].inputs[i].datasetType) \(jobs[j].inputs[i].id) of job \(j + 1) has no file in the datastore")
-                }
-                jobs[j].inputs[i].path = url.isFileURL ? url.path : url.absoluteString
-            }
-        }
-        try JobsFile(header: header, jobs: jobs).write(to: path)
-        return jobs.count
+        try writeChunk()
+        try writer.finish()
+        return writer.count
     }
 
     /// The values of some dimensions of a data ID, as one key.

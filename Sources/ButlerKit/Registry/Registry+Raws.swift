@@ -29,8 +29,11 @@ extension Registry {
     package func registerInstrument(_ definition: InstrumentDefinition, update: Bool) throws {
         try database.write { c in
             try syncDimensionRecords(definition.records, update: update, in: c)
-            try c.execute("DELETE FROM butler_attributes WHERE name = ?", [.text("instrument:" + definition.name)])
-            try c.execute("INSERT INTO butler_attributes (name, value) VALUES (?, ?)", [.text("instrument:" + definition.name), .text(definition.yaml)])
+            // Concurrent ingests register the same instrument at once: the row is inserted unless another writer's
+            // is there (a delete and an insert would collide on its key), then given this definition's text.
+            let name = SQLValue.text("instrument:" + definition.name), yaml = SQLValue.text(definition.yaml)
+            try c.execute("\(c.dialect.insertOrIgnore) butler_attributes (name, value) VALUES (?, ?)\(c.dialect.insertOrIgnoreSuffix)", [name, yaml])
+            try c.execute("UPDATE butler_attributes SET value = ? WHERE name = ? AND value <> ?", [yaml, name, yaml])
         }
     }
 
