@@ -16,7 +16,7 @@ struct BatchRepository {
         dir = TemporaryDirectory()
         repo = dir.path("repo")
         jobs = dir.path("jobs.jsonl")
-        let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
+        let makeRaws = toolBinary("make-raws")
         let made = try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), dir.path("raws"), "\(count)", "32", "10", "100"])
         try Self.check(made, "make-raws")
         try Self.check(try runButler(try createArguments(repo) + datastore), "create")

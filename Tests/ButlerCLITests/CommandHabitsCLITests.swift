@@ -36,7 +36,7 @@ struct CommandHabitsCLITests {
     /// A repository with 6 LSSTCam exposures of 2 detectors each (make-raws from the fixture).
     func exposures(_ dir: TemporaryDirectory, transfer: [String] = ["-t", "copy"]) throws -> String {
         let repo = dir.path("repo"), raws = dir.path("raws")
-        let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
+        let makeRaws = toolBinary("make-raws")
         let made = try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), raws, "12", "32", "2", "100"])
         try #require(made.exitCode == 0, "\(made.stderr)")
         try #require(try runButler(try createArguments(repo)).exitCode == 0)
@@ -72,7 +72,7 @@ struct CommandHabitsCLITests {
     func ingestConfigFile() throws {
         let dir = TemporaryDirectory()
         let raws = dir.path("raws")
-        let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
+        let makeRaws = toolBinary("make-raws")
         #expect(try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), raws, "2", "32", "2", "100"]).exitCode == 0)
         let repo = dir.path("repo")
         #expect(try runButler(try createArguments(repo)).exitCode == 0)

@@ -7,8 +7,7 @@ import Testing
 /// with a shift (issue 16).
 @Suite("Comparing the metrics of two reprocessings")
 struct CompareRunsCLITests {
-    static let binaries = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent()
-    static let demoStep = binaries.appendingPathComponent("demo-step").path
+    static let demoStep = toolBinary("demo-step")
 
     @discardableResult
     func check(_ result: CommandResult, _ expected: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
@@ -20,7 +19,7 @@ struct CompareRunsCLITests {
     /// everywhere; drp/v2 with ip_isr 30.0.2 on the even detectors, whose seeing is 12% worse, and 30.0.1 elsewhere.
     func twoReprocessings(_ dir: TemporaryDirectory) throws -> String {
         let raws = dir.path("raws")
-        try check(try runProcess(Self.binaries.appendingPathComponent("make-raws").path,
+        try check(try runProcess(toolBinary("make-raws"),
                                  [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), raws, "8", "32", "8", "100"]))
         let repo = dir.path("repo")
         try check(try runButler(try createArguments(repo)))

@@ -66,7 +66,7 @@ struct StressCLITests {
         let processes = testBackendIsPostgres ? 32 : 8
         let dir = TemporaryDirectory()
         let repo = dir.path("repo"), raws = dir.path("raws")
-        let makeRaws = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-raws").path
+        let makeRaws = toolBinary("make-raws")
         let made = try runProcess(makeRaws, [fixture("lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits"), raws, "24", "32", "4", "100"])
         #expect(made.exitCode == 0, "\(made.stderr)")
         #expect(try runButler(try createArguments(repo)).exitCode == 0)

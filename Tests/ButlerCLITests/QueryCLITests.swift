@@ -79,7 +79,7 @@ struct QueryCLITests {
     func streamedLocations() throws {
         let dir = TemporaryDirectory()
         let repo = dir.path("repo")
-        let generator = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("make-registry").path
+        let generator = toolBinary("make-registry")
         let made = try runProcess(generator, [repo, "250", "10", "3"], environment: ["BENCH_REGISTRY": try testRegistryURL() ?? ""])
         #expect(made.exitCode == 0, "\(made.stderr)")
         let listed = try runButler(["query-datasets", repo, "raw", "--collections", "bench/all", "--show-uri", "--format", "json"])

@@ -7,7 +7,7 @@ import Testing
 @Suite("Reproducing products from their recorded steps")
 struct ReproduceCLITests {
     static let dataId = "instrument=LATISS,detector=0,exposure=2023032100053"
-    static let demoStep = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("demo-step").path
+    static let demoStep = toolBinary("demo-step")
 
     @discardableResult
     func check(_ result: CommandResult, _ expected: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {

@@ -44,7 +44,7 @@ struct SlurmCLITests {
     @Test("200 staged isr jobs: failures and a cancelled job recorded, re-run through Slurm, every output registered once")
     func jobArray() throws {
         let b = try BatchRepository(raws: Self.tasks, calibrations: true)
-        let step = URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent("demo-step").path
+        let step = toolBinary("demo-step")
         let markers = b.dir.path("markers"), logs = b.dir.path("logs")
         try FileManager.default.createDirectory(atPath: markers, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)

@@ -101,15 +101,13 @@ struct IngestTests {
         #expect(try FITSScan.read(location.path).hdus.count == 1)
     }
 
-    @Test("auto leaves a file that is already inside the datastore where it is",
-          .enabled(if: !testDatastoreIsBucket, "a local file is never inside a bucket; raws already in a bucket: BucketDatastoreCLITests"))
+    @Test("auto leaves a file that is already inside the datastore (a folder's file, a bucket's object) where it is")
     func autoInPlace() throws {
         let dir = TemporaryDirectory()
         let butler = try makeRepository(in: dir)
-        let inside = butler.datastoreRoot.appendingPathComponent("incoming/raw.fits").path
-        try FileManager.default.createDirectory(atPath: (inside as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: fixture("other/fitsheader-hsc.fits"), toPath: inside)
-        let report = try butler.ingestRaws([inside], options: options(.auto))
+        let inside = butler.storedLocation("incoming/raw.fits")
+        try plant(Data(contentsOf: URL(fileURLWithPath: fixture("other/fitsheader-hsc.fits"))), at: inside)
+        let report = try butler.ingestRaws([shown(inside)], options: options(.auto))
         #expect(try butler.registry.storedFiles(of: report.datasetIds[0]).first?.path == "incoming/raw.fits")
     }
 

@@ -45,6 +45,11 @@ public let butlerBinary: String = {
     return packageRoot.appendingPathComponent(".build/debug/butler").path
 }()
 
+/// A program built beside `butler` (`make-raws`, `demo-step`).
+public func toolBinary(_ name: String) -> String {
+    URL(fileURLWithPath: butlerBinary).deletingLastPathComponent().appendingPathComponent(name).path
+}
+
 /// What a run of the binary printed and returned.
 public struct CommandResult: Sendable {
     public let stdout: String

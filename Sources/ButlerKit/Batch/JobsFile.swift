@@ -4,7 +4,7 @@ public import Foundation
 ///
 /// Format `butler-jobs`, version 1, JSON Lines: a header line, then one line per job, numbered from 1 (a Slurm array
 /// index, an HTCondor `$(Process)` + 1). Written by ``Butler/resolveJobs(_:to:)`` (`butler resolve-inputs`), read by
-/// a staged `butler run --jobs FILE --job N`.
+/// a staged `butler run --jobs FILE --job N`; written a job at a time by ``Writer``.
 ///
 /// ```
 /// {"format":"butler-jobs","version":1,"dataset_types":{"raw":{"storage_class":"Exposure","dimensions":[...]}, ...}}
@@ -58,14 +58,6 @@ public struct JobsFile: Sendable {
         public var dataId: [String: DataIDValue]
     }
 
-    public var header: Header
-    public var jobs: [Job]
-
-    public init(header: Header, jobs: [Job]) {
-        self.header = header
-        self.jobs = jobs
-    }
-
     // Snake-case keys (the strategy leaves dictionary keys, data ID keys and dataset type names, alone).
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -79,19 +71,6 @@ public struct JobsFile: Sendable {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
     }()
-
-    /// Writes the file atomically (a temporary name, then a rename), so that a job never reads half of it.
-    public func write(to path: String) throws {
-        var data = try Self.encoder.encode(header)
-        data.append(10)
-        for job in jobs {
-            data.append(try Self.encoder.encode(job))
-            data.append(10)
-        }
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ButlerError(.io, "cannot write the jobs file \(path): \(error.localizedDescription)")
-        }
-    }
 
     /// Reads the header and job `number` only: the file is scanned for line starts, and no other job is decoded, so
     /// a job of a million-line file starts as fast as one of ten.

@@ -50,21 +50,6 @@ public struct CommandTemplate: Sendable, Hashable {
         directory = object?["directory"] as? String
     }
 
-    /// The config files the template names, in order.
-    public var configNames: [String] {
-        var names: [String] = []
-        for argument in arguments {
-            var rest = argument[...]
-            while let open = rest.range(of: "{config:") {
-                guard let close = rest[open.upperBound...].firstIndex(of: "}") else { break }
-                let name = String(rest[open.upperBound..<close])
-                if !names.contains(name) { names.append(name) }
-                rest = rest[rest.index(after: close)...]
-            }
-        }
-        return names
-    }
-
     /// The command with each `{config:NAME}` replaced by the path of a file holding that config.
     public func filling(configs paths: [String: String]) -> [String] {
         arguments.map { argument in paths.reduce(argument) { $0.replacingOccurrences(of: "{config:\($1.key)}", with: $1.value) } }

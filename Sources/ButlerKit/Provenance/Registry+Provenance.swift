@@ -137,9 +137,21 @@ extension Registry {
 
     /// The QA metrics of a dataset.
     public func metrics(of dataset: UUID) throws -> [String: Double] {
+        try metrics(of: [dataset])[dataset] ?? [:]
+    }
+
+    /// The QA metrics of many datasets at once.
+    public func metrics(of datasets: [UUID]) throws -> [UUID: [String: Double]] {
         try database.read { c in
-            Dictionary(uniqueKeysWithValues: try c.query("SELECT name, value FROM dataset_metric WHERE dataset_id = ?", [.text(dataset.lowercasedString)])
-                .compactMap { row in row[0].string.flatMap { n in row[1].double.map { (n, $0) } } })
+            var out: [UUID: [String: Double]] = [:]
+            for chunk in datasets.map(\.lowercasedString).chunked(500) {
+                for row in try c.query("SELECT dataset_id, name, value FROM dataset_metric WHERE dataset_id IN (\(placeholders(chunk.count)))",
+                                       chunk.map { .text($0) }) {
+                    guard let id = row[0].string.flatMap(UUID.init(registryText:)), let name = row[1].string, let value = row[2].double else { continue }
+                    out[id, default: [:]][name] = value
+                }
+            }
+            return out
         }
     }
 

@@ -71,4 +71,22 @@ extension Registry {
                 .compactMap { row in row[0].string.flatMap(UUID.init(registryText:)).map { ($0, row[1].string ?? "") } }
         }
     }
+
+    /// The config digest a task label has in a RUN (nil when it has not run there).
+    package func configDigest(ofTask task: String, inRun run: String) throws -> String? {
+        try database.read { c in
+            guard let collection = try collection(run, in: c) else { return nil }
+            return try c.queryOne("SELECT config_digest FROM run_task_config WHERE run_id = ? AND task_label = ?",
+                                  [.integer(collection.id), .text(task)])?[0].string
+        }
+    }
+
+    /// Links a reproducing step to the step it reproduced, with the verdict (`butler reproduce`).
+    package func recordReproduction(of original: UUID, by step: UUID, verdict: ReproductionVerdict, detail: String) throws {
+        try database.write { c in
+            try c.execute("INSERT INTO quantum_reproduction (quantum_id, original_id, verdict, detail, checked_at) VALUES (?, ?, ?, ?, ?)",
+                          [.text(step.lowercasedString), .text(original.lowercasedString), .text(verdict.rawValue), .text(detail),
+                           .integer(Registry.taiNanoseconds(Date()))])
+        }
+    }
 }

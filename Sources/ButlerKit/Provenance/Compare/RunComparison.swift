@@ -201,20 +201,3 @@ extension Butler {
         }
     }
 }
-
-extension Registry {
-    /// The QA metrics of many datasets at once.
-    public func metrics(of datasets: [UUID]) throws -> [UUID: [String: Double]] {
-        try database.read { c in
-            var out: [UUID: [String: Double]] = [:]
-            for chunk in datasets.map(\.lowercasedString).chunked(500) {
-                for row in try c.query("SELECT dataset_id, name, value FROM dataset_metric WHERE dataset_id IN (\(placeholders(chunk.count)))",
-                                       chunk.map { .text($0) }) {
-                    guard let id = row[0].string.flatMap(UUID.init(registryText:)), let name = row[1].string, let value = row[2].double else { continue }
-                    out[id, default: [:]][name] = value
-                }
-            }
-            return out
-        }
-    }
-}

@@ -129,7 +129,7 @@ extension Butler {
             guard result.status == .succeeded else {
                 let detail = "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)") + note
                 report(.differs, detail, newStep: result.quantumId, seconds: seconds)
-                try recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: detail)
+                try registry.recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: detail)
                 continue
             }
             var new: [String: UUID] = [:], each: [String: (ReproductionVerdict, String)] = [:]
@@ -152,7 +152,7 @@ extension Butler {
             report(worst, "", newStep: result.quantumId, new: new, seconds: seconds, each: each)
             let summary = outputs.count == 1 ? each[outputs[0].0]?.1 ?? ""
                 : outputs.compactMap { output in each[output.0].map { "\(output.0): \($0.1)" } }.joined(separator: "; ")
-            try recordReproduction(of: stepId, by: result.quantumId, verdict: worst, detail: summary.isEmpty ? "no output but its log" : summary)
+            try registry.recordReproduction(of: stepId, by: result.quantumId, verdict: worst, detail: summary.isEmpty ? "no output but its log" : summary)
         }
         return results
     }
@@ -166,8 +166,8 @@ extension Butler {
         let metrics = try registry.metrics(of: outputs.map(\.1.id))
         let logDimensions = try registry.datasetType(Self.logDatasetType(of: step.taskLabel))?.dimensions.required
         func rank(_ output: (String, Lineage.Dataset)) -> Int {
-            let dimensions = output.1.dataId.split(separator: ",").compactMap { $0.split(separator: "=").first.map(String.init) }
-            return (metrics[output.1.id]?.isEmpty == false ? 0 : 2) + (logDimensions.map { Set($0) == Set(dimensions) } == true ? 0 : 1)
+            let dimensions = Set(((try? parseDataIDString(output.1.dataId)) ?? [:]).keys)
+            return (metrics[output.1.id]?.isEmpty == false ? 0 : 2) + (logDimensions.map { Set($0) == dimensions } == true ? 0 : 1)
         }
         return outputs.sorted { rank($0) != rank($1) ? rank($0) < rank($1) : $0.0 < $1.0 }
     }
@@ -175,16 +175,10 @@ extension Butler {
     /// Whether a step's outputs and config fit in a RUN: none of its data IDs made there yet, and the task's config
     /// there (if any) the same.
     private func fits(digest: String, task: String, outputs: [Lineage.Dataset], in run: String) throws -> Bool {
-        guard let collection = try registry.collection(run) else { return true }
-        if let existing = try registry.database.read({ c in
-            try c.queryOne("SELECT config_digest FROM run_task_config WHERE run_id = ? AND task_label = ?", [.integer(collection.id), .text(task)])?[0].string
-        }), existing != digest { return false }
+        guard try registry.collection(run) != nil else { return true }
+        if let existing = try registry.configDigest(ofTask: task, inRun: run), existing != digest { return false }
         for output in outputs {
-            let dataId = Dictionary(output.dataId.split(separator: ",").compactMap { pair -> (String, String)? in
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
-            }, uniquingKeysWith: { a, _ in a })
-            if try registry.findDataset(output.datasetType, dataId: dataId, collections: [run]) != nil { return false }
+            if try registry.findDataset(output.datasetType, dataId: parseDataIDString(output.dataId), collections: [run]) != nil { return false }
         }
         return true
     }
@@ -252,15 +246,6 @@ extension Butler {
             return (.differs, "a file is missing")
         }
         return try OutputComparison.compare(recorded: a, reproduced: b)
-    }
-
-    /// Links a reproducing step to the step it reproduced, with the verdict.
-    private func recordReproduction(of original: UUID, by step: UUID, verdict: ReproductionVerdict, detail: String) throws {
-        try registry.database.write { c in
-            try c.execute("INSERT INTO quantum_reproduction (quantum_id, original_id, verdict, detail, checked_at) VALUES (?, ?, ?, ?, ?)",
-                          [.text(step.lowercasedString), .text(original.lowercasedString), .text(verdict.rawValue), .text(detail),
-                           .integer(Registry.taiNanoseconds(Date()))])
-        }
     }
 
     /// `20261204T203000Z`.
