@@ -88,5 +88,8 @@ enum ChildProcess {
         }
     }()
 
-    private static func installHandlers() { _ = installed }
+    /// Takes over SIGTERM and SIGINT for this process (once; later calls do nothing). A staged run calls this before
+    /// it makes anything in the staging area, so that a cancellation arriving at any moment after that is recorded
+    /// as a failure, not a silent death.
+    static func installHandlers() { _ = installed }
 }

@@ -77,6 +77,8 @@ public enum StagedRun {
         let resolved = Butler.resolveExecutable(executable)
         environment.executableHash = resolved.flatMap { try? FileDatastore.measure($0, checksum: true).1 }
 
+        // From here on a SIGTERM (scancel, a time limit) ends in a failed record, not a bare death.
+        ChildProcess.installHandlers()
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: request.stagingArea, isDirectory: &isDirectory) {
             do { try FileManager.default.createDirectory(atPath: request.stagingArea, withIntermediateDirectories: true) } catch {
