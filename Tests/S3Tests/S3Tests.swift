@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import ButlerKit
 import ButlerTestSupport
-import S3
+@testable import S3
 import Testing
 
 /// The S3 client: Signature Version 4 against AWS's published example, configuration from the environment and the
@@ -98,5 +98,90 @@ struct S3Tests {
         #expect(error?.status == 403, "\(error?.message ?? "")")
         #expect(error?.message.contains("s3://\(bucket)/x at \(configuration.endpoint.absoluteString)") == true)
         #expect(error?.message.contains(configuration.credentials.secretKey) == false && error?.message.contains("\n") == false)
+    }
+
+    @Test("virtual-host addressing (bucket.localhost) against a second server that starts late: the first requests are refused and retried until it listens")
+    func virtualHostAndRetries() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let rclone = environment["BUTLER_TEST_RCLONE"] else {
+            throw ButlerError(.notFound, "BUTLER_TEST_RCLONE is not set: run the tests through scripts/with-s3.sh (make test does)")
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("s3-vhost-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("vhost-bucket"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let port = try freeLoopbackPort()
+        let shared = try S3Configuration.fromEnvironment()
+        let configuration = S3Configuration(endpoint: URL(string: "http://localhost:\(port)")!, region: shared.region,
+                                            credentials: shared.credentials, pathStyle: false)
+        let client = S3Client(configuration: configuration, attempts: 8)
+        #expect(client.location(bucket: "vhost-bucket", key: "a b.txt").url.absoluteString == "http://vhost-bucket.localhost:\(port)/a%20b.txt")
+
+        // The server starts half a second after the first request, which meets a closed port.
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: rclone)
+        server.arguments = ["serve", "s3", "--auth-key", "\(shared.credentials.accessKey),\(shared.credentials.secretKey)",
+                            "--addr", "127.0.0.1:\(port)", "--force-path-style=false", "--vfs-cache-mode", "off", root.path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+        let starter = Thread {
+            Thread.sleep(forTimeInterval: 0.5)
+            try? server.run()
+        }
+        let started = Date()
+        starter.start()
+        let data = Data("addressed by host".utf8)
+        try client.putObject(bucket: "vhost-bucket", key: "a b.txt", data: data)
+        #expect(Date().timeIntervalSince(started) >= 0.5, "the put cannot have succeeded before the server started")
+        #expect(try Data(contentsOf: root.appendingPathComponent("vhost-bucket/a b.txt")) == data)
+        #expect(try client.getObject(bucket: "vhost-bucket", key: "a b.txt") == data)
+        #expect(try client.listObjects(bucket: "vhost-bucket", prefix: "").map(\.key) == ["a b.txt"])
+
+        // A server that stays away: the attempts are used up, then one error naming the place.
+        server.terminate()
+        server.waitUntilExit()
+        let away = S3Client(configuration: configuration, attempts: 2)
+        let error = #expect(throws: S3Error.self) { try away.getObject(bucket: "vhost-bucket", key: "a b.txt") }
+        #expect(error?.message.contains("cannot reach s3://vhost-bucket/a b.txt at http://localhost:\(port)") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a multipart upload the server fails with HTTP 500 (its key is under an object) is retried, then aborted: no parts are left")
+    func failedMultipartIsAborted() throws {
+        let (shared, bucket) = try makeTestBucket()
+        let client = S3Client(configuration: shared.configuration, attempts: 2)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("s3-abort-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("parts.bin")
+        try Data(repeating: 7, count: 3 << 20).write(to: source)
+        // The server does list an upload that was started and neither completed nor aborted.
+        let (_, _, started) = try client.send("POST", bucket: bucket, key: "left.bin", query: ["uploads": ""], expect: [200])
+        let uploadId = try #require(S3Client.xmlValue("UploadId", in: started))
+        #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").count == 1)
+        try client.abortUpload(bucket: bucket, key: "left.bin", uploadId: uploadId)
+        #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").isEmpty)
+        // rclone keeps objects as files: an object `blocked` leaves no folder for `blocked/refused.bin`.
+        try client.putObject(bucket: bucket, key: "blocked", data: Data("a file".utf8))
+        let error = #expect(throws: S3Error.self) { try client.uploadFile(bucket: bucket, key: "blocked/refused.bin", path: source.path, partSize: 1 << 20, parallel: 2) }
+        #expect(error?.status == 500 && error?.message.contains("s3://\(bucket)/blocked/refused.bin") == true, "\(error?.message ?? "")")
+        #expect(try client.headObject(bucket: bucket, key: "blocked/refused.bin") == nil)
+        #expect(try client.unfinishedUploads(bucket: bucket, prefix: "").isEmpty)
+    }
+
+    /// A port of 127.0.0.1 that nothing listens on now.
+    func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ButlerError(.io, "cannot make a socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw ButlerError(.io, "cannot bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
