@@ -120,21 +120,50 @@ extension S3Client {
 
     /// Copies an object on the service whatever its size: one request up to 5 GiB, else a multipart copy
     /// (UploadPartCopy of `partSize` ranges, sent `parallel` at a time), aborted on failure.
+    ///
+    /// A service that answers UploadPartCopy without copying (rclone serve s3 stores the empty body as the part) is
+    /// recognised by the answer, which then has no `CopyPartResult`: its upload is aborted and the bytes are copied
+    /// through this machine instead, a range at a time (memory `parallel` × at most 32 MiB). The copy's size is
+    /// checked at the end; a copy of another size is deleted and is an error.
     public func copyObject(bucket: String, from source: String, sourceBucket: String? = nil, to key: String, size: Int64,
                            partSize: Int64 = 512 << 20, parallel: Int = 4, singleCopyLimit: Int64 = S3Client.singleCopyLimit) throws {
         guard size > singleCopyLimit else {
             try copyObject(bucket: bucket, from: source, sourceBucket: sourceBucket, to: key)
             return
         }
-        let copySource = "/" + (sourceBucket ?? bucket) + "/" + SignatureV4.encode(source, keepSlash: true)
-        let info = try headObject(bucket: sourceBucket ?? bucket, key: source)
+        let fromBucket = sourceBucket ?? bucket
+        let copySource = "/" + fromBucket + "/" + SignatureV4.encode(source, keepSlash: true)
+        let info = try headObject(bucket: fromBucket, key: source)
         let headers = Dictionary(uniqueKeysWithValues: (info?.metadata ?? [:]).map { ("x-amz-meta-" + $0.key, $0.value) })
-        let count = Int((size + partSize - 1) / partSize)
-        try multipart(bucket: bucket, key: key, what: "multipart copy to", headers: headers, parts: count, parallel: parallel) { part, uploadId in
-            let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
-            let (_, answer, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
-                                             headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
-            return Self.xmlValue("ETag", in: body) ?? answer["etag"]
+        struct PartCopyNotDone: Error {}
+        do {
+            let count = Int((size + partSize - 1) / partSize)
+            try multipart(bucket: bucket, key: key, what: "multipart copy to", headers: headers, parts: count, parallel: parallel) { part, uploadId in
+                let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
+                let (_, _, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
+                                            headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
+                guard String(decoding: body, as: UTF8.self).contains("CopyPartResult"), let etag = Self.xmlValue("ETag", in: body) else { throw PartCopyNotDone() }
+                return etag
+            }
+        } catch is PartCopyNotDone {
+            // Parts of at least 5 MiB (S3's minimum), at most 10,000 of them.
+            let throughSize = max(5 << 20, min(partSize, 32 << 20), (size + 9_999) / 10_000)
+            let count = Int((size + throughSize - 1) / throughSize)
+            try multipart(bucket: bucket, key: key, what: "copy through this machine to", headers: headers, parts: count, parallel: parallel) { part, uploadId in
+                let first = Int64(part) * throughSize, last = min(size, first + throughSize) - 1
+                let data = try getObject(bucket: fromBucket, key: source, range: first...last)
+                guard Int64(data.count) == last - first + 1 else {
+                    throw S3Error(message: "\(place(fromBucket, source)) gave \(data.count) bytes for bytes \(first)-\(last): it is not \(size) bytes long")
+                }
+                let (_, answer, _) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
+                                              body: .data(data), expect: [200])
+                return answer["etag"]
+            }
+        }
+        let copied = try headObject(bucket: bucket, key: key)
+        guard copied?.size == size else {
+            _ = try? deleteObject(bucket: bucket, key: key)
+            throw S3Error(message: "the copy of \(place(fromBucket, source)) to \(key) is \(copied?.size ?? 0) bytes, not \(size): it was deleted")
         }
     }
 
