@@ -72,7 +72,30 @@ struct CompareRunsCLITests {
         #expect(movers.count == 5 && (movers[0]["data_id"] as? String ?? "").contains("detector=6"), "the largest shift first: \(movers)")
 
         let csv = try check(try runButler(["compare-runs", repo, "drp/v1", "drp/v2", "calexp", "--metric", "seeing", "--format", "csv"]))
-        #expect(csv.stdout.hasPrefix("dataset_type,metric,count,median_a,spread_a,median_b,spread_b,median_diff,spread_diff\ncalexp,seeing,8,"))
+        #expect(csv.stdout.hasPrefix("dataset_type,metric,count,median_a,spread_a,median_b,spread_b,median_diff,spread_diff,missing_in_a,missing_in_b\ncalexp,seeing,8,"))
+        #expect(csv.stdout.components(separatedBy: "\n")[1].hasSuffix(",0,0"), "\(csv.stdout)")
+
+        // A third reprocessing of four detectors, whose pvi did not measure anything on two of them (a plain copy):
+        // those are counted as not measured in B, the four not reprocessed as only in A.
+        let listing = try JSONSerialization.jsonObject(with: Data(try runButler(["query-datasets", repo, "postISRCCD", "--collections", "drp/v1/isr", "--format", "json"]).stdout.utf8)) as? [[String: Any]] ?? []
+        for row in listing {
+            let dataId = row["data_id"] as! [String: Any]
+            let detector = dataId["detector"] as! Int
+            guard detector < 4 else { continue }
+            let id = "instrument=LSSTCam,detector=\(detector),exposure=\(dataId["exposure"] as! Int)"
+            let command = detector < 2 ? ["/bin/cp", "{in}", "{out}"] : [Self.demoStep, "pvi", "{in}", "{out}", "{metrics}", "--seeing", String(format: "%.6f", 0.80 + 0.01 * Double(detector))]
+            try check(try runButler(["run", repo, "--run", "drp/v3/pvi", "--task", "pvi", "--input", "in=postISRCCD:\(id)", "--collections", "drp/v1/isr",
+                                     "--output", "out=calexp:\(id)", "--package", "pipe_tasks=30.0.1", "--"] + command))
+        }
+        let partial = try check(try runButler(["compare-runs", repo, "drp/v1", "drp/v3/pvi", "calexp", "--metric", "seeing", "--format", "json"]))
+        let partialObject = try #require(try JSONSerialization.jsonObject(with: Data(partial.stdout.utf8)) as? [String: Any])
+        let partialSeeing = try #require((partialObject["metrics"] as? [[String: Any]])?.first)
+        #expect((partialSeeing["a"] as? [String: Any])?["count"] as? Int == 2)
+        #expect((partialSeeing["missing_in_b"] as? [String])?.count == 2 && (partialSeeing["missing_in_a"] as? [String]) == [], "\(partial.stdout)")
+        #expect((partialSeeing["missing_in_b"] as? [String])?.allSatisfy { $0.contains("detector=0") || $0.contains("detector=1") } == true)
+        #expect(partialObject["only_in_a"] as? Int == 4 && partialObject["only_in_b"] as? Int == 0)
+        let partialTable = try check(try runButler(["compare-runs", repo, "drp/v1", "drp/v3/pvi", "calexp", "--metric", "seeing"]))
+        #expect(partialTable.stdout.contains("seeing unchanged on all 2 calexp; not measured in B on 2"), "\(partialTable.stdout)")
 
         // The picture: an SVG that a renderer draws (rsvg-convert, Debian's librsvg2-bin), and a PNG directly.
         let svg = try String(contentsOfFile: dir.path("seeing.svg"), encoding: .utf8)

@@ -55,13 +55,14 @@ extension ButlerCommand {
         func tables(_ c: RunComparison) -> [ResultTable] {
             func d(_ v: Double) -> Cell { v.isFinite ? .double((v * 1e6).rounded() / 1e6) : .null }
             var summary = ResultTable(title: format.format == .table ? "Metrics, \(c.runA) (A) vs \(c.runB) (B)" : nil,
-                                      columns: ["dataset_type", "metric", "count", "median_a", "spread_a", "median_b", "spread_b", "median_diff", "spread_diff"])
+                                      columns: ["dataset_type", "metric", "count", "median_a", "spread_a", "median_b", "spread_b", "median_diff", "spread_diff",
+                                                "missing_in_a", "missing_in_b"])
             var moved = ResultTable(title: format.format == .table ? "Moved most" : nil, columns: ["dataset_type", "metric", "data_id", "a", "b", "diff"])
             var groups = ResultTable(title: format.format == .table ? "By provenance difference" : nil,
                                      columns: ["dataset_type", "metric", "count", "median_diff", "median_relative", "provenance_differences"])
             for m in c.metrics {
                 summary.rows.append([.string(m.datasetType), .string(m.name), .int(m.a.count), d(m.a.median), d(m.a.spread), d(m.b.median), d(m.b.spread),
-                                     d(m.difference.median), d(m.difference.spread)])
+                                     d(m.difference.median), d(m.difference.spread), .int(m.missingInA.count), .int(m.missingInB.count)])
                 for p in m.movers { moved.rows.append([.string(m.datasetType), .string(m.name), .string(p.dataId), d(p.valueA), d(p.valueB), d(p.difference)]) }
                 for g in m.groups {
                     groups.rows.append([.string(m.datasetType), .string(m.name), .int(g.count), d(g.difference.median), g.relativeMedian.map(d) ?? .null,
@@ -89,6 +90,8 @@ extension ButlerCommand {
                 out += "\"a\": " + summary(m.a) + ", \"b\": " + summary(m.b) + ", \"difference\": " + summary(m.difference) + ",\n"
                 out += "   \"movers\": [" + m.movers.map(mover).joined(separator: ", ") + "],\n"
                 out += "   \"groups\": [" + m.groups.map(group).joined(separator: ", ") + "],\n"
+                out += "   \"missing_in_a\": [" + m.missingInA.map(jsonString).joined(separator: ", ") + "], "
+                out += "\"missing_in_b\": [" + m.missingInB.map(jsonString).joined(separator: ", ") + "],\n"
                 out += "   \"attribution\": " + jsonString(m.attribution) + "}"
                 return out
             }

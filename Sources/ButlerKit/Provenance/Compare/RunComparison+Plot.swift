@@ -4,6 +4,8 @@ extension RunComparison {
     /// The comparison drawn as SVG: for each metric, the distributions of A and B overlaid (left) and the
     /// distribution of the differences B − A (right), with each side's median marked.
     public func svgText() -> String {
+        // A metric measured on one side only has nothing to draw.
+        let metrics = self.metrics.filter { !$0.pairs.isEmpty }
         let panelWidth = 440.0, panelHeight = 230.0, margin = (left: 56.0, right: 30.0, top: 40.0, bottom: 44.0)
         let rowHeight = panelHeight + margin.top + margin.bottom
         let width = 2 * (panelWidth + margin.left + margin.right)

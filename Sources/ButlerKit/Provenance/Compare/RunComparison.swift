@@ -61,6 +61,11 @@ public struct RunComparison: Sendable {
         public let movers: [Pair]
         /// Pairs grouped by provenance difference, the largest shift first.
         public let groups: [Group]
+        /// Data IDs of matched datasets that have the metric in B but not in A, sorted (a measurement that is new,
+        /// or that failed in A).
+        public let missingInA: [String]
+        /// Data IDs of matched datasets that have the metric in A but not in B, sorted (a measurement lost in B).
+        public let missingInB: [String]
 
         /// One sentence: where the metric moved and with what provenance change, and what happened elsewhere.
         public var attribution: String {
@@ -68,9 +73,13 @@ public struct RunComparison: Sendable {
                 if let r = g.relativeMedian { return String(format: "%+.1f%%", r * 100) }
                 return String(format: "%+.4g", g.difference.median)
             }
+            var missing = ""
+            if !missingInB.isEmpty { missing += "; not measured in B on \(missingInB.count)" }
+            if !missingInA.isEmpty { missing += "; not measured in A on \(missingInA.count)" }
+            guard !pairs.isEmpty else { return "\(name) of \(datasetType): no dataset has it on both sides" + missing }
             let moved = groups.filter { !Self.isZero($0) }
             guard !moved.isEmpty else {
-                return "\(name) unchanged on all \(pairs.count) \(datasetType)" + (groups.contains { !$0.changes.isEmpty } ? ", whatever changed in how they were made" : "")
+                return "\(name) unchanged on all \(pairs.count) \(datasetType)" + (groups.contains { !$0.changes.isEmpty } ? ", whatever changed in how they were made" : "") + missing
             }
             func whose(_ g: Group) -> String {
                 g.changes.isEmpty ? "with the same provenance" : "whose " + g.changes.joined(separator: " and ")
@@ -78,7 +87,7 @@ public struct RunComparison: Sendable {
             var text = "\(name) \(percent(moved[0])) on the \(moved[0].count) \(datasetType) " + whose(moved[0])
             for other in moved.dropFirst() { text += "; \(percent(other)) on the \(other.count) " + whose(other) }
             if groups.contains(where: Self.isZero) { text += "; unchanged elsewhere" }
-            return text
+            return text + missing
         }
 
         static func isZero(_ g: Group) -> Bool {
@@ -139,17 +148,25 @@ extension Butler {
         let a = try side(request.runA), b = try side(request.runB)
         let keys = Set(a.keys).intersection(b.keys).sorted()
         let metricsA = try registry.metrics(of: keys.map { a[$0]!.id }), metricsB = try registry.metrics(of: keys.map { b[$0]!.id })
-        // Pairs per (type, metric).
+        // Pairs per (type, metric), and the matched datasets that have the metric on one side only.
         var pairs: [String: [RunComparison.Pair]] = [:]
+        var missingInA: [String: [String]] = [:], missingInB: [String: [String]] = [:]
         for key in keys {
             let ra = a[key]!, rb = b[key]!
-            guard let ma = metricsA[ra.id], let mb = metricsB[rb.id] else { continue }
-            for name in Set(ma.keys).intersection(mb.keys) where request.metrics.isEmpty || request.metrics.contains(name) {
-                pairs[ra.datasetType.name + "\u{1}" + name, default: []].append(
-                    RunComparison.Pair(dataId: ra.dataId.keyValueString, a: ra.id, b: rb.id, valueA: ma[name]!, valueB: mb[name]!))
+            let ma = metricsA[ra.id] ?? [:], mb = metricsB[rb.id] ?? [:]
+            for name in Set(ma.keys).union(mb.keys) where request.metrics.isEmpty || request.metrics.contains(name) {
+                let slot = ra.datasetType.name + "\u{1}" + name
+                switch (ma[name], mb[name]) {
+                case let (valueA?, valueB?):
+                    pairs[slot, default: []].append(RunComparison.Pair(dataId: ra.dataId.keyValueString, a: ra.id, b: rb.id, valueA: valueA, valueB: valueB))
+                case (_?, nil): missingInB[slot, default: []].append(ra.dataId.keyValueString)
+                case (nil, _?): missingInA[slot, default: []].append(ra.dataId.keyValueString)
+                case (nil, nil): break
+                }
             }
         }
-        for name in request.metrics where !pairs.keys.contains(where: { $0.hasSuffix("\u{1}" + name) }) {
+        let slots = Set(pairs.keys).union(missingInA.keys).union(missingInB.keys)
+        for name in request.metrics where !slots.contains(where: { $0.hasSuffix("\u{1}" + name) }) {
             throw ButlerError(.notFound, "no dataset found in both \(request.runA) and \(request.runB) has the metric '\(name)'")
         }
         // The provenance differences of each pair, computed once per pair of datasets.
@@ -162,7 +179,8 @@ extension Butler {
             return found
         }
         var metrics: [RunComparison.Metric] = []
-        for (key, list) in pairs.sorted(by: { $0.key < $1.key }) {
+        for key in slots.sorted() {
+            let list = pairs[key] ?? []
             let parts = key.split(separator: "\u{1}").map(String.init)
             var byChange: [[String]: [RunComparison.Pair]] = [:]
             for pair in list { byChange[try changesOf(pair), default: []].append(pair) }
@@ -178,7 +196,8 @@ extension Butler {
             let movers = list.sorted { abs($0.difference) != abs($1.difference) ? abs($0.difference) > abs($1.difference) : $0.dataId < $1.dataId }
             metrics.append(RunComparison.Metric(name: parts[1], datasetType: parts[0], pairs: list.sorted { $0.dataId < $1.dataId },
                                                 a: .init(list.map(\.valueA)), b: .init(list.map(\.valueB)), difference: .init(list.map(\.difference)),
-                                                movers: Array(movers.prefix(max(0, request.movers))), groups: groups))
+                                                movers: Array(movers.prefix(max(0, request.movers))), groups: groups,
+                                                missingInA: (missingInA[key] ?? []).sorted(), missingInB: (missingInB[key] ?? []).sorted()))
         }
         // Datasets of one side only, among the types compared (those with metrics).
         let compared = Set(metrics.map(\.datasetType))
