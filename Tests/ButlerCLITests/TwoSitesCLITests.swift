@@ -84,6 +84,11 @@ import Testing
         let reproduced = try check(["reproduce", centre, calexps.sorted()[0], "--upstream", "--run", "centre/reproduce", "--format", "json"])
         let verdicts = (try json(reproduced) as? [[String: Any]] ?? []).compactMap { $0["verdict"] as? String }
         #expect(verdicts == ["identical", "identical"], "isr then calibrate: \(reproduced.stdout)")
+        // The reproduction travels with its outputs: the site that made the calexp learns that the centre reproduced it.
+        let maker = try ids(siteA, "calexp", "site0/drp").contains(calexps.sorted()[0]) ? siteA : siteB
+        _ = try check(["transfer-datasets", centre, maker, "--collections", "centre/reproduce", "--register-dataset-types"])
+        let atSite = try check(["provenance", maker, calexps.sorted()[0]])
+        #expect(atSite.stdout.contains("reproduced ") && atSite.stdout.contains(": identical"), "\(atSite.stdout)")
 
         // Re-sending site A's outputs adds nothing.
         let again = try check(["transfer-datasets", siteA, centre, "postISRCCD", "calexp", "--collections", "site0/drp"])

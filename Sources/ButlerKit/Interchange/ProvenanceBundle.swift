@@ -79,6 +79,19 @@ public struct ProvenanceBundle: Codable, Sendable {
         public var commandTemplate: [String]? = nil
         /// The folder the step ran in, with ``commandTemplate``.
         public var commandDirectory: String? = nil
+        /// For a step of `butler reproduce`: the step it reproduced and the verdict.
+        public var reproduces: Reproduction? = nil
+    }
+
+    /// What a reproducing step found (``Step/reproduces``).
+    public struct Reproduction: Codable, Sendable, Hashable {
+        /// The step that was reproduced.
+        public var original: UUID
+        /// `identical`, `same-data`, `differs` or `not-reproducible`.
+        public var verdict: String
+        public var detail: String?
+        /// TAI nanoseconds since 1970.
+        public var checkedAt: Int64
     }
 
     public struct RunTaskConfig: Codable, Sendable, Hashable {

@@ -48,6 +48,10 @@ extension Registry {
             for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
             }
+            for row in try c.query("SELECT quantum_id, original_id, verdict, detail, checked_at FROM quantum_reproduction WHERE quantum_id IN (\(list))", args) {
+                guard let original = row[1].string.flatMap(UUID.init(registryText:)) else { continue }
+                steps[row[0].string ?? ""]?.reproduces = .init(original: original, verdict: row[2].string ?? "", detail: row[3].string, checkedAt: row[4].int64 ?? 0)
+            }
             for row in try c.query("SELECT quantum_id, name, value FROM quantum_parameter WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.parameters[row[1].string ?? ""] = row[2].string ?? ""
             }
@@ -111,8 +115,8 @@ extension Registry {
     }
 
     /// Writes a provenance bundle in the caller's transaction, merging with what is here: environments and configs by
-    /// content hash, steps by id (a step already here is kept), metrics of datasets that are here, tombstones and copies
-    /// once each.
+    /// content hash, steps by id (a step already here is kept) with the reproduction a step made, metrics of datasets
+    /// that are here, tombstones and copies once each.
     ///
     /// A step whose RUN is not here is left out: it is upstream of what came (its outputs stayed at the source).
     /// - Throws: ``ButlerError/Code/conflict`` when an output here already has another producing step.
@@ -157,6 +161,7 @@ extension Registry {
             }
         }
         var quanta: [[SQLValue]] = [], configs: [[SQLValue]] = [], parameters: [[SQLValue]] = [], inputs: [[SQLValue]] = [], outputs: [[SQLValue]] = []
+        var reproductions: [[SQLValue]] = []
         for step in bundle.steps {
             let id = step.id.lowercasedString
             guard !existingSteps.contains(id) else { continue }
@@ -168,6 +173,9 @@ extension Registry {
                            SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString),
                            SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0, directory: step.commandDirectory).text })])
             for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
+            if let r = step.reproduces {
+                reproductions.append([.text(id), .text(r.original.lowercasedString), .text(r.verdict), SQLValue(r.detail), .integer(r.checkedAt)])
+            }
             for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
             for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }
             for edge in step.outputs {
@@ -186,6 +194,7 @@ extension Registry {
         try c.insertRows(into: "quantum_parameter", columns: ["quantum_id", "name", "value"], rows: parameters)
         try c.insertRows(into: "quantum_input", columns: ["quantum_id", "dataset_id", "role"], rows: inputs)
         try c.insertRows(into: "quantum_output", columns: ["quantum_id", "dataset_id", "role"], rows: outputs)
+        try c.insertRows(into: "quantum_reproduction", columns: ["quantum_id", "original_id", "verdict", "detail", "checked_at"], rows: reproductions)
         added = quanta.count
         for entry in bundle.runTaskConfigs {
             guard let run = try collection(entry.run, in: c) else { continue }
