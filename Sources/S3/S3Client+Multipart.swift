@@ -123,8 +123,10 @@ extension S3Client {
     ///
     /// A service that answers UploadPartCopy without copying (rclone serve s3 stores the empty body as the part) is
     /// recognised by the answer, which then has no `CopyPartResult`: its upload is aborted and the bytes are copied
-    /// through this machine instead, a range at a time (memory `parallel` × at most 32 MiB). The copy's size is
-    /// checked at the end; a copy of another size is deleted and is an error.
+    /// through this machine instead, a range at a time (memory `parallel` × one part: 32 MiB, or a ten-thousandth of
+    /// objects above 312 GiB). An error in a part's answer is an error, not a reason to copy through this machine.
+    /// `size` must be the source's size (checked first); the copy's size is checked at the end, and a copy of another
+    /// size is deleted and is an error.
     public func copyObject(bucket: String, from source: String, sourceBucket: String? = nil, to key: String, size: Int64,
                            partSize: Int64 = 512 << 20, parallel: Int = 4, singleCopyLimit: Int64 = S3Client.singleCopyLimit) throws {
         guard size > singleCopyLimit else {
@@ -133,8 +135,16 @@ extension S3Client {
         }
         let fromBucket = sourceBucket ?? bucket
         let copySource = "/" + fromBucket + "/" + SignatureV4.encode(source, keepSlash: true)
-        let info = try headObject(bucket: fromBucket, key: source)
-        let headers = Dictionary(uniqueKeysWithValues: (info?.metadata ?? [:]).map { ("x-amz-meta-" + $0.key, $0.value) })
+        guard fromBucket != bucket || source != key else {
+            throw S3Error(message: "cannot copy \(place(bucket, key)) onto itself")
+        }
+        guard let info = try headObject(bucket: fromBucket, key: source) else {
+            throw S3Error(message: "no object \(place(fromBucket, source)) to copy", status: 404, code: "NoSuchKey")
+        }
+        guard info.size == size else {
+            throw S3Error(message: "\(place(fromBucket, source)) is \(info.size) bytes, not the \(size) to copy")
+        }
+        let headers = Dictionary(uniqueKeysWithValues: info.metadata.map { ("x-amz-meta-" + $0.key, $0.value) })
         struct PartCopyNotDone: Error {}
         do {
             let count = Int((size + partSize - 1) / partSize)
@@ -142,7 +152,12 @@ extension S3Client {
                 let first = Int64(part) * partSize, last = min(size, first + partSize) - 1
                 let (_, _, body) = try send("PUT", bucket: bucket, key: key, query: ["partNumber": String(part + 1), "uploadId": uploadId],
                                             headers: ["x-amz-copy-source": copySource, "x-amz-copy-source-range": "bytes=\(first)-\(last)"], expect: [200])
-                guard String(decoding: body, as: UTF8.self).contains("CopyPartResult"), let etag = Self.xmlValue("ETag", in: body) else { throw PartCopyNotDone() }
+                let answered = String(decoding: body, as: UTF8.self).contains("CopyPartResult")
+                if !answered, let code = Self.xmlValue("Code", in: body) {
+                    // S3 may answer 200 with the error in the body.
+                    throw S3Error(message: "part \(part + 1) of the multipart copy to \(place(bucket, key)) failed (\(code))", status: 200, code: code)
+                }
+                guard answered, let etag = Self.xmlValue("ETag", in: body) else { throw PartCopyNotDone() }
                 return etag
             }
         } catch is PartCopyNotDone {

@@ -119,7 +119,7 @@ struct S3Tests {
         let shared = try S3Configuration.fromEnvironment()
         let configuration = S3Configuration(endpoint: URL(string: "http://localhost:\(port)")!, region: shared.region,
                                             credentials: shared.credentials, pathStyle: false)
-        let client = S3Client(configuration: configuration, attempts: 8)
+        let client = S3Client(configuration: configuration, attempts: 10)
         #expect(client.location(bucket: "vhost-bucket", key: "a b.txt").url.absoluteString == "http://vhost-bucket.localhost:\(port)/a%20b.txt")
 
         // The server starts half a second after the first request, which meets a closed port.

@@ -96,6 +96,8 @@ public enum StagedRun {
         // with the credentials of the environment), outputs in the folder.
         var substitutions: [String: String] = [:]
         for (index, input) in job.inputs.enumerated() {
+            // Cancelled while downloading: the rest is not fetched, and the command is not started.
+            if ChildProcess.receivedSignal != 0 { break }
             if input.path.hasPrefix("s3://") {
                 let local = folder.appendingPathComponent("-input-\(index)-" + (input.path as NSString).lastPathComponent).path
                 try BucketDatastore.download(uri: input.path, to: local)
@@ -119,13 +121,15 @@ public enum StagedRun {
             substitutions.reduce(argument) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
         }
         let logPath = folder.appendingPathComponent("log.txt").path
-        let exitCode = ChildProcess.run(resolved ?? executable, Array(arguments.dropFirst()), logPath: logPath)
+        let cancelledBefore = ChildProcess.receivedSignal
+        let exitCode = cancelledBefore != 0 ? 128 + cancelledBefore : ChildProcess.run(resolved ?? executable, Array(arguments.dropFirst()), logPath: logPath)
         let end = Date()
 
         var failure: String?
         let signal = ChildProcess.receivedSignal
         if signal != 0 {
-            failure = "stopped by signal \(signal) (\(signal == SIGTERM ? "SIGTERM: cancelled, or a time limit" : "SIGINT")); \(executable) ended with code \(exitCode)"
+            let why = "stopped by signal \(signal) (\(signal == SIGTERM ? "SIGTERM: cancelled, or a time limit" : "SIGINT"))"
+            failure = cancelledBefore != 0 ? "\(why) before \(executable) started" : "\(why); \(executable) ended with code \(exitCode)"
         } else if exitCode != 0 {
             failure = "\(executable) exited with code \(exitCode)"
         } else {

@@ -161,7 +161,6 @@ extension Registry {
             }
         }
         var quanta: [[SQLValue]] = [], configs: [[SQLValue]] = [], parameters: [[SQLValue]] = [], inputs: [[SQLValue]] = [], outputs: [[SQLValue]] = []
-        var reproductions: [[SQLValue]] = []
         for step in bundle.steps {
             let id = step.id.lowercasedString
             guard !existingSteps.contains(id) else { continue }
@@ -173,9 +172,6 @@ extension Registry {
                            SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString),
                            SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0, directory: step.commandDirectory).text })])
             for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
-            if let r = step.reproduces {
-                reproductions.append([.text(id), .text(r.original.lowercasedString), .text(r.verdict), SQLValue(r.detail), .integer(r.checkedAt)])
-            }
             for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
             for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }
             for edge in step.outputs {
@@ -194,7 +190,12 @@ extension Registry {
         try c.insertRows(into: "quantum_parameter", columns: ["quantum_id", "name", "value"], rows: parameters)
         try c.insertRows(into: "quantum_input", columns: ["quantum_id", "dataset_id", "role"], rows: inputs)
         try c.insertRows(into: "quantum_output", columns: ["quantum_id", "dataset_id", "role"], rows: outputs)
-        try c.insertRows(into: "quantum_reproduction", columns: ["quantum_id", "original_id", "verdict", "detail", "checked_at"], rows: reproductions)
+        // A reproducing step's link, also when the step came earlier without it (from an older butler): once each.
+        for step in bundle.steps where existingSteps.contains(step.id.lowercasedString) {
+            guard let r = step.reproduces else { continue }
+            try c.execute("\(ignore) quantum_reproduction (quantum_id, original_id, verdict, detail, checked_at) VALUES (?, ?, ?, ?, ?)\(suffix)",
+                          [.text(step.id.lowercasedString), .text(r.original.lowercasedString), .text(r.verdict), SQLValue(r.detail), .integer(r.checkedAt)])
+        }
         added = quanta.count
         for entry in bundle.runTaskConfigs {
             guard let run = try collection(entry.run, in: c) else { continue }
