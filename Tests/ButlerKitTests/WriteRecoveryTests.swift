@@ -73,6 +73,20 @@ struct WriteRecoveryTests {
         #expect(try verified(dir.path("repo")) == [])
     }
 
+    @Test("a publish killed between making the final name and removing the temporary one is finished on the next open, with no orphan")
+    func publishKilledHalfway() throws {
+        let dir = TemporaryDirectory()
+        let (butler, file) = try setUp(dir)
+        let staged = try butler.datastore.stage(file, at: "u/r/calexp/h.fits", mode: .copy, checksum: true)
+        try register(staged, detector: 0, in: butler)
+        try linkStored(butler.storedLocation("u/r/calexp/" + staged.temporaryName!), to: butler.storedLocation("u/r/calexp/h.fits"))
+        try die(butler)
+        _ = try Butler(repository: dir.path("repo"))
+        #expect(try names(in: "u/r/calexp", of: butler) == ["h.fits"])
+        #expect(try butler.datastore.measure(recordedPath: "u/r/calexp/h.fits", checksum: true)?.checksum == staged.checksum)
+        #expect(try verified(dir.path("repo")) == [])
+    }
+
     @Test("a file renamed aside by a removal comes back if the removal rolled back, and goes if it committed")
     func trashReplay() throws {
         let dir = TemporaryDirectory()

@@ -39,6 +39,16 @@ public func plant(_ data: Data, at location: URL) throws {
     try client().putObject(bucket: bucket, key: key, data: data)
 }
 
+/// Gives the file or object at `source` a second name, as the first half of a publish does: a hard link in a folder,
+/// a copy on the service (metadata kept) in a bucket.
+public func linkStored(_ source: URL, to target: URL) throws {
+    guard let (bucket, key) = object(source), let (_, targetKey) = object(target) else {
+        guard link(source.path, target.path) == 0 else { throw ButlerError(.io, "cannot link \(source.path) to \(target.path): \(String(cString: strerror(errno)))") }
+        return
+    }
+    try client().copyObject(bucket: bucket, from: key, to: targetKey)
+}
+
 /// Removes the file or object at a location.
 public func removeStoredFile(_ location: URL) throws {
     guard let (bucket, key) = object(location) else { return try FileManager.default.removeItem(at: location) }

@@ -161,7 +161,8 @@ package struct FileDatastore: Datastore {
         if let source = staged.deleteSourceOnPublish { unlink(source) }
     }
 
-    /// Links `temporary` to `name` without replacing anything, then removes the temporary name.
+    /// Links `temporary` to `name` without replacing anything, then removes the temporary name. Run again after a
+    /// crash between the two, it finds the same file under both names and only removes the temporary one.
     static func publish(_ temporary: String, as name: String, in folder: DatastoreFolder, token: String) throws {
         for _ in 0..<2 {
             if linkat(folder.fd, temporary, folder.fd, name, 0) == 0 {
@@ -170,6 +171,13 @@ package struct FileDatastore: Datastore {
             }
             switch errno {
             case EEXIST:
+                // Our own file under both names: a publish killed between its link and its unlink. Finish it.
+                var present = stat(), ours = stat()
+                if fstatat(folder.fd, name, &present, AT_SYMLINK_NOFOLLOW) == 0, fstatat(folder.fd, temporary, &ours, AT_SYMLINK_NOFOLLOW) == 0,
+                   present.st_dev == ours.st_dev, present.st_ino == ours.st_ino {
+                    unlinkat(folder.fd, temporary, 0)
+                    return
+                }
                 // Not a registered file (the registry's claim is ours): set it aside, never overwrite or delete it.
                 let aside = StagedFile.orphanName(of: name, token: token)
                 guard renameat(folder.fd, name, folder.fd, aside) == 0 else {
