@@ -31,12 +31,6 @@ extension Butler {
         return try FileTemplate(fallback.value)
     }
 
-    /// Whether checksums are recorded: `datastore.checksum` is `sha256` (the default) and not `none`/`false`.
-    package var checksumsEnabled: Bool {
-        let value = config.string("datastore.checksum")?.lowercased() ?? "sha256"
-        return !["none", "false", "off", "no"].contains(value)
-    }
-
     /// Ingests raw FITS files: each file (or folder, searched recursively) is read, its headers translated
     /// (LATISS, LSSTCam, LSSTComCam, DECam, HSC, MegaPrime, or a camera registered from YAML), its exposure,
     /// day_obs and group records created, and the file placed in the datastore as one `raw` dataset per detector

@@ -32,6 +32,8 @@ public final class Butler: Sendable {
     /// gets one, named after its folder, the first time it is opened by a process that may write it).
     public var identity: RepositoryIdentity { registry.identity }
     package let logger: Logger
+    /// Whether checksums are recorded: `datastore.checksum` is `sha256` (the default) and not `none`/`false`.
+    package let checksumsEnabled: Bool
     /// This process's notes of files it is about to create (see ``TransferJournal``): in the datastore folder, or
     /// in the repository folder for a bucket.
     package let journal: TransferJournal
@@ -81,6 +83,8 @@ public final class Butler: Sendable {
         self.registry = registry
         self.datastoreRoot = try config.datastoreRoot
         self.logger = logger
+        let checksum = config.string("datastore.checksum")?.lowercased() ?? "sha256"
+        self.checksumsEnabled = !["none", "false", "off", "no"].contains(checksum)
         if let location = try config.datastoreBucket {
             self.bucket = (location, S3Client(configuration: try s3 { try S3Configuration.fromEnvironment() }))
             self.journal = TransferJournal(datastoreRoot: config.root)

@@ -44,13 +44,12 @@ public enum DatasetIdGenerationMode: String, Sendable, CaseIterable {
     /// A time-ordered random UUID, RFC 9562 version 7.
     public static func uuid7(date: Date = Date()) -> UUID {
         let ms = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8((ms >> (8 * (5 - UInt64(i)))) & 0xFF) }
+        func byte(_ x: UInt64, _ i: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: x >> (8 * i)) }
+        // 74 random bits from two draws of the system generator (one getrandom each, not one per byte).
         var rng = SystemRandomNumberGenerator()
-        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x70
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        let a: UInt64 = rng.next(), b: UInt64 = rng.next()
+        return UUID(uuid: (byte(ms, 5), byte(ms, 4), byte(ms, 3), byte(ms, 2), byte(ms, 1), byte(ms, 0),
+                           (byte(a, 0) & 0x0F) | 0x70, byte(a, 1), (byte(a, 2) & 0x3F) | 0x80, byte(a, 3),
+                           byte(a, 4), byte(a, 5), byte(a, 6), byte(a, 7), byte(b, 0), byte(b, 1)))
     }
 }

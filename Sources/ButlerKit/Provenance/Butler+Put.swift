@@ -37,7 +37,7 @@ extension Butler {
     public static func parseInput(_ text: String) -> (role: String?, dataset: String) {
         guard let eq = text.firstIndex(of: "=") else { return (nil, text) }
         let prefix = String(text[..<eq])
-        if prefix.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil {
+        if isIdentifier(prefix) {
             return (prefix, String(text[text.index(after: eq)...]))
         }
         return (nil, text)
@@ -85,7 +85,8 @@ extension Butler {
     }
 
     /// Prepares an output, reusing dataset types and expanded data IDs already looked up (batches repeat them).
-    func prepareOutput(role: String?, datasetType: String, dataId: [String: String], cache: inout [String: DataCoordinate]) throws -> PreparedOutput {
+    func prepareOutput(role: String?, datasetType: String, dataId: [String: String], cache: inout [String: DataCoordinate],
+                       records: DimensionRecordCache? = nil) throws -> PreparedOutput {
         let typeKey = "type|" + datasetType
         let type: DatasetType
         if let known = cache[typeKey] {
@@ -100,7 +101,7 @@ extension Butler {
         }
         let key = datasetType + "|" + dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         if let known = cache[key] { return PreparedOutput(role: role ?? type.name, type: type, dataId: known) }
-        let expanded = try registry.expandDataID(dataId, dimensions: type.dimensions.names)
+        let expanded = try registry.expandDataID(dataId, dimensions: type.dimensions.names, records: records)
         cache[key] = expanded
         return PreparedOutput(role: role ?? type.name, type: type, dataId: expanded)
     }

@@ -32,6 +32,9 @@ final class QuantumBatchWriter {
     let spec: RecordSpec
     let batchSize: Int
     let environments: [String: SoftwareEnvironment]
+    /// Each environment's content hash, computed once (it hashes every package), and the default one's.
+    let environmentIds: [String: String]
+    let defaultEnvironmentId = SoftwareEnvironment().id
     let configs: [String: ConfigFile]
     /// Config name -> SHA-256, computed once.
     let configHashes: [String: String]
@@ -47,6 +50,8 @@ final class QuantumBatchWriter {
     private var runs = Set<String>()
     private var writtenEnvironments = Set<String>(), writtenConfigs = Set<String>()
     private var outputCache: [String: DataCoordinate] = [:]
+    /// Dimension records met by earlier outputs (the detectors of one exposure share its record).
+    private let records = DimensionRecordCache()
     private var templateCache: [String: [String: String]] = [:]
     private var resolved: [String: DatasetRef] = [:]
 
@@ -77,6 +82,7 @@ final class QuantumBatchWriter {
             }
         }
         self.environments = environments
+        self.environmentIds = environments.mapValues(\.id)
         self.configs = configs
         self.configHashes = configs.mapValues(\.hash)
     }
@@ -146,7 +152,12 @@ final class QuantumBatchWriter {
         let byId = wanted.isEmpty ? [:] : try registry.datasetsById(Array(wanted))
 
         var quanta: [(Quantum, [Output])] = []
-        for (location, q) in pending { quanta.append(try convert(q, at: location, byId: byId, c)) }
+        var environmentIdOf: [UUID: String] = [:]
+        for (location, q) in pending {
+            let converted = try convert(q, at: location, byId: byId, c)
+            quanta.append(converted)
+            environmentIdOf[converted.0.id] = (q["environment"] as? String).flatMap { environmentIds[$0] } ?? defaultEnvironmentId
+        }
 
         // Output slots (type, RUN, data ID) already taken, here or earlier in this text.
         var slots = Set<String>()
@@ -188,7 +199,7 @@ final class QuantumBatchWriter {
                 }
                 edges.append(.init(datasetId: output.id, role: output.prepared.role))
             }
-            let environmentId = quantum.environment.id
+            let environmentId = environmentIdOf[quantum.id]!
             if writtenEnvironments.insert(environmentId).inserted {
                 let e = quantum.environment
                 bundle.environments.append(.init(id: environmentId, codeCommit: e.codeCommit, codeDirty: e.codeDirty, executableHash: e.executableHash, packages: e.packages))
@@ -302,7 +313,7 @@ final class QuantumBatchWriter {
             guard let typeName = d["dataset_type"] as? String, !typeName.isEmpty else { throw fail(p + ".dataset_type", "missing or not a string") }
             let prepared: Butler.PreparedOutput
             do {
-                prepared = try butler.prepareOutput(role: d["role"] as? String, datasetType: typeName, dataId: stringMap(d["data_id"]), cache: &outputCache)
+                prepared = try butler.prepareOutput(role: d["role"] as? String, datasetType: typeName, dataId: stringMap(d["data_id"]), cache: &outputCache, records: records)
             } catch let error as ButlerError {
                 throw ButlerError(error.code, "\(spec.source): \(p): \(error.message)")
             }
@@ -312,7 +323,7 @@ final class QuantumBatchWriter {
             var metrics: [String: Double] = [:]
             for (k, v) in (d["metrics"] as? [String: any Sendable]) ?? [:] {
                 guard let x = v as? Double, x.isFinite else { throw fail("\(p).metrics.\(k)", "not a finite number") }
-                guard k.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                guard Butler.isIdentifier(k) else {
                     throw fail("\(p).metrics.\(k)", "invalid metric name: use letters, digits and '_'")
                 }
                 metrics[k] = x

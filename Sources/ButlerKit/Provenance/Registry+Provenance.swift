@@ -121,7 +121,7 @@ extension Registry {
     /// Attaches named QA metrics to a dataset (replacing values of the same name).
     package func recordMetrics(_ metrics: [String: Double], for dataset: UUID, in c: any SQLConnection) throws {
         for (name, value) in metrics {
-            guard name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+            guard Butler.isIdentifier(name) else {
                 throw ButlerError(.invalidName, "invalid metric name '\(name)': use letters, digits and '_'")
             }
             guard value.isFinite else { throw ButlerError(.invalidValue, "metric \(name) = \(value) is not a finite number") }

@@ -93,12 +93,17 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/invalidValue`` for a missing or mistyped value, ``ButlerError/Code/notFound``
     ///   for a value without its record.
     public func expandDataID(_ values: [String: String], dimensions: [String]? = nil) throws -> DataCoordinate {
+        try expandDataID(values, dimensions: dimensions, records: nil)
+    }
+
+    /// ``expandDataID(_:dimensions:)-(_,_)``, reusing and keeping the records it looks up in `records`.
+    package func expandDataID(_ values: [String: String], dimensions: [String]?, records: DimensionRecordCache?) throws -> DataCoordinate {
         var typed: [String: DataIDValue] = [:]
         for (key, text) in values {
             let dim = try universe.dimension(key)
             typed[key] = try Self.typedValue(text, for: dim)
         }
-        return try expandDataID(typed, dimensions: dimensions)
+        return try database.read { c in try expandDataID(typed, dimensions: dimensions, in: c, records: records) }
     }
 
     /// Validates and expands a data ID with typed values; see ``expandDataID(_:dimensions:)-(_,_)``.
@@ -106,7 +111,8 @@ extension Registry {
         try database.read { c in try expandDataID(values, dimensions: dimensions, in: c) }
     }
 
-    package func expandDataID(_ values: [String: DataIDValue], dimensions: [String]?, in c: any SQLConnection) throws -> DataCoordinate {
+    package func expandDataID(_ values: [String: DataIDValue], dimensions: [String]?, in c: any SQLConnection,
+                              records: DimensionRecordCache? = nil) throws -> DataCoordinate {
         for key in values.keys { _ = try universe.dimension(key) }
         let group = try universe.group(dimensions ?? Array(values.keys))
         let allowed = Set(group.names)
@@ -147,25 +153,33 @@ extension Registry {
                 guard keys.allSatisfy({ result[$0.dimension] != nil }) else { continue }
                 done.insert(name)
                 progress = true
-                if let viewOf = dim.viewOf {
+                let keyValues = keys.map { result[$0.dimension]! }
+                let row: [DataIDValue?]
+                if let known = records?.implied(by: name, keys: keyValues) {
+                    row = known
+                } else if let viewOf = dim.viewOf {
                     let rows = try c.query("SELECT 1 FROM \(q(viewOf)) WHERE \(q(name)) = ? LIMIT 1", [result[name]!.sqlValue])
                     if rows.isEmpty {
                         throw ButlerError(.notFound, "no \(name) '\(result[name]!)' in the registry (no \(viewOf) record has it)")
                     }
+                    records?.store([], for: name, keys: keyValues)
                     continue
+                } else {
+                    let sql = "SELECT \(dim.implies.isEmpty ? "1" : dim.implies.map(q).joined(separator: ", ")) FROM \(q(name)) WHERE "
+                        + keys.map { "\(q($0.column)) = ?" }.joined(separator: " AND ")
+                    guard let found = try c.queryOne(sql, keyValues.map(\.sqlValue)) else {
+                        let described = keys.map { k -> String in
+                            let v = result[k.dimension]!
+                            if case .string(let s) = v { return "\(k.column)='\(s)'" }
+                            return "\(k.column)=\(v)"
+                        }.joined(separator: ", ")
+                        throw ButlerError(.notFound, "no \(name) record with \(described) in the registry")
+                    }
+                    row = dim.implies.indices.map { DataIDValue(found[$0]) }
+                    records?.store(row, for: name, keys: keyValues)
                 }
-                let sql = "SELECT \(dim.implies.isEmpty ? "1" : dim.implies.map(q).joined(separator: ", ")) FROM \(q(name)) WHERE "
-                    + keys.map { "\(q($0.column)) = ?" }.joined(separator: " AND ")
-                guard let row = try c.queryOne(sql, keys.map { result[$0.dimension]!.sqlValue }) else {
-                    let described = keys.map { k -> String in
-                        let v = result[k.dimension]!
-                        if case .string(let s) = v { return "\(k.column)='\(s)'" }
-                        return "\(k.column)=\(v)"
-                    }.joined(separator: ", ")
-                    throw ButlerError(.notFound, "no \(name) record with \(described) in the registry")
-                }
-                for (i, implied) in dim.implies.enumerated() where allowed.contains(implied) {
-                    guard let value = DataIDValue(row[i]) else { continue }
+                for (i, implied) in dim.implies.enumerated() where allowed.contains(implied) && i < row.count {
+                    guard let value = row[i] else { continue }
                     if let given = result[implied], given != value {
                         throw ButlerError(.conflict, "data ID gives \(implied)=\(given), but the \(name) record says \(implied)=\(value)")
                     }
