@@ -155,6 +155,17 @@ extension Registry {
         }
     }
 
+    /// The names of the dataset types that have at least one dataset with a metric, sorted.
+    package func datasetTypesWithMetrics() throws -> [String] {
+        try database.read { c in
+            try c.query("""
+                SELECT DISTINCT dt.name FROM dataset_type AS dt
+                WHERE EXISTS (SELECT 1 FROM dataset AS d JOIN dataset_metric AS m ON m.dataset_id = d.id WHERE d.dataset_type_id = dt.id)
+                ORDER BY dt.name
+                """).compactMap { $0[0].string }
+        }
+    }
+
     /// Nanoseconds TAI of a wall-clock date.
     static func taiNanoseconds(_ date: Date) -> Int64 {
         let unix = Int64((date.timeIntervalSince1970 * 1e9).rounded())

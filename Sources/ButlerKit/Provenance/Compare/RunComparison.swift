@@ -132,9 +132,16 @@ extension Butler {
     ///
     /// - Throws: ``ButlerError/Code/notFound`` for an unknown collection or dataset type, or a bad `where`.
     public func compareRuns(_ request: RunComparisonRequest) throws -> RunComparison {
+        // Without named types, only the types that have metrics are read (a reprocessing holds many more).
+        let types = request.datasetTypes.isEmpty ? try registry.datasetTypesWithMetrics() : request.datasetTypes
         func side(_ collection: String) throws -> [String: DatasetRef] {
+            // The collection must exist even when no type has metrics.
+            guard !types.isEmpty else {
+                _ = try registry.database.read { c in try registry.requireCollection(collection, in: c) }
+                return [:]
+            }
             var q = DatasetQuery()
-            q.datasetTypes = request.datasetTypes
+            q.datasetTypes = types
             q.collections = [collection]
             q.findFirst = true
             q.where = request.where
