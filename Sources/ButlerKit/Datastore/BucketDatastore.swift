@@ -163,7 +163,9 @@ package struct BucketDatastore: Datastore {
         try s3 {
             if let present = try client.headObject(bucket: location.bucket, key: final) {
                 let staged = try client.headObject(bucket: location.bucket, key: temporary)
-                if let staged, staged.size == present.size, let sum = staged.metadata["sha256"], present.metadata["sha256"] == sum {
+                // (By SHA-256 when the temporary object has one; else by ETag, which a copy of up to 5 GiB keeps.)
+                if let staged, staged.size == present.size,
+                   staged.metadata["sha256"].map({ present.metadata["sha256"] == $0 }) ?? (staged.etag != nil && staged.etag == present.etag) {
                     // Our own copy, made by a publish killed before it deleted the temporary object: finish that.
                     try client.deleteObject(bucket: location.bucket, key: temporary)
                     return

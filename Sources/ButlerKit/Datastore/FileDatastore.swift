@@ -174,7 +174,7 @@ package struct FileDatastore: Datastore {
                 // Our own file under both names: a publish killed between its link and its unlink. Finish it.
                 var present = stat(), ours = stat()
                 if fstatat(folder.fd, name, &present, AT_SYMLINK_NOFOLLOW) == 0, fstatat(folder.fd, temporary, &ours, AT_SYMLINK_NOFOLLOW) == 0,
-                   present.st_dev == ours.st_dev, present.st_ino == ours.st_ino {
+                   present.st_dev == ours.st_dev, present.st_ino == ours.st_ino, ours.st_nlink >= 2 {
                     unlinkat(folder.fd, temporary, 0)
                     return
                 }

@@ -159,9 +159,8 @@ extension Registry {
     package func datasetTypesWithMetrics() throws -> [String] {
         try database.read { c in
             try c.query("""
-                SELECT DISTINCT dt.name FROM dataset_type AS dt
-                WHERE EXISTS (SELECT 1 FROM dataset AS d JOIN dataset_metric AS m ON m.dataset_id = d.id WHERE d.dataset_type_id = dt.id)
-                ORDER BY dt.name
+                SELECT DISTINCT dt.name FROM dataset_metric AS m JOIN dataset AS d ON d.id = m.dataset_id
+                JOIN dataset_type AS dt ON dt.id = d.dataset_type_id ORDER BY dt.name
                 """).compactMap { $0[0].string }
         }
     }

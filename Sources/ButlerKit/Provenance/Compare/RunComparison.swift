@@ -132,14 +132,10 @@ extension Butler {
     ///
     /// - Throws: ``ButlerError/Code/notFound`` for an unknown collection or dataset type, or a bad `where`.
     public func compareRuns(_ request: RunComparisonRequest) throws -> RunComparison {
-        // Without named types, only the types that have metrics are read (a reprocessing holds many more).
+        // Without named types, only the types that have metrics are read (a reprocessing holds many more); when no
+        // type has any, every type is (and nothing is compared).
         let types = request.datasetTypes.isEmpty ? try registry.datasetTypesWithMetrics() : request.datasetTypes
         func side(_ collection: String) throws -> [String: DatasetRef] {
-            // The collection must exist even when no type has metrics.
-            guard !types.isEmpty else {
-                _ = try registry.database.read { c in try registry.requireCollection(collection, in: c) }
-                return [:]
-            }
             var q = DatasetQuery()
             q.datasetTypes = types
             q.collections = [collection]
