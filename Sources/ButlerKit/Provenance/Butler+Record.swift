@@ -151,18 +151,13 @@ final class QuantumBatchWriter {
         }
         let byId = wanted.isEmpty ? [:] : try registry.datasetsById(Array(wanted))
 
-        var quanta: [(Quantum, [Output])] = []
-        var environmentIdOf: [UUID: String] = [:]
-        for (location, q) in pending {
-            let converted = try convert(q, at: location, byId: byId, c)
-            quanta.append(converted)
-            environmentIdOf[converted.0.id] = (q["environment"] as? String).flatMap { environmentIds[$0] } ?? defaultEnvironmentId
-        }
+        var quanta: [(quantum: Quantum, outputs: [Output], environmentId: String)] = []
+        for (location, q) in pending { quanta.append(try convert(q, at: location, byId: byId, c)) }
 
         // Output slots (type, RUN, data ID) already taken, here or earlier in this text.
         var slots = Set<String>()
         var groups: [String: [(Output, String)]] = [:]
-        for (quantum, outputs) in quanta {
+        for (quantum, outputs, _) in quanta {
             for output in outputs {
                 let key = StagedMerger.slot(output.prepared.type, quantum.run, output.prepared.dataId)
                 if !slots.insert(key).inserted {
@@ -185,7 +180,7 @@ final class QuantumBatchWriter {
         var batchStaged: [StagedFile] = []
         var bundle = ProvenanceBundle()
         var metrics: [[SQLValue]] = []
-        for (quantum, outputs) in quanta {
+        for (quantum, outputs, environmentId) in quanta {
             var edges: [ProvenanceBundle.Step.Edge] = []
             for output in outputs {
                 let place = try butler.stageOutput(output.prepared, file: output.file, id: output.id, quantum: quantum, transfer: output.transfer, cache: &templateCache)
@@ -199,7 +194,6 @@ final class QuantumBatchWriter {
                 }
                 edges.append(.init(datasetId: output.id, role: output.prepared.role))
             }
-            let environmentId = environmentIdOf[quantum.id]!
             if writtenEnvironments.insert(environmentId).inserted {
                 let e = quantum.environment
                 bundle.environments.append(.init(id: environmentId, codeCommit: e.codeCommit, codeDirty: e.codeDirty, executableHash: e.executableHash, packages: e.packages))
@@ -235,8 +229,8 @@ final class QuantumBatchWriter {
         try c.insertRows(into: "dataset_metric", columns: ["dataset_id", "name", "value"], rows: metrics)
     }
 
-    /// One quantum of the text as the registry will hold it, checked against the registry.
-    private func convert(_ q: [String: any Sendable], at location: String, byId: [String: DatasetRef], _ c: any SQLConnection) throws -> (Quantum, [Output]) {
+    /// One quantum of the text as the registry will hold it, checked against the registry, with its environment's id.
+    private func convert(_ q: [String: any Sendable], at location: String, byId: [String: DatasetRef], _ c: any SQLConnection) throws -> (Quantum, [Output], environmentId: String) {
         let registry = butler.registry
         func path(_ sub: String) -> String { RecordSpec.path(location, sub) }
         func stringMap(_ value: (any Sendable)?) -> [String: String] {
@@ -340,6 +334,6 @@ final class QuantumBatchWriter {
             }
         }
         if quantum.status == .failed && !outputs.isEmpty { throw fail(location, "a failed quantum has no outputs") }
-        return (quantum, outputs)
+        return (quantum, outputs, (q["environment"] as? String).flatMap { environmentIds[$0] } ?? defaultEnvironmentId)
     }
 }
