@@ -161,7 +161,7 @@ public final class Butler: Sendable {
         }
         if let datastore {
             guard datastore.hasPrefix("s3://") ? BucketLocation(datastore) != nil : !datastore.contains("://") || datastore.hasPrefix("file://") else {
-                throw ButlerError(.invalidValue, "--datastore takes s3://BUCKET[/PREFIX] or a folder, not '\(datastore)'")
+                throw ButlerError(.invalidValue, "--datastore takes s3://BUCKET[/PREFIX] or a folder, not '\(SecretRedaction.redact(datastore))'")
             }
             let extra = try ButlerConfig.parse("datastore:\n  root: " + jsonString(datastore) + "\n", source: "--datastore")
             seed = seed.map { ButlerConfig.merge($0, extra) } ?? extra
@@ -303,7 +303,7 @@ public final class Butler: Sendable {
         if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {
             return try PostgresDatabase(url: url, create: create)
         }
-        throw ButlerError(.invalidConfig, "unsupported registry.db '\(url)': expected sqlite:///PATH")
+        throw ButlerError(.invalidConfig, "unsupported registry.db '\(SecretRedaction.redact(url))': expected sqlite:///PATH or postgresql://...")
     }
 
     /// Removes RUN collections with their datasets, their steps and the datastore files of those datasets.
@@ -366,11 +366,10 @@ public final class Butler: Sendable {
         return Self.maskPasswords(try config.yaml(subset: key))
     }
 
-    /// `scheme://user:secret@host` becomes `scheme://user:***@host`: passwords are never printed.
+    /// `scheme://user:secret@host` becomes `scheme://user:***@host`, `password=secret` `password=***`: passwords
+    /// are never printed.
     static func maskPasswords(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            guard line.contains("://"), line.contains("@") else { return String(line) }
-            return line.split(separator: " ", omittingEmptySubsequences: false).map { PostgresURL.mask(String($0)) }.joined(separator: " ")
-        }.joined(separator: "\n")
+        let urls = text.split(whereSeparator: { $0.isWhitespace }).filter { $0.contains("://") }
+        return SecretRedaction.redact(text, secrets: urls.flatMap { PostgresURL.passwords(in: String($0)) })
     }
 }

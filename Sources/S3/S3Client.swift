@@ -58,7 +58,7 @@ public final class S3Client: Sendable {
 
     /// Where a request went, for messages: `s3://bucket/key at http://127.0.0.1:9000`.
     func place(_ bucket: String, _ key: String?) -> String {
-        "s3://\(bucket)\(key.map { "/" + $0 } ?? "") at \(configuration.endpoint.absoluteString)"
+        "s3://\(bucket)\(key.map { "/" + $0 } ?? "") at \(configuration.displayEndpoint)"
     }
 
     /// Sends one signed request, retrying transient failures; returns the status, headers and body.

@@ -17,6 +17,9 @@ public struct S3Configuration: Sendable {
     public var credentials: Credentials
     public var pathStyle: Bool
 
+    /// The endpoint for messages: without the password of any user info (`http://user:***@host:9000`).
+    public var displayEndpoint: String { SecretRedaction.redact(endpoint.absoluteString) }
+
     public init(endpoint: URL, region: String, credentials: Credentials, pathStyle: Bool) {
         self.endpoint = endpoint
         self.region = region
@@ -45,7 +48,7 @@ public struct S3Configuration: Sendable {
         let region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? profileConfig?["region"] ?? "us-east-1"
         if let text = environment["S3_ENDPOINT_URL"] ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !text.isEmpty {
             guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                throw S3Error(message: "S3 endpoint '\(text)' is not an http(s) URL")
+                throw S3Error(message: "S3 endpoint '\(SecretRedaction.redact(text))' is not an http(s) URL")
             }
             return S3Configuration(endpoint: url, region: region, credentials: credentials, pathStyle: true)
         }

@@ -31,7 +31,7 @@ struct ButlerCommand: AsyncParsableCommand {
             level = try GlobalOptions.extractLogLevel(&arguments)
             if let unknown = UnknownCommand.check(arguments) { throw unknown }
         } catch {
-            FileHandle.standardError.write(Data("butler: error: \(error.message)\n".utf8))
+            writeStandardError("butler: error: \(error.message)\n")
             Foundation.exit(2)
         }
         LoggingSystem.bootstrap { label in
@@ -50,19 +50,19 @@ struct ButlerCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as ButlerError {
-            FileHandle.standardError.write(Data("butler: error: \(error.message)\n".utf8))
+            writeStandardError("butler: error: \(error.message)\n")
             Foundation.exit(1)
         } catch let error as CommandFailure {
-            if !error.message.isEmpty { FileHandle.standardError.write(Data("butler: error: \(error.message)\n".utf8)) }
+            if !error.message.isEmpty { writeStandardError("butler: error: \(error.message)\n") }
             Foundation.exit(error.exitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                print(fullMessage(for: error))
+                emit(fullMessage(for: error) + "\n")
                 Foundation.exit(0)
             }
             let message = fullMessage(for: error)
-            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            if !message.isEmpty { writeStandardError(message + "\n", keepingLines: true) }
             // ArgumentParser reports usage errors as 64 (EX_USAGE); ours is 2.
             Foundation.exit(code.rawValue == 64 ? 2 : (code.rawValue == 0 ? 1 : code.rawValue))
         }

@@ -4,7 +4,8 @@ import ButlerKit
 import ButlerTestSupport
 
 /// A PostgreSQL password given to `create` is used but not written to butler.yaml (unless `--store-password`, which
-/// writes butler.yaml mode 0600). Needs the server of `scripts/with-postgres.sh`, which trusts any password.
+/// writes butler.yaml mode 0600), and printed nowhere. Needs the server of `scripts/with-postgres.sh`, which trusts any
+/// password (except `neverPrinted`, which reaches no server).
 @Suite("registry passwords are not stored")
 struct RegistryPasswordCLITests {
     static let secret = "s3cret-Pw"
@@ -69,6 +70,37 @@ struct RegistryPasswordCLITests {
         #expect(created.stderr.contains("password was not stored"))
         #expect(!(try String(contentsOfFile: repo + "/butler.yaml", encoding: .utf8)).contains(Self.secret))
         #expect(try runButler(["query-collections", repo]).exitCode == 0)
+    }
+
+    @Test("a password is printed nowhere: URLs libpq cannot parse, key=value strings, registry.db, S3 endpoints with user info")
+    func neverPrinted() throws {
+        let dir = TemporaryDirectory()
+        let secret = "pw-S3CRET-9x"
+        @discardableResult
+        func refused(_ name: String, _ arguments: [String], environment: [String: String] = [:], _ what: String) throws -> String {
+            let result = try runButler(["create", dir.path(name)] + arguments, environment: environment)
+            #expect(result.exitCode != 0, "\(what): exit \(result.exitCode)")
+            #expect(result.stderr.contains("error"), "\(what): \(result.stderr)")
+            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "\(what) printed the password: \(result.stderr)")
+            return result.stderr
+        }
+        // libpq quotes a URL it cannot parse whole, password included.
+        #expect(try refused("r1", ["--registry", "postgresql://u:\(secret)@[::1:5432/db"], "an unclosed IPv6 bracket").contains("u:***@"))
+        try refused("r2", ["--registry", "postgresql://u:ab@\(secret)@[::1:5432/db"], "an '@' in the password")
+        try refused("r3", ["--registry", "postgresql://u:\(secret)@localhost:1/db?options=bad%"], "a bad percent encoding")
+        try refused("r4", ["--registry", "postgresql://u@localhost:1/db?password=\(secret)&sslmode=bogus"], "a password parameter")
+        try refused("r5", ["--registry", "postgresql://u:\(secret)\"@localhost:1/db?sslmode=bogus"], "a quote in the password")
+        // libpq's key=value strings, given as --registry and as a seed config's registry.db.
+        try refused("r6", ["--registry", "host=localhost password=\(secret) dbname=x"], "a key=value --registry")
+        let seed = dir.path("seed.yaml")
+        try "registry:\n  db: \"host=localhost password='\(secret)' dbname=x\"\n".write(toFile: seed, atomically: true, encoding: .utf8)
+        try refused("r7", ["--seed-config", seed, "--override"], "a key=value registry.db")
+        // An S3 endpoint with user info: unreachable, and not http(s); a --datastore URL with user info.
+        let credentials = ["AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret-key"]
+        let unreachable = try refused("r8", ["--datastore", "s3://bucket"], environment: credentials.merging(["S3_ENDPOINT_URL": "http://user:\(secret)@127.0.0.1:1"]) { $1 }, "an unreachable endpoint")
+        #expect(unreachable.contains("http://user:***@127.0.0.1:1"), "\(unreachable)")
+        try refused("r9", ["--datastore", "s3://bucket"], environment: credentials.merging(["S3_ENDPOINT_URL": "ftp://user:\(secret)@127.0.0.1:1"]) { $1 }, "an ftp endpoint")
+        try refused("r10", ["--datastore", "http://user:\(secret)@example.org/x"], "a --datastore URL")
     }
 
     @Test("--store-password is documented in create --help")

@@ -144,15 +144,14 @@ struct ReproduceCLITests {
         #expect(unknown.stderr.hasPrefix("butler: error: ") && unknown.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test("two outputs: the metrics stay on the output that had them; relative paths resolve in the folder the step ran in; an empty selection is an error")
+    @Test("two outputs: the metrics stay on the output that had them; a step runs again in a fresh folder, never the one it was recorded in; an empty selection is an error")
     func outputsAndFolders() throws {
         let dir = TemporaryDirectory()
         let repo = try repository(dir)
-        // The step reads ./table.txt, relative to the folder it runs in, and writes two outputs and a metric.
+        // The step leaves a file in the folder it runs in, and writes two outputs and a metric.
         let folder = dir.path("work")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try "x\n".write(toFile: folder + "/table.txt", atomically: true, encoding: .utf8)
-        let script = "test -f ./table.txt && cp \"$1\" \"$2\" && cp \"$1\" \"$3\" && echo '{\"seeing\": 0.8}' > \"$4\""
+        let script = "touch ./ran-here && cp \"$1\" \"$2\" && cp \"$1\" \"$3\" && echo '{\"seeing\": 0.8}' > \"$4\""
         let command = ["run", repo, "--run", "u/two", "--task", "isr", "--input", "raw=raw:\(Self.dataId)", "--collections", "LATISS/raw/all",
                        "--output", "zeta=calexp:\(Self.dataId)", "--output", "alpha=postISRCCD:\(Self.dataId)",
                        "--", "/bin/sh", "-c", script, "sh", "{raw}", "{zeta}", "{alpha}", "{metrics}"]
@@ -160,8 +159,11 @@ struct ReproduceCLITests {
         try check(try runProcess("/bin/sh", ["-c", "cd '\(folder)' && " + quoted]))
         let shown = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "u/two", "--show-metrics"]))
         #expect(shown.stdout.contains("seeing=0.8"))
-        // Reproduced from another folder: the step still finds ./table.txt, and the metric is on calexp again.
+        #expect(FileManager.default.fileExists(atPath: folder + "/ran-here"))
+        try FileManager.default.removeItem(atPath: folder + "/ran-here")
+        // Reproduced: in a fresh folder of its own (nothing is written where it was recorded), the metric on calexp again.
         let result = try check(try runButler(["reproduce", repo, "calexp:\(Self.dataId)", "--collections", "u/two", "--run", "u/two-again", "--format", "json"]))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/ran-here"), "a step runs again in a fresh folder")
         let found = try rows(result)
         #expect(found.count == 2 && found.allSatisfy { $0["verdict"] as? String == "identical" }, "\(result.stdout)")
         #expect(!result.stdout.contains("metrics differ"), "\(result.stdout)")

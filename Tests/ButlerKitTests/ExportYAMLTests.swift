@@ -361,6 +361,29 @@ struct ExportYAMLTests {
         #expect(error?.message.contains("\n") == false)
     }
 
+    @Test("a daf_butler universe_version newer than this butler's is refused naming the file and the value; older ones are read")
+    func universeVersions() throws {
+        let ours = Self.universe.version
+        for version in ["99", "\(ours + 1)", "-1"] {
+            let error = #expect(throws: ButlerError.self) {
+                try ExportYAML.parse(Self.edited("universe_version: 8\n", "universe_version: \(version)\n"), source: "/tmp/x/export.yaml")
+            }
+            #expect(error?.code == .invalidValue)
+            let message = error?.message ?? ""
+            #expect(message.hasPrefix("cannot read export file /tmp/x/export.yaml: universe_version \(version) "), "\(message)")
+            #expect(!message.contains("\n"))
+        }
+        // Rubin's older universes (its exports of version 6 and 7) and ours are read, as Rubin reads them.
+        for version in [6, 7, ours] {
+            let read = try ExportYAML.parse(Self.edited("universe_version: 8\n", "universe_version: \(version)\n"), source: "x")
+            #expect(read.universeVersion == version)
+            #expect(read.datasets.count == 2)
+        }
+        // Another namespace is not this butler's universe to judge.
+        let lab = try ExportYAML.parse(Self.edited("universe_version: 8\nuniverse_namespace: daf_butler\n", "universe_version: 99\nuniverse_namespace: lab\n"), source: "x")
+        #expect(lab.universeVersion == 99 && lab.universeNamespace == "lab")
+    }
+
     @Test("refusals of files that are not exports")
     func notExports() throws {
         for (text, reason) in [("a: [1, 2", "not valid YAML"), ("- 1\n- 2\n", "the top level is not a mapping"), ("", "the file is empty"),

@@ -36,10 +36,14 @@ import Testing
             let moved = try #require(try destination.registry.dataset(ref.id))
             #expect(moved.run == ref.run)
             #expect(moved.dataId.keyValueString == ref.dataId.keyValueString)
-            // The same steps, but the bias's own (its RUN stayed at the source).
-            #expect(try lineageText(destination, ref.id) == lineageText(source.butler, ref.id).filter { !$0.contains(" cpBias ") })
+            // The same steps, the bias's own too (its RUN stayed at the source: the step comes, its output is held there).
+            #expect(try lineageText(destination, ref.id) == lineageText(source.butler, ref.id))
             #expect(try lineageText(destination, ref.id, .downstream) == lineageText(source.butler, ref.id, .downstream))
         }
+        // Every step that arrived is foreign: it keeps where it was made and who sent it.
+        let arrived = try destination.registry.lineage(of: source.calexp53.id)
+        #expect(!arrived.steps.isEmpty && arrived.steps.values.allSatisfy { $0.origin?.id == source.butler.identity.id && $0.receivedFrom?.id == source.butler.identity.id })
+        #expect(try source.butler.registry.lineage(of: source.calexp53.id).steps.values.allSatisfy { !$0.isForeign })
         // The raws and the bias did not move: they stay referenced by id.
         #expect(try destination.registry.dataset(source.bias.id) == nil)
         #expect(try lineageText(destination, source.post53.id).contains { $0.contains("bias:\(source.bias.id)") })

@@ -187,7 +187,7 @@ public enum StagedRun {
             host: Quantum.hostName, userName: Quantum.userName, command: shellQuoted(arguments),
             startTime: Registry.taiNanoseconds(start), endTime: Registry.taiNanoseconds(end), status: status.rawValue, exitCode: Int(code),
             environmentId: environment.id, configDigest: quantum.configDigest,
-            logDatasetId: outputs.last { $0.role == "log" }?.id, logText: status == .failed ? Butler.logTail(log) : nil,
+            logDatasetId: outputs.last { $0.role == "log" }?.id, logText: status == .failed ? Butler.logTail(log).replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : nil,
             configs: Dictionary(request.configs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a }), parameters: request.parameters,
             inputs: job.inputs.map { .init(datasetId: $0.id, role: $0.role) }, outputs: outputs.map { .init(datasetId: $0.id, role: $0.role) },
             commandTemplate: template.arguments, commandDirectory: template.directory)

@@ -5,9 +5,10 @@ public struct NamePattern: Sendable {
     package let patterns: [String]
 
     /// Patterns from command-line values; each value may hold several comma-separated patterns.
-    /// No pattern (or `*`) matches everything.
+    /// No pattern (or `*`) matches everything. Patterns and names are compared in Unicode normal form C, so `é`
+    /// typed either way matches the same names.
     package init(_ values: [String]) {
-        patterns = values.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        patterns = values.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces).normalizedName } }
             .filter { !$0.isEmpty }
     }
 
@@ -18,6 +19,7 @@ public struct NamePattern: Sendable {
 
     package func matches(_ name: String) -> Bool {
         if matchesEverything { return true }
+        let name = name.normalizedName
         return patterns.contains { fnmatch($0, name, 0) == 0 }
     }
 

@@ -23,7 +23,7 @@ public enum DatasetIdGenerationMode: String, Sendable, CaseIterable {
             return Self.uuid7()
         case .dataIdType, .dataIdTypeRun:
             var items = [("dataset_type", datasetType)]
-            if self == .dataIdTypeRun { items.append(("run", run)) }
+            if self == .dataIdTypeRun { items.append(("run", run.normalizedName)) }
             items += dataId.required.map { ($0.0, $0.1.description) }.sorted { $0.0 < $1.0 }
             let name = items.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
             return Self.uuid5(namespace: Self.namespace, name: name)

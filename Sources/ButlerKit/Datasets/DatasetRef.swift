@@ -10,4 +10,11 @@ public struct DatasetRef: Sendable, Hashable {
     public let run: String
     /// Its data ID.
     public let dataId: DataCoordinate
+
+    package init(id: UUID, datasetType: DatasetType, run: String, dataId: DataCoordinate) {
+        self.id = id
+        self.datasetType = datasetType
+        self.run = run.normalizedName
+        self.dataId = dataId
+    }
 }

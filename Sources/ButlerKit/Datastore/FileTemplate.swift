@@ -65,7 +65,8 @@ public struct FileTemplate: Sendable, Hashable {
         self.parts = parts
     }
 
-    /// The relative path for the given field values (`run`, `datasetType`, dimension names, `element.attr`).
+    /// The relative path for the given field values (`run`, `datasetType`, dimension names, `element.attr`), in
+    /// Unicode normal form C (a name typed in another form makes the same path).
     ///
     /// - Throws: ``ButlerError/Code/invalidValue`` when a required field has no value.
     public func format(_ values: [String: String]) throws -> String {
@@ -95,7 +96,7 @@ public struct FileTemplate: Sendable, Hashable {
         let components = out.split(separator: "/", omittingEmptySubsequences: true).map { c -> String in
             (c == "." || c == "..") ? "_" : String(c)
         }
-        return components.joined(separator: "/")
+        return components.joined(separator: "/").normalizedName
     }
 
     /// Encodes characters that do not belong in a path component (see the type's documentation).

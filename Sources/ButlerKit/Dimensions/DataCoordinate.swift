@@ -52,9 +52,14 @@ public struct DataCoordinate: Sendable, Hashable, CustomStringConvertible {
     /// Values by dimension name: every required dimension, and the implied ones once expanded.
     public let values: [String: DataIDValue]
 
+    /// String values are kept in Unicode normal form C (see ``Swift/String/normalizedName``).
     package init(dimensions: DimensionGroup, values: [String: DataIDValue]) {
         self.dimensions = dimensions
-        self.values = values
+        let needsNormalizing = values.values.contains { value in
+            if case .string(let s) = value { return !s.utf8.allSatisfy { $0 < 0x80 } }
+            return false
+        }
+        self.values = needsNormalizing ? values.mapValues(\.normalized) : values
     }
 
     /// The value of one dimension, or `nil`.

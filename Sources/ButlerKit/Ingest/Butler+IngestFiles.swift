@@ -17,7 +17,11 @@ extension Butler {
         guard let type = try registry.datasetType(datasetType) else {
             throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
         }
-        try registry.registerRun(run)
+        // The RUN is created with the first dataset, in the same transaction: a batch whose every row fails leaves nothing.
+        let run = try Registry.validateCollectionName(run)
+        if let existing = try registry.collection(run), existing.type != .run {
+            throw ButlerError(.conflict, "collection '\(run)' exists with type \(existing.type), not RUN")
+        }
         let csv = try CSVTable(contentsOfFile: table)
         guard !csv.columns.isEmpty else { throw ButlerError(.invalidValue, "table \(table) has no columns") }
         for column in csv.columns.dropFirst() where registry.universe[column] == nil {
@@ -55,6 +59,7 @@ extension Butler {
                 do {
                     let values = try templateValues(run: run, datasetType: type.name, dataId: row.dataId, cache: &recordCache)
                     let relative = try template.format(values) + RawIngester.fitsExtensionOrOwn(of: row.file, storageClass: type.storageClass)
+                    if transfer == .move { try checkMoveSource(row.file) }
                     let file = try datastore.stage(row.file, at: relative, mode: transfer, checksum: checksum)
                     stagedByFile[row.file] = file
                     staged.append(file)
@@ -65,8 +70,10 @@ extension Butler {
             }
             good.append(row)
         }
+        if good.isEmpty { return report }
         do {
             let refs = try registry.database.write { c in
+                _ = try registry.registerCollection(run, type: .run, doc: nil, in: c)
                 let refs = try registry.insertDatasets(type.name, run: run, dataIds: good.map { $0.dataId.values.filter { type.dimensions.required.contains($0.key) } },
                                                        idGenerationMode: idGenerationMode,
                                                        files: good.map { row in

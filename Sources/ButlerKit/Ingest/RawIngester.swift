@@ -465,6 +465,7 @@ struct RawIngester {
             "detector.full_name": file.observations.count > 1 ? "all" : info.detectorName,
         ]
         let relative = try template.format(values) + Self.fitsExtensionOrOwn(of: file.path, storageClass: "Exposure")
+        if options.transfer == .move { try butler.checkMoveSource(file.path) }
         return try datastore.stage(file.path, at: relative, mode: options.transfer, checksum: checksums)
     }
 

@@ -220,10 +220,17 @@ extension Butler {
                 }
             }
         }
-        // Exported values per dimension, for join elements.
-        var exportedValues: [String: Set<DataIDValue>] = [:]
-        for (element, index) in found {
-            for key in index.keys { if let own = key.last { exportedValues[element, default: []].insert(own) } }
+        // A join record comes when each of its dimensions' records comes, matched by that dimension's whole key (its
+        // required values, then its own): visit 7 of one instrument says nothing about visit 7 of another.
+        func isExported(_ record: DimensionRecord, _ dimension: String) -> Bool {
+            guard let element = universe[dimension], let index = found[dimension], let own = record[dimension]?.dataIDValue else { return false }
+            var key: [DataIDValue] = []
+            for r in element.requires {
+                guard let v = record[r]?.dataIDValue else { return false }
+                key.append(v)
+            }
+            key.append(own)
+            return index[key] != nil
         }
         var result: [ExportedElementRecords] = []
         for element in universe.elements where element.hasTable {
@@ -232,9 +239,9 @@ extension Butler {
                 result.append(ExportedElementRecords(element: element.name, records: index.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)))
             } else {
                 let dims = element.requires
-                guard !dims.isEmpty, dims.allSatisfy({ exportedValues[$0] != nil }) else { continue }
+                guard !dims.isEmpty, dims.allSatisfy({ !(found[$0]?.isEmpty ?? true) }) else { continue }
                 let records = try registry.fetchDimensionRecords(element.name).filter { record in
-                    dims.allSatisfy { d in record[d]?.dataIDValue.map { exportedValues[d]!.contains($0) } ?? false }
+                    dims.allSatisfy { isExported(record, $0) }
                 }
                 if !records.isEmpty { result.append(ExportedElementRecords(element: element.name, records: records)) }
             }

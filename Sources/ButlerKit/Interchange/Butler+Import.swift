@@ -18,6 +18,12 @@ public struct ImportOptions: Sendable {
     public var source: RepositoryIdentity?
     /// Files copied at once.
     public var parallelFiles = 4
+    /// Take files an export names by absolute path (a direct-mode export of Rubin's) where they are: only with
+    /// ``transfer`` `direct`, which records them in place and never moves them. Otherwise an import reads only
+    /// regular files inside its directory.
+    public var allowAbsolutePaths = false
+    /// Names the provenance bundle in errors (its file, Zip member or source repository).
+    package var provenanceSource: String?
 
     public init() {}
 }
@@ -86,7 +92,7 @@ extension Butler {
         let staged = try stageAll(plan.newFiles, stager: stager, options: options)
         logger.debug("import staged its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         report.bytes = staged.reduce(0) { $0 + $1.size }
-        let identity: RepositoryIdentity? = self.identity
+        let identity: RepositoryIdentity = self.identity
         let now = Registry.taiNanoseconds(Date())
         let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
         var steps = 0
@@ -103,10 +109,12 @@ extension Butler {
                 }, in: c)
                 try registry.claimPaths(staged, in: c)
                 try plan.writeAssociations(in: c, registry: registry)
-                if var bundle = contents.provenance {
-                    let newIds = Set(report.datasetIds)
-                    bundle.copies = bundle.copies.filter { newIds.contains($0.datasetId) }
-                    steps = try registry.apply(bundle, in: c)
+                if let bundle = contents.provenance {
+                    // Foreign: only facts about what this import brings (see ProvenanceBundle.admitted).
+                    let arrival = ForeignArrival(sender: options.source ?? bundle.sourceRepository, here: identity, datasets: Set(report.datasetIds),
+                                                 newRuns: Set(plan.collectionsToCreate.filter { $0.type == .run }.map(\.name)),
+                                                 source: options.provenanceSource ?? "the provenance of the import")
+                    steps = try registry.apply(bundle, arrival: arrival, in: c)
                 }
                 let copies = plan.newFiles.enumerated().flatMap { index, entry in
                     entry.file.refs.map { ref in
@@ -119,6 +127,7 @@ extension Butler {
             }
         } catch {
             for file in staged { datastore.discard(file) }
+            if let settled = try retryAfterLostRace(error, planned: report, contents: contents, files: stager, options: options) { return settled }
             throw error
         }
         report.steps = steps
@@ -157,8 +166,9 @@ extension Butler {
         }
         if !failures.isEmpty {
             for file in staged { datastore.discard(file) }
-            throw ButlerError(.integrity, failures.count == 1 ? failures[0]
-                              : "\(failures.count) files failed, nothing was imported: " + failures.joined(separator: "; "))
+            // The first few failures, then a count: a full disk fails every file, and one line must stay readable.
+            throw ButlerError(.integrity, failures.count == 1 ? ButlerError.summary(failures)
+                              : "\(failures.count) files failed, nothing was imported: " + ButlerError.summary(failures))
         }
         return staged
     }

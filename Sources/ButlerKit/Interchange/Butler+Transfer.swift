@@ -12,6 +12,7 @@ extension Butler {
     public func transferDatasets(from source: Butler, _ request: ExportRequest, options: ImportOptions) throws -> ImportReport {
         var options = options
         if options.source == nil { options.source = source.identity }
+        if options.provenanceSource == nil { options.provenanceSource = "the provenance of \(source.root.path) (\(source.identity.name))" }
         let started = Date()
         let contents = try source.exportContents(request)
         logger.debug("transfer gathered its contents", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
@@ -38,6 +39,7 @@ extension Butler {
     /// - Parameter exportFile: the YAML file, when not `DIRECTORY/export.yaml` (relative names are taken in `directory`).
     /// - Throws: ``ButlerError/Code/notFound`` for a missing directory or export file; see ``importContents(_:files:options:)``.
     public func importDirectory(_ directory: String, exportFile: String? = nil, options: ImportOptions) throws -> ImportReport {
+        var options = options
         let root = URL(fileURLWithPath: directory).standardizedFileURL
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
@@ -47,21 +49,24 @@ extension Butler {
         guard FileManager.default.fileExists(atPath: yaml.path) else {
             throw ButlerError(.notFound, "\(yaml.path): no export file in \(directory) (expected export.yaml)")
         }
+        try ExportDirectory.requireRegularFile(yaml.path, what: "export file")
         let started = Date()
         var contents = try ExportYAML.read(yaml)
         logger.debug("export file read", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         let provenanceFile = root.appendingPathComponent(ProvenanceBundle.exportFileName)
         if FileManager.default.fileExists(atPath: provenanceFile.path) {
+            try ExportDirectory.requireRegularFile(provenanceFile.path, what: "provenance file")
             contents.provenance = try ProvenanceBundle.decode(try Data(contentsOf: provenanceFile), source: provenanceFile.path)
+            options.provenanceSource = provenanceFile.path
             logger.debug("provenance file read", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         }
         let mode = options.transfer
         let datastore = self.datastore
+        let exportDirectory = ExportDirectory(root: root, allowAbsolutePaths: options.allowAbsolutePaths && mode == .direct)
+        let butler = self
         return try importContents(contents, files: { file, destination, checksum in
-            let path = file.path.hasPrefix("/") ? file.path : root.appendingPathComponent(file.path).path
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw ButlerError(.notFound, "\(path): file of dataset \(file.refs.first?.id.lowercasedString ?? "") is not in the export")
-            }
+            let path = try exportDirectory.file(file.path, of: file.refs.first?.id)
+            if mode == .move { try butler.checkMoveSource(path) }
             return try datastore.stage(path, at: destination, mode: mode, checksum: checksum)
         }, options: options)
     }

@@ -32,6 +32,7 @@ extension Butler {
         let zip = UncheckedZip(try ButlerZip(contentsOf: URL(fileURLWithPath: path), universe: registry.universe))
         var options = options
         options.parallelFiles = 1  // one reader of the archive
+        options.provenanceSource = "\(path): \(ProvenanceBundle.zipMemberName)"
         // Members are extracted into a staging folder inside the datastore (so that staging them is a rename),
         // journaled first so that a crash leaves nothing behind.
         let stagingPath = try DatastorePath(".staging/zip-\(FileDatastore.makeToken())")

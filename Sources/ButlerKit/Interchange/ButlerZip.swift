@@ -26,7 +26,8 @@ public final class ButlerZip {
     /// Opens a Zip and reads its index and provenance.
     ///
     /// - Throws: ``ButlerError/Code/io`` when the file cannot be opened, ``ButlerError/Code/invalidValue`` when it
-    ///   is not a Zip or is corrupted, has no index, an index that is not JSON, lacks keys or is of another version,
+    ///   is not a Zip or is corrupted, holds two members of one name, has an index or provenance member larger than
+    ///   ``memberReadLimit``, has no index, an index that is not JSON, lacks keys or is of another version,
     ///   another universe namespace, a member listed in the index but absent, a dataset id in `artifact_map` without
     ///   its `compact_refs` entry, or a dataset of a dataset type the index does not define; each error names the Zip.
     public init(contentsOf url: URL, universe: DimensionUniverse) throws {
@@ -42,9 +43,16 @@ public final class ButlerZip {
         } catch {
             throw ButlerError(.invalidValue, "\(source) is not a Zip file or is corrupted")
         }
-        // One pass over the central directory (looking members up one by one would read it once per member).
+        // One pass over the central directory (looking members up one by one would read it once per member). Two
+        // members of one name are refused: readers differ on which one counts (Python's zipfile and Rubin's butler
+        // take the last), so the bytes imported would depend on the reader.
         var entries: [String: Entry] = [:]
-        for entry in archive where entries[entry.path] == nil { entries[entry.path] = entry }
+        for entry in archive {
+            guard entries[entry.path] == nil else {
+                throw ButlerError(.invalidValue, "\(source) holds two members named '\(entry.path)': refused, as readers differ on which one counts")
+            }
+            entries[entry.path] = entry
+        }
         guard let indexEntry = entries[ZipIndex.memberName] else {
             throw ButlerError(.invalidValue, "\(source) has no \(ZipIndex.memberName): not a butler Zip")
         }
@@ -130,17 +138,34 @@ public final class ButlerZip {
         return (size, checksum)
     }
 
-    /// A small member (index, provenance) read whole.
+    /// The most bytes the index and the provenance member may hold each (256 MiB): they are read whole into memory,
+    /// and a member of whitespace compresses a thousandfold, so a small Zip could otherwise claim gigabytes.
+    public static let memberReadLimit: Int64 = 256 << 20
+
+    /// A small member (index, provenance) read whole: refused when its declared size exceeds
+    /// ``memberReadLimit``, and refused as soon as it inflates past its declared size (which the Zip may lie about),
+    /// so that no more than the limit is ever held.
     private static func read(_ entry: Entry, of archive: Archive, source: String) throws -> Data {
-        guard entry.uncompressedSize < 1 << 31 else {
-            throw ButlerError(.invalidValue, "\(source): member \(entry.path) is too large (\(entry.uncompressedSize) bytes)")
+        let declared = entry.uncompressedSize
+        guard declared <= memberReadLimit else {
+            throw ButlerError(.invalidValue, "\(source): member \(entry.path) is \(declared) bytes uncompressed, more than the \(memberReadLimit >> 20) MiB this butler reads")
         }
         var data = Data()
         do {
-            let crc = try archive.extract(entry, skipCRC32: false) { data.append($0) }
+            let crc = try archive.extract(entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
+                guard Int64(data.count) + Int64(chunk.count) <= declared else {
+                    throw ButlerError(.invalidValue, "\(source): member \(entry.path) inflates past the \(declared) bytes the Zip declares for it: the Zip is corrupted or hostile")
+                }
+                data.append(chunk)
+            }
             guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
+        } catch let error as ButlerError {
+            throw error
         } catch {
             throw ButlerError(.invalidValue, "\(source): cannot read member \(entry.path): the Zip is corrupted")
+        }
+        guard Int64(data.count) == declared else {
+            throw ButlerError(.invalidValue, "\(source): member \(entry.path) has \(data.count) bytes, but the Zip declares \(declared): the Zip is corrupted")
         }
         return data
     }

@@ -10,15 +10,16 @@ extension ExportYAML {
     /// their `!uuid` tag, times with 0 to 9 fractional digits, validity ranges in both of Rubin's forms
     /// (`timespan: !lsst.daf.butler.Timespan {begin, end}` and the older `{begin, end, dataset_ids}`). Untagged
     /// plain scalars are typed as PyYAML types them (`0` an integer, `'0'` a string). A file without
-    /// `universe_version` is read as universe version 0, as Rubin reads it.
+    /// `universe_version` is read as universe version 0, as Rubin reads it; a `daf_butler` universe version newer
+    /// than the one this butler ships (``DimensionUniverse/makeDefault()``) is refused.
     ///
     /// The result lists dimension records by element in file order, collections with every CHAINED one after its
     /// child chains, dataset types once each.
     ///
     /// - Throws: ``ButlerError/Code/io`` when the file cannot be read; ``ButlerError/Code/invalidValue``, naming
     ///   the file and the reason, when it is not YAML, not a mapping, lacks `version` or `data`, has a format
-    ///   version other than 1.0.x, an entry of unknown `type`, a dataset record whose `dataset_id` and `data_id`
-    ///   lists differ in length, or a malformed UUID or time.
+    ///   version other than 1.0.x, a `daf_butler` universe version newer than this butler's, an entry of unknown
+    ///   `type`, a dataset record whose `dataset_id` and `data_id` lists differ in length, or a malformed UUID or time.
     public static func read(_ url: URL) throws -> ExportContents {
         let text: String
         do {
@@ -47,6 +48,9 @@ extension ExportYAML {
         }
     }
 }
+
+/// The universe this butler ships (`Resources/dimensions.yaml`), read once, against which `universe_version` is checked.
+private let shippedUniverse: DimensionUniverse? = try? DimensionUniverse.makeDefault()
 
 private struct ReadProblem: Error {
     let message: String
@@ -123,6 +127,7 @@ private struct ExportReader {
         if let ns = root.at("universe_namespace"), !ns.isNullValue, let s = ns.scalar {
             contents.universeNamespace = s.string
         }
+        try checkUniverseVersion()
         guard let data = root.at("data") else { throw ReadProblem("missing 'data' (the list of entries)") }
         if data.isNullValue { return }
         guard case .sequence(let entries) = data else { throw ReadProblem("'data' is not a list") }
@@ -157,6 +162,19 @@ private struct ExportReader {
             throw ReadProblem("export format version \(text) is newer than this butler reads (1.0.x)")
         }
         if major < 1 { throw ReadProblem("export format version \(text) is older than this butler reads (1.0.x)") }
+    }
+
+    /// Refuses a version of the shipped universe's namespace that this butler does not have: a newer one (its
+    /// dimensions and record fields are not known here) or a negative one. Older versions of the same universe are
+    /// read as before, as Rubin reads them (only a version below 6 would need Rubin's migrations). Files of another
+    /// namespace are left to the repository that imports them.
+    func checkUniverseVersion() throws {
+        guard let shipped = shippedUniverse, contents.universeNamespace == shipped.namespace else { return }
+        let version = contents.universeVersion
+        if version > shipped.version {
+            throw ReadProblem("universe_version \(version) is newer than this butler's '\(shipped.namespace)' universe (version \(shipped.version)); an export of a newer universe cannot be read")
+        }
+        if version < 0 { throw ReadProblem("universe_version \(version) is not a universe version") }
     }
 
     func finish() -> ExportContents {

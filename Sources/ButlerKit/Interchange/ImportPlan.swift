@@ -26,7 +26,7 @@ struct ImportPlan {
     /// Every dataset the associations may name: the new ones and those already here.
     var refsById: [UUID: DatasetRef] = [:]
     private var recordsToSync: [DimensionRecord] = []
-    private var collectionsToCreate: [ExportedCollection] = []
+    private(set) var collectionsToCreate: [ExportedCollection] = []
 
     init(contents: ExportContents, butler: Butler, options: ImportOptions) throws {
         self.contents = contents

@@ -81,6 +81,9 @@ public struct ProvenanceBundle: Codable, Sendable {
         public var commandDirectory: String? = nil
         /// For a step of `butler reproduce`: the step it reproduced and the verdict.
         public var reproduces: Reproduction? = nil
+        /// The repository that ran the step, when it is not the bundle's ``ProvenanceBundle/sourceRepository`` (a step
+        /// that had arrived there from elsewhere). Nil: the step was made where the bundle was written.
+        public var origin: RepositoryIdentity? = nil
     }
 
     /// What a reproducing step found (``Step/reproduces``).

@@ -33,7 +33,7 @@ extension Registry {
             let list = placeholders(chunk.count)
             for row in try c.query("""
                 SELECT q.id, q.task_label, run.name, q.data_id, q.host, q.user_name, q.command, q.start_time, q.end_time, q.status, q.exit_code,
-                       q.environment_id, q.config_digest, q.log_dataset_id, q.log_text, q.command_template
+                       q.environment_id, q.config_digest, q.log_dataset_id, q.log_text, q.command_template, q.origin_id, q.origin_name
                 FROM quantum AS q JOIN collection AS run ON run.collection_id = q.run_id WHERE q.id IN (\(list))
                 """, args) {
                 guard let id = row[0].string, let uuid = UUID(registryText: id) else { continue }
@@ -43,7 +43,8 @@ extension Registry {
                     exitCode: row[10].int64.map { Int($0) }, environmentId: row[11].string, configDigest: row[12].string,
                     logDatasetId: row[13].string.flatMap(UUID.init(registryText:)), logText: row[14].string,
                     commandTemplate: row[15].string.flatMap(CommandTemplate.init(text:))?.arguments,
-                    commandDirectory: row[15].string.flatMap(CommandTemplate.init(text:))?.directory)
+                    commandDirectory: row[15].string.flatMap(CommandTemplate.init(text:))?.directory,
+                    origin: row[16].string.flatMap(UUID.init(registryText:)).map { RepositoryIdentity(id: $0, name: row[17].string ?? "") })
             }
             for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
@@ -118,11 +119,18 @@ extension Registry {
     /// content hash, steps by id (a step already here is kept) with the reproduction a step made, metrics of datasets
     /// that are here, tombstones and copies once each.
     ///
-    /// A step whose RUN is not here is left out: it is upstream of what came (its outputs stayed at the source).
+    /// With `arrival` (an import, a transfer, a Zip ingest), the bundle is foreign: only what
+    /// ``ProvenanceBundle/admitted(to:in:registry:)`` admits is written, and each step keeps where it was made and
+    /// which repository sent it. Without it the bundle is this repository's own (`record`, `merge-staged`).
+    ///
+    /// A foreign step whose RUN is not here is upstream of what came, its outputs held elsewhere: its RUN is registered
+    /// here, empty, with a doc that says so, so that the lineage of what came reaches down to the raws. A local step
+    /// whose RUN is not here is left out.
     /// - Throws: ``ButlerError/Code/conflict`` when an output here already has another producing step.
     /// - Returns: the number of steps added.
     @discardableResult
-    package func apply(_ bundle: ProvenanceBundle, in c: any SQLConnection) throws -> Int {
+    package func apply(_ bundle: ProvenanceBundle, arrival: ForeignArrival? = nil, in c: any SQLConnection) throws -> Int {
+        let bundle = try arrival.map { try bundle.admitted(to: $0, in: c, registry: self) } ?? bundle
         var added = 0
         let d = c.dialect
         let ignore = d.insertOrIgnore, suffix = d.insertOrIgnoreSuffix
@@ -164,13 +172,19 @@ extension Registry {
         for step in bundle.steps {
             let id = step.id.lowercasedString
             guard !existingSteps.contains(id) else { continue }
-            // An upstream step of a RUN that is not here stays at the source (its outputs did not come either).
-            if runIds[step.run] == nil, try collection(step.run, in: c) == nil { continue }
+            // An upstream step of a RUN that is not here: its outputs stay where they were made, the step comes.
+            if runIds[step.run] == nil, try collection(step.run, in: c) == nil {
+                guard arrival != nil, let origin = step.origin else { continue }
+                try registerCollection(step.run, type: .run, doc: "steps made at \(origin.name) (\(origin.id.lowercasedString)), upstream of datasets "
+                                       + "imported here; their outputs are held there", in: c)
+            }
             existingSteps.insert(id)
             quanta.append([.text(id), .text(step.taskLabel), .integer(try runId(step.run)), .text(step.dataId), SQLValue(step.host), SQLValue(step.userName),
                            SQLValue(step.command), SQLValue(step.startTime), SQLValue(step.endTime), .text(step.status), SQLValue(step.exitCode),
                            SQLValue(step.environmentId), SQLValue(step.configDigest), SQLValue(step.logDatasetId?.lowercasedString),
-                           SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0, directory: step.commandDirectory).text })])
+                           SQLValue(step.logText), SQLValue(step.commandTemplate.map { CommandTemplate($0, directory: step.commandDirectory).text }),
+                           SQLValue(step.origin?.id.lowercasedString), SQLValue(step.origin?.name),
+                           SQLValue(arrival?.sender?.id.lowercasedString), SQLValue(arrival?.sender?.name)])
             for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) { configs.append([.text(id), .text(name), .text(hash)]) }
             for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) { parameters.append([.text(id), .text(name), .text(value)]) }
             for edge in Set(step.inputs) { inputs.append([.text(id), .text(edge.datasetId.lowercasedString), .text(edge.role)]) }
@@ -185,13 +199,14 @@ extension Registry {
         }
         try c.insertRows(into: "quantum", columns: ["id", "task_label", "run_id", "data_id", "host", "user_name", "command", "start_time", "end_time",
                                                     "status", "exit_code", "environment_id", "config_digest", "log_dataset_id", "log_text",
-                                                    "command_template"], rows: quanta)
+                                                    "command_template", "origin_id", "origin_name", "received_from_id", "received_from_name"],
+                           rows: quanta)
         try c.insertRows(into: "quantum_config", columns: ["quantum_id", "name", "config_hash"], rows: configs)
         try c.insertRows(into: "quantum_parameter", columns: ["quantum_id", "name", "value"], rows: parameters)
         try c.insertRows(into: "quantum_input", columns: ["quantum_id", "dataset_id", "role"], rows: inputs)
         try c.insertRows(into: "quantum_output", columns: ["quantum_id", "dataset_id", "role"], rows: outputs)
         // A reproducing step's link, also when the step came earlier without it (from an older butler): once each.
-        for step in bundle.steps where existingSteps.contains(step.id.lowercasedString) {
+        for step in bundle.steps where existingSteps.contains(step.id.lowercasedString) && (arrival == nil || step.origin != nil) {
             guard let r = step.reproduces else { continue }
             try c.execute("\(ignore) quantum_reproduction (quantum_id, original_id, verdict, detail, checked_at) VALUES (?, ?, ?, ?, ?)\(suffix)",
                           [.text(step.id.lowercasedString), .text(r.original.lowercasedString), .text(r.verdict), SQLValue(r.detail), .integer(r.checkedAt)])

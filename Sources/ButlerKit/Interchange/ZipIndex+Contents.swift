@@ -110,12 +110,16 @@ extension ZipIndex {
     ///
     /// Collections are one RUN per run named; there are no tags or certifications (an index has none).
     /// - Parameter source: names the Zip in errors.
-    /// - Throws: ``ButlerError/Code/invalidValue`` for another universe namespace, a dataset of an unknown dataset
-    ///   type, an id in `artifact_map` without its `compact_refs` entry, an unknown dimension or element, or a
-    ///   malformed record.
+    /// - Throws: ``ButlerError/Code/invalidValue`` for another universe namespace or a newer universe version, a
+    ///   dataset of an unknown dataset type, a data ID with a key its dataset type's dimensions lack, an id in
+    ///   `artifact_map` without its `compact_refs` entry, an unknown dimension or element, or a malformed record.
     public func exportContents(universe: DimensionUniverse, source: String) throws -> ExportContents {
         guard refs.universeNamespace == universe.namespace else {
             throw ButlerError(.invalidValue, "\(source): its universe namespace is '\(refs.universeNamespace)', not '\(universe.namespace)'")
+        }
+        // An older version of the same universe reads as Rubin reads it; a newer one has dimensions this butler lacks.
+        guard refs.universeVersion >= 0, refs.universeVersion <= universe.version else {
+            throw ButlerError(.invalidValue, "\(source): its universe_version is \(refs.universeVersion), which this butler does not know (its '\(universe.namespace)' universe is version \(universe.version))")
         }
         let order = RubinOrder(universe)
         var contents = ExportContents()
@@ -142,6 +146,12 @@ extension ZipIndex {
             }
             guard let group = groups[ref.datasetTypeName] else {
                 throw ButlerError(.invalidValue, "\(source): dataset \(idText) is of dataset type '\(ref.datasetTypeName)', which the index does not define")
+            }
+            // A key the dataset type's dimensions lack is refused rather than dropped: the sender meant a data ID
+            // this repository cannot hold.
+            let known = Set(group.names)
+            if let extra = ref.dataId.keys.filter({ !known.contains($0) }).sorted().first {
+                throw ButlerError(.invalidValue, "\(source): data ID of dataset \(idText) has the key '\(extra)', which is not a dimension of dataset type '\(ref.datasetTypeName)' (\(group.names.joined(separator: ", ")))")
             }
             var dataId: [String: DataIDValue] = [:]
             for name in group.required {

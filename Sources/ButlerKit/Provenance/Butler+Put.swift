@@ -112,6 +112,7 @@ extension Butler {
     func stageOutput(_ output: PreparedOutput, file: String, id: UUID, quantum: Quantum, transfer: TransferMode,
                      cache: inout [String: [String: String]]) throws -> StagedFile {
         guard FileManager.default.fileExists(atPath: file) else { throw ButlerError(.notFound, "no such file: \(file)") }
+        if transfer == .move { try checkMoveSource(file) }
         var relative = ""
         if transfer != .direct {
             let values = try templateValues(run: quantum.run, datasetType: output.type.name, dataId: output.dataId, cache: &cache)

@@ -180,7 +180,7 @@ final class QuantumBatchWriter {
         var batchStaged: [StagedFile] = []
         var bundle = ProvenanceBundle()
         var metrics: [[SQLValue]] = []
-        for (quantum, outputs, environmentId) in quanta {
+        for ((quantum, outputs, environmentId), location) in zip(quanta, pending.map(\.location)) {
             var edges: [ProvenanceBundle.Step.Edge] = []
             for output in outputs {
                 let place = try butler.stageOutput(output.prepared, file: output.file, id: output.id, quantum: quantum, transfer: output.transfer, cache: &templateCache)
@@ -218,6 +218,13 @@ final class QuantumBatchWriter {
                 parameters: quantum.parameters,
                 inputs: quantum.inputs.map { ProvenanceBundle.Step.Edge(datasetId: $0.ref.id, role: $0.role) }.filter { seen.insert($0).inserted },
                 outputs: edges))
+            // The rules every step obeys, whichever command brings it (merge-staged checks its records with this function too).
+            do {
+                try RecordSpecValidator.checkStep(bundle.steps[bundle.steps.count - 1], metrics: outputs.reduce(into: [:]) { $0.merge($1.metrics) { a, _ in a } },
+                                                  universe: registry.universe, knownInputs: nil)
+            } catch let error as ButlerError {
+                throw ButlerError(error.code, "\(spec.source): \(RecordSpecValidator.trimmed(location)): \(error.message)")
+            }
             recorded.append(quantum.id)
         }
         // run_task_config rows: once per (run, task) in the batch.
@@ -316,9 +323,9 @@ final class QuantumBatchWriter {
             guard FileManager.default.fileExists(atPath: file) else { throw fail(p + ".file", "no such file: \(file)") }
             var metrics: [String: Double] = [:]
             for (k, v) in (d["metrics"] as? [String: any Sendable]) ?? [:] {
-                guard let x = v as? Double, x.isFinite else { throw fail("\(p).metrics.\(k)", "not a finite number") }
-                guard Butler.isIdentifier(k) else {
-                    throw fail("\(p).metrics.\(k)", "invalid metric name: use letters, digits and '_'")
+                guard let x = v as? Double else { throw fail("\(p).metrics.\(k)", "not a finite number") }
+                do { try RecordSpecValidator.checkMetric(k, x, "\(p).metrics") } catch let error as ButlerError {
+                    throw ButlerError(error.code, "\(spec.source): \(error.message)")
                 }
                 metrics[k] = x
             }

@@ -252,3 +252,96 @@ struct RecordSpecValidator {
         if key.utf8.contains(0) { throw fail(path(), "the key contains a NUL character") }
     }
 }
+
+// MARK: The rules of a step, wherever it comes from
+
+extension RecordSpecValidator {
+    /// The checks every step passes before the registry holds it, whichever command brings it: `butler record`
+    /// (after its document passed the JSON checks above) and `butler merge-staged` (a staged `quantum.json`). One
+    /// function, so that no way in accepts what `record` refuses.
+    ///
+    /// A valid task label and RUN name; a data ID whose keys are dimensions of `universe` (integers where the
+    /// dimension is an integer); status `succeeded` or `failed`; an exit code that is a 32-bit integer; an end not
+    /// before the start; no NUL character in any text (host, user, command, roles, parameters, configs, log); metric
+    /// names that are identifiers with finite values; inputs the registry holds, when `knownInputs` is given.
+    ///
+    /// - Parameters:
+    ///   - metrics: the step's metrics by name.
+    ///   - knownInputs: the datasets the registry holds among the step's inputs; nil when the caller resolved every
+    ///     input itself (``Butler/record(_:batchSize:)`` finds each input or fails).
+    /// - Throws: ``ButlerError/Code/invalidValue`` (``ButlerError/Code/notFound`` for an input) as `WHAT: WHY`; the
+    ///   caller puts the step's source in front.
+    static func checkStep(_ step: ProvenanceBundle.Step, metrics: [String: Double], universe: DimensionUniverse, knownInputs: Set<UUID>?) throws {
+        func refuse(_ what: String, _ why: String) -> ButlerError { ButlerError(.invalidValue, "\(what): \(why)") }
+        /// No NUL, and no longer than the registry's column (PostgreSQL refuses a longer value, SQLite would keep it).
+        func checkText(_ text: String?, _ what: @autoclosure () -> String, limit: Int? = nil) throws {
+            guard let text else { return }
+            if text.utf8.contains(0) { throw refuse(what(), "\(escapedForMessage(text, limit: 80)) contains a NUL character") }
+            if let limit, text.unicodeScalars.count > limit {
+                throw refuse(what(), "\(escapedForMessage(text, limit: 80)) is longer than \(limit) characters")
+            }
+        }
+        try checkText(step.taskLabel, "task", limit: 128)
+        do { try Butler.validateTaskLabel(step.taskLabel) } catch let error as ButlerError { throw refuse("task", error.message) }
+        try checkText(step.run, "run")
+        do { try Registry.validateCollectionName(step.run) } catch let error as ButlerError { throw refuse("run", error.message) }
+        try checkText(step.dataId, "data_id")
+        let dataId: [String: String]
+        do { dataId = try parseDataIDString(step.dataId) } catch let error as ButlerError { throw refuse("data_id", error.message) }
+        for (key, value) in dataId.sorted(by: { $0.key < $1.key }) {
+            guard let dimension = universe[key], dimension.isDimension, let type = dimension.primaryKey?.type else {
+                throw refuse("data_id.\(escapedForMessage(key, limit: 80))", "unknown dimension '\(escapedForMessage(key, limit: 80))'")
+            }
+            if value.isEmpty { throw refuse("data_id.\(key)", "an empty value") }
+            if type == .int, Int(value) == nil {
+                throw refuse("data_id.\(key)", "\(escapedForMessage(value, limit: 80)) is not an integer (\(key) is an integer dimension)")
+            }
+        }
+        guard step.status == "succeeded" || step.status == "failed" else {
+            throw refuse("status", "\(escapedForMessage(step.status, limit: 40)): expected 'succeeded' or 'failed'")
+        }
+        if let code = step.exitCode, Int32(exactly: code) == nil { throw refuse("exit_code", "\(code) is not a 32-bit integer") }
+        if let start = step.startTime, let end = step.endTime, end < start {
+            throw refuse("end", "\(TAITime(nanoseconds: end)) is before start \(TAITime(nanoseconds: start))")
+        }
+        try checkText(step.host, "host", limit: 256)
+        try checkText(step.userName, "user", limit: 128)
+        try checkText(step.command, "command")
+        try checkText(step.commandDirectory, "command_directory")
+        for argument in step.commandTemplate ?? [] { try checkText(argument, "command_template") }
+        try checkText(step.environmentId, "environment", limit: 64)
+        try checkText(step.configDigest, "config_digest", limit: 64)
+        try checkText(step.logText, "log")
+        for (name, hash) in step.configs.sorted(by: { $0.key < $1.key }) {
+            if name.isEmpty { throw refuse("configs", "a config without a name") }
+            try checkText(name, "configs", limit: 256)
+            try checkText(hash, "configs.\(name)", limit: 64)
+        }
+        for (name, value) in step.parameters.sorted(by: { $0.key < $1.key }) {
+            if name.isEmpty { throw refuse("parameters", "an empty key") }
+            try checkText(name, "parameters", limit: 128)
+            try checkText(value, "parameters.\(name)")
+        }
+        for (list, edges) in [("inputs", step.inputs), ("outputs", step.outputs)] {
+            for edge in edges {
+                if edge.role.isEmpty { throw refuse(list, "\(edge.datasetId.lowercasedString) has an empty role") }
+                try checkText(edge.role, "\(list).role", limit: 64)
+            }
+        }
+        for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { try checkMetric(name, value, "metrics") }
+        if let knownInputs {
+            for edge in step.inputs where !knownInputs.contains(edge.datasetId) {
+                throw ButlerError(.notFound, "inputs: \(edge.role) \(edge.datasetId.lowercasedString) is not in the registry")
+            }
+        }
+    }
+
+    /// A metric: its name an identifier (letters, digits and `_`, not starting with a digit), its value finite.
+    /// - Parameter path: where the metrics are (`outputs[0].metrics`), for the message.
+    static func checkMetric(_ name: String, _ value: Double, _ path: @autoclosure () -> String) throws {
+        guard Butler.isIdentifier(name), name.utf8.count <= 64 else {
+            throw ButlerError(.invalidValue, "\(path()).\(escapedForMessage(name, limit: 80)): invalid metric name: use letters, digits and '_' (at most 64)")
+        }
+        guard value.isFinite else { throw ButlerError(.invalidValue, "\(path()).\(name): \(value) is not a finite number") }
+    }
+}

@@ -92,7 +92,7 @@ struct Lexer {
                     if chars[i] == "'" { i += 1; break }
                     value.append(chars[i]); i += 1
                 }
-                tokens.append(Token(kind: .string(value), column: start))
+                tokens.append(Token(kind: .string(value.normalizedName), column: start))
                 continue
             }
             if c == ":" , i + 1 < chars.count, chars[i + 1].isLetter || chars[i + 1] == "_" {

@@ -54,7 +54,8 @@ public enum BindValue: Sendable {
 
 /// Builds one SQL SELECT over a base table (a dataset tags table or dimension tables), joining the dimension
 /// tables that names in `--where` and `--order-by` need, and compiles expressions to SQL with bound parameters:
-/// no value is ever spliced into the SQL text.
+/// no value is ever spliced into the SQL text (the edges of a sky region, unit-vector components computed from the
+/// region, are the one exception: numeric literals, so that a region of any size needs no parameters).
 final class QueryBuilder {
     let universe: DimensionUniverse
     let expressionText: String

@@ -1,9 +1,10 @@
 import Foundation
 
-/// One side of a spatial `OVERLAPS`: a region written in the expression (`CIRCLE(...)`), or the region of a record
+/// One side of a spatial `OVERLAPS`: a region written in the expression (`CIRCLE(...)`: the union of its pieces, one
+/// for most shapes, several for a wide `BOX` or `RANGE` and for a list of sky pixels), or the region of a record
 /// (`visit.region`), identified by the SQL of its key dimensions in the index tables' column order.
 enum RegionOperand: Equatable {
-    case literal(SkyRegion)
+    case literal([SkyRegion])
     case record(element: String, keys: [(column: String, sql: String)])
 
     static func == (a: Self, b: Self) -> Bool {
@@ -17,7 +18,12 @@ enum RegionOperand: Equatable {
 
 /// Spatial conditions as SQL on both engines, from the index tables of ``RegionIndex``: candidates by HTM pixel
 /// (an indexed look-up), then the exact tests of ``ConvexPolygon`` on the stored edges (sums of products of
-/// columns and bound constants).
+/// columns and constants).
+///
+/// The SQL's nesting does not grow with the region: the polygons of a literal are one table of edges (a `VALUES`
+/// list in a `WITH`, however many vertices and pieces) joined to the record's edges, and lists of pixel ranges or
+/// circles are OR-ed by halves. SQLite refuses expressions nested about 1,000 deep, which a polygon of a few hundred
+/// vertices written as one OR of tests per vertex reached.
 extension QueryBuilder {
     /// The region of a spatial element's record in this query, its keys resolved (joining what they need).
     func recordRegion(_ elementName: String, column: Int) throws -> RegionOperand {
@@ -32,9 +38,9 @@ extension QueryBuilder {
     func overlapSQL(_ a: RegionOperand, _ b: RegionOperand) throws -> String {
         switch (a, b) {
         case (.literal(let x), .literal(let y)):
-            return x.overlaps(y) ? "(1 = 1)" : "(1 = 0)"
-        case (.record(let element, let keys), .literal(let region)), (.literal(let region), .record(let element, let keys)):
-            return try recordOverlapsLiteral(element, keys, region)
+            return x.contains { a in y.contains { a.overlaps($0) } } ? "(1 = 1)" : "(1 = 0)"
+        case (.record(let element, let keys), .literal(let regions)), (.literal(let regions), .record(let element, let keys)):
+            return try recordOverlapsLiteral(element, keys, regions)
         case (.record(let e1, let k1), .record(let e2, let k2)):
             return recordOverlapsRecord(e1, k1, e2, k2)
         }
@@ -57,9 +63,25 @@ extension QueryBuilder {
         "FROM \(q(RegionIndex.edgeTable(element))) AS \(alias) WHERE " + keys.map { "\(alias).\(q($0.column)) = \($0.sql)" }.joined(separator: " AND ")
     }
 
-    /// Candidates: the record's keys among those of the overlap rows of the region's pixels.
-    private func candidates(_ element: String, _ keys: [(column: String, sql: String)], _ region: SkyRegion) -> String {
-        var ranges = RegionIndex.pixelization.envelope(region)
+    /// Candidates: the record's keys among those of the overlap rows of the regions' pixels.
+    private func candidates(_ element: String, _ keys: [(column: String, sql: String)], _ regions: [SkyRegion]) -> String {
+        // Many pieces (a wide box, a list of pixels) are enveloped at a coarser level, whose triangles stand for
+        // ranges of the index's: a few more candidates, far fewer triangles visited.
+        let fine = RegionIndex.pixelization
+        let coarser = regions.count > 64 ? 3 : (regions.count > 8 ? 2 : 0)
+        let coarse = (try? HTMPixelization(level: max(0, fine.level - coarser))) ?? fine
+        let shift = 2 * (fine.level - coarse.level)
+        var ranges = regions.flatMap { coarse.envelope($0) }.map { ($0.lowerBound << shift)...((($0.upperBound + 1) << shift) - 1) }
+            .sorted { $0.lowerBound < $1.lowerBound }
+        var union: [ClosedRange<Int>] = []
+        for r in ranges {
+            if let last = union.last, r.lowerBound <= last.upperBound + 1 {
+                union[union.count - 1] = last.lowerBound...max(last.upperBound, r.upperBound)
+            } else {
+                union.append(r)
+            }
+        }
+        ranges = union
         // A large region has many ranges: the smallest gaps are filled (more candidates, fewer parameters).
         while ranges.count > 256 {
             var merged: [ClosedRange<Int>] = []
@@ -77,44 +99,84 @@ extension QueryBuilder {
             : "\(o).skypix_index BETWEEN \(bind(.integer(Int64(r.lowerBound)))) AND \(bind(.integer(Int64(r.upperBound))))" }
         let tuple = keys.count == 1 ? keys[0].sql : "(" + keys.map(\.sql).joined(separator: ", ") + ")"
         let columns = keys.map { "\(o).\(q($0.column))" }.joined(separator: ", ")
-        return "\(tuple) IN (SELECT \(columns) FROM \(q(RegionIndex.overlapTable(element))) AS \(o) WHERE \(pixels.joined(separator: " OR ")))"
+        return "\(tuple) IN (SELECT \(columns) FROM \(q(RegionIndex.overlapTable(element))) AS \(o) WHERE \(Self.anyOf(pixels[...])))"
     }
 
-    private func recordOverlapsLiteral(_ element: String, _ keys: [(column: String, sql: String)], _ region: SkyRegion) throws -> String {
-        let exact: String
-        switch region {
-        case .point(let p):
-            exact = contains(element, keys, p)
-        case .circle(let c, let r):
-            let cosR = cos(r * .pi / 180), sinR = sin(r * .pi / 180), v = c.vector
-            let e1 = alias("edge")
-            // A vertex within the circle.
-            var parts = ["EXISTS (SELECT 1 \(edges(element, keys, e1)) AND \(dot(e1, "a", v)) >= \(number(cosR)))"]
-            if r < 90 {
-                // The center inside, or an edge nearer the center than the radius.
-                let e2 = alias("edge")
-                parts.append(contains(element, keys, c))
-                parts.append("EXISTS (SELECT 1 \(edges(element, keys, e2)) AND ABS(\(dot(e2, "n", v))) <= \(number(sinR)) AND \(dot(e2, "p", v)) >= 0 AND \(dot(e2, "q", v)) >= 0)")
+    /// `(a OR b)`, `((a OR b) OR (c OR d))`, ...: halves joined, so that the nesting is log2 of the count.
+    static func anyOf(_ parts: ArraySlice<String>) -> String {
+        if parts.isEmpty { return "(1 = 0)" }
+        if parts.count == 1 { return parts.first! }
+        let middle = parts.startIndex + parts.count / 2
+        return "(\(anyOf(parts[..<middle])) OR \(anyOf(parts[middle...])))"
+    }
+
+    private func recordOverlapsLiteral(_ element: String, _ keys: [(column: String, sql: String)], _ regions: [SkyRegion]) throws -> String {
+        var exact: [String] = []
+        var polygons: [ConvexPolygon] = []
+        for region in regions {
+            switch region {
+            case .point(let p):
+                exact.append(contains(element, keys, p))
+            case .circle(let c, let r):
+                exact.append(recordOverlapsCircle(element, keys, c, r))
+            case .polygon(let g):
+                polygons.append(g)
             }
-            exact = "(" + parts.joined(separator: " OR ") + ")"
-        case .polygon(let g):
-            var parts: [String] = []
-            // A vertex of the record inside the polygon.
-            let e1 = alias("edge")
-            parts.append("EXISTS (SELECT 1 \(edges(element, keys, e1)) AND " + g.edges.map { "\(dot(e1, "a", $0.n.vector)) >= 0" }.joined(separator: " AND ") + ")")
-            // A vertex of the polygon inside the record.
-            parts += g.vertices.map { contains(element, keys, $0) }
-            // Two edges that cross (see ConvexPolygon.cross).
-            for f in g.edges {
-                let e = alias("edge")
-                let fn = f.n.vector, mW = f.n.vector.cross(f.a.vector + f.b.vector)
-                parts.append("EXISTS (SELECT 1 \(edges(element, keys, e)) AND \(dot(e, "n", f.a.vector)) * \(dot(e, "n", f.b.vector)) < 0"
-                    + " AND (\(dot(e, "a", fn))) * (\(dot(e, "b", fn))) < 0"
-                    + " AND (\(dot(e, "q", fn)) - \(dot(e, "p", fn))) * \(dot(e, "n", mW)) > 0)")
-            }
-            exact = "(" + parts.joined(separator: " OR ") + ")"
         }
-        return "(" + candidates(element, keys, region) + " AND " + exact + ")"
+        if !polygons.isEmpty { exact.append(recordOverlapsPolygons(element, keys, polygons)) }
+        return "(" + candidates(element, keys, regions) + " AND " + Self.anyOf(exact[...]) + ")"
+    }
+
+    private func recordOverlapsCircle(_ element: String, _ keys: [(column: String, sql: String)], _ c: UnitVector, _ r: Double) -> String {
+        let cosR = cos(r * .pi / 180), sinR = sin(r * .pi / 180), v = c.vector
+        let e1 = alias("edge")
+        // A vertex within the circle.
+        var parts = ["EXISTS (SELECT 1 \(edges(element, keys, e1)) AND \(dot(e1, "a", v)) >= \(number(cosR)))"]
+        if r < 90 {
+            // The center inside, or an edge nearer the center than the radius.
+            let e2 = alias("edge")
+            parts.append(contains(element, keys, c))
+            parts.append("EXISTS (SELECT 1 \(edges(element, keys, e2)) AND ABS(\(dot(e2, "n", v))) <= \(number(sinR)) AND \(dot(e2, "p", v)) >= 0 AND \(dot(e2, "q", v)) >= 0)")
+        }
+        return "(" + parts.joined(separator: " OR ") + ")"
+    }
+
+    /// A record's region overlaps one of the polygons (see ``ConvexPolygon/overlaps(_:)``): a vertex of the record
+    /// inside a polygon, a vertex of a polygon inside the record, or two edges that cross. The polygons are one
+    /// table of edges `(piece, a, b, n, m)` (`m = n × (a + b)`), written as a `VALUES` list of numeric literals:
+    /// numbers computed here from unit vectors (always finite, never text from the user), so that a region of any
+    /// size needs neither parameters nor deeper SQL.
+    private func recordOverlapsPolygons(_ element: String, _ keys: [(column: String, sql: String)], _ polygons: [ConvexPolygon]) -> String {
+        let g = alias("poly")
+        var rows: [String] = []
+        for (piece, polygon) in polygons.enumerated() {
+            for f in polygon.edges {
+                let m = f.n.vector.cross(f.a.vector + f.b.vector)
+                let numbers = [f.a.x, f.a.y, f.a.z, f.b.x, f.b.y, f.b.z, f.n.x, f.n.y, f.n.z, m.x, m.y, m.z].map { v -> String in
+                    precondition(v.isFinite, "a polygon's edge has a non-finite component")
+                    // The first row sets the columns' type (PostgreSQL would take numeric literals as numeric).
+                    return rows.isEmpty ? "CAST(\(v) AS DOUBLE PRECISION)" : "\(v)"
+                }
+                rows.append("(\(piece), " + numbers.joined(separator: ", ") + ")")
+            }
+        }
+        let table = "WITH \(g)(piece, ax, ay, az, bx, by, bz, nx, ny, nz, mx, my, mz) AS (VALUES \(rows.joined(separator: ", ")))"
+        // A vertex of the record inside a polygon: no edge of that polygon has it outside (one pass over the pairs of
+        // record vertices and polygon edges, grouped by vertex and polygon).
+        let e1 = alias("edge"), f1 = alias("poly")
+        let vertexInPolygon = "EXISTS (SELECT 1 FROM \(q(RegionIndex.edgeTable(element))) AS \(e1) CROSS JOIN \(g) AS \(f1) WHERE "
+            + keys.map { "\(e1).\(q($0.column)) = \($0.sql)" }.joined(separator: " AND ")
+            + " GROUP BY \(e1).k, \(f1).piece HAVING MIN(\(dot(e1, "a", f1, "n"))) >= 0)"
+        // A vertex of a polygon (the start of each edge) inside the record.
+        let v = alias("poly"), e2 = alias("edge")
+        let vertexInRecord = "EXISTS (SELECT 1 FROM \(g) AS \(v) WHERE NOT EXISTS (SELECT 1 \(edges(element, keys, e2)) AND \(dot(e2, "n", v, "a")) < 0))"
+        // Two edges that cross (see ConvexPolygon.cross).
+        let e3 = alias("edge"), f = alias("poly")
+        let crossing = "EXISTS (SELECT 1 \(edges(element, keys, e3)) AND EXISTS (SELECT 1 FROM \(g) AS \(f) WHERE"
+            + " \(dot(e3, "n", f, "a")) * \(dot(e3, "n", f, "b")) < 0"
+            + " AND \(dot(e3, "a", f, "n")) * \(dot(e3, "b", f, "n")) < 0"
+            + " AND (\(dot(e3, "q", f, "n")) - \(dot(e3, "p", f, "n"))) * \(dot(e3, "n", f, "m")) > 0))"
+        return "EXISTS (\(table) SELECT 1 WHERE \(vertexInPolygon) OR \(vertexInRecord) OR \(crossing))"
     }
 
     /// The record's region holds a direction: no edge has it outside.
@@ -143,27 +205,41 @@ extension QueryBuilder {
 }
 
 extension QueryBuilder {
-    /// A region written in the expression: `POINT(ra, dec)`, `CIRCLE(ra, dec, radius)`, `BOX(ra, dec, width,
-    /// height)`, `POLYGON(ra1, dec1, ...)` (degrees; numbers, signed numbers, bind values or arithmetic of them), or
-    /// `REGION('CIRCLE ra dec r' | 'RANGE ...' | 'POLYGON ...')` in IVOA POS syntax.
-    func regionLiteral(_ name: String, _ args: [Expression], column: Int) throws -> SkyRegion {
+    /// A region written in the expression, as the union of its pieces: `POINT(ra, dec)`, `CIRCLE(ra, dec, radius)`,
+    /// `BOX(ra, dec, width, height)`, `POLYGON(ra1, dec1, ...)` (degrees; numbers, signed numbers, bind values or
+    /// arithmetic of them; a value that is not finite, as a bind `nan` or `1e400`, is refused), or
+    /// `REGION('CIRCLE ra dec r' | 'RANGE ...' | 'POLYGON ...')` in IVOA POS syntax. A `BOX` or `RANGE` is sphgeom's
+    /// Box, of any width (see ``SkyRegion/boxRegions(ra:dec:width:height:what:)``).
+    func regionLiteral(_ name: String, _ args: [Expression], column: Int) throws -> [SkyRegion] {
         do {
             if name == "REGION" {
                 guard args.count == 1 else { throw fail("REGION takes one string, as REGION('CIRCLE 53.1 -27.8 0.5')", column) }
                 switch args[0] {
-                case .literal(.string(let text), _): return try SkyRegion.parsingPOS(text)
+                case .literal(.string(let text), _): return try SkyRegion.posRegions(text)
                 case .bind(let bound, let c):
                     guard case .string(let text)? = binds[bound] else { throw fail("REGION needs a string; :\(bound) is not one", c) }
-                    return try SkyRegion.parsingPOS(text)
+                    return try SkyRegion.posRegions(text)
                 case .name(let parts, let c) where parts.count == 1:
                     guard case .string(let text)? = binds[parts[0]] else { throw fail("REGION needs a string; \(parts[0]) is not a bind value", c) }
-                    return try SkyRegion.parsingPOS(text)
+                    return try SkyRegion.posRegions(text)
                 default: throw fail("REGION takes a string literal or a bind value", args[0].column)
                 }
             }
-            let values = try args.map { arg -> Double in
+            let labels: [String] = switch name {
+            case "POINT": ["ra", "dec"]
+            case "CIRCLE": ["ra", "dec", "radius"]
+            case "BOX": ["ra", "dec", "width", "height"]
+            default: args.indices.map { $0 % 2 == 0 ? "ra\($0 / 2 + 1)" : "dec\($0 / 2 + 1)" }
+            }
+            let values = try args.enumerated().map { i, arg -> Double in
                 guard let v = try constantNumber(arg) else {
                     throw fail("\(name) takes numbers (degrees) or bind values, not this", arg.column)
+                }
+                guard v.isFinite else {
+                    let label = i < labels.count ? labels[i] : "argument \(i + 1)"
+                    var source = ""
+                    if case .bind(let bound, _) = arg { source = " (:\(bound))" } else if case .name(let parts, _) = arg, parts.count == 1 { source = " (\(parts[0]))" }
+                    throw fail("\(name)'s \(label)\(source) is \(v), not a finite number of degrees", arg.column)
                 }
                 return v
             }
@@ -171,18 +247,19 @@ extension QueryBuilder {
             case "POINT":
                 guard values.count == 2 else { throw fail("POINT takes two numbers: POINT(ra, dec)", column) }
                 guard values[1] >= -90, values[1] <= 90 else { throw fail("declination \(values[1]) is outside [-90, 90]", column) }
-                return .point(UnitVector(ra: values[0], dec: values[1]))
+                return [.point(UnitVector(ra: values[0], dec: values[1]))]
             case "CIRCLE":
                 guard values.count == 3 else { throw fail("CIRCLE takes three numbers: CIRCLE(ra, dec, radius)", column) }
-                return try SkyRegion.circle(ra: values[0], dec: values[1], radius: values[2])
+                return [try SkyRegion.circle(ra: values[0], dec: values[1], radius: values[2])]
             case "BOX":
                 guard values.count == 4 else { throw fail("BOX takes four numbers: BOX(ra, dec, width, height)", column) }
-                return try SkyRegion.box(ra: values[0], dec: values[1], width: values[2], height: values[3])
+                return try SkyRegion.boxRegions(ra: values[0], dec: values[1], width: values[2], height: values[3],
+                                                what: "BOX(\(values.map { "\($0)" }.joined(separator: ", ")))")
             default:
                 guard values.count >= 6, values.count % 2 == 0 else {
                     throw fail("POLYGON takes pairs of numbers for at least three vertices: POLYGON(ra1, dec1, ra2, dec2, ra3, dec3)", column)
                 }
-                return try SkyRegion.polygon(values)
+                return [try SkyRegion.polygon(values)]
             }
         } catch let error as ButlerError where error.code == .invalidValue && !error.message.contains("\n") {
             // A geometry error (not already an expression error with its caret).
@@ -248,7 +325,8 @@ extension QueryBuilder {
             } catch let error as ButlerError { throw fail(error.message, column) }
         }
         guard !polygons.isEmpty else { return "(1 = 0)" }
-        return "(" + (try polygons.map { try overlapSQL(operand, .literal($0)) }).joined(separator: " OR ") + ")"
+        // One union of pixels: one table of edges, however many pixels.
+        return try overlapSQL(operand, .literal(polygons))
     }
 
     /// The condition that relates the two spatial families when a query's own dimensions hold both (visit and

@@ -125,4 +125,31 @@ extension Migrations {
             """)
         try c.execute("CREATE INDEX quantum_reproduction_original ON quantum_reproduction (original_id)")
     }
+
+    /// v10: a step that arrived from another repository (import, transfer, Zip) keeps where it was made
+    /// (`origin_id`, `origin_name`: the repository that ran it, as the sender says) and which repository sent it here
+    /// (`received_from_id`, `received_from_name`). Both are NULL for a step made here; a step with an origin is
+    /// foreign, and `butler reproduce` does not run it unless the user says so.
+    static func foreignSteps(_ c: any SQLConnection) throws {
+        for column in ["origin_id", "origin_name", "received_from_id", "received_from_name"] {
+            try c.execute("ALTER TABLE quantum ADD COLUMN \(column) TEXT")
+        }
+        // Steps that arrived before this migration: those with an output copied here (origin: the latest sender), and
+        // those none of whose outputs is here or was removed here (they were made elsewhere; origin unknown).
+        let sender = """
+            (SELECT dc.source_repository_id FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id
+             WHERE o.quantum_id = quantum.id ORDER BY dc.copied_at DESC LIMIT 1)
+            """
+        let senderName = sender.replacingOccurrences(of: "SELECT dc.source_repository_id", with: "SELECT dc.source_repository_name")
+        try c.execute("""
+            UPDATE quantum SET origin_id = \(sender), origin_name = \(senderName), received_from_id = \(sender), received_from_name = \(senderName)
+            WHERE EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id WHERE o.quantum_id = quantum.id)
+            """)
+        try c.execute("""
+            UPDATE quantum SET origin_id = '00000000-0000-0000-0000-000000000000', origin_name = 'unknown'
+            WHERE origin_id IS NULL AND EXISTS (SELECT 1 FROM quantum_output AS o WHERE o.quantum_id = quantum.id)
+              AND NOT EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset AS d ON d.id = o.dataset_id WHERE o.quantum_id = quantum.id)
+              AND NOT EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_tombstone AS t ON t.dataset_id = o.dataset_id WHERE o.quantum_id = quantum.id)
+            """)
+    }
 }

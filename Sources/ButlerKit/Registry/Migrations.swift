@@ -35,6 +35,7 @@ package enum Migrations {
         Migration(name: "v7-quantum-log-text", apply: quantumLogText),
         Migration(name: "v8-sky-region-index", apply: skyRegionIndex),
         Migration(name: "v9-reproductions", apply: reproductions),
+        Migration(name: "v10-foreign-steps", apply: foreignSteps),
     ]
 
     /// Applies the migrations missing from the database, in one transaction.
@@ -58,7 +59,10 @@ package enum Migrations {
             try connection.execute("CREATE TABLE butler_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             return []
         }
-        return try connection.query("SELECT name FROM butler_migrations ORDER BY applied_at, name").compactMap { $0[0].string }
+        // In the order this binary applies them (names such as v10 do not sort after v9), unknown ones last.
+        let names = try connection.query("SELECT name FROM butler_migrations ORDER BY applied_at, name").compactMap { $0[0].string }
+        let position = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0.element.name, $0.offset) })
+        return names.enumerated().sorted { (position[$0.element] ?? Int.max, $0.offset) < (position[$1.element] ?? Int.max, $1.offset) }.map(\.element)
     }
 
     /// Whether every migration of this binary is recorded.

@@ -1,5 +1,6 @@
 internal import CLibPQ
 import Foundation
+internal import S3
 
 /// The PostgreSQL registry backend, through libpq. Nothing of libpq leaves this file.
 ///
@@ -17,6 +18,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
     private let connection: OpaquePointer
     /// The URL with any password masked, for messages.
     package let displayURL: String
+    /// The passwords the URL holds, masked in every message of libpq that may quote the URL.
+    private let secrets: [String]
     package let schema: String
     /// Whether this connection created its schema (so that a failed `create` can drop it again).
     package let createdSchema: Bool
@@ -31,7 +34,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
         let parsed = try PostgresURL(url)
         displayURL = parsed.display
         schema = parsed.schema
-        let conn = try Self.connect(parsed.conninfo, display: parsed.display)
+        secrets = parsed.secrets
+        let conn = try Self.connect(parsed.conninfo, display: parsed.display, secrets: parsed.secrets)
         connection = conn
         do {
             let exists = try Self.run(conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty == false
@@ -72,7 +76,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
 
     /// Connects, waiting with capped exponential backoff (and jitter, so that a crowd of jobs does not come back in
     /// step) while the failure is transient, for at most ``connectWait`` seconds in all.
-    private static func connect(_ conninfo: String, display: String) throws -> OpaquePointer {
+    private static func connect(_ conninfo: String, display: String, secrets: [String]) throws -> OpaquePointer {
         let deadline = Date().addingTimeInterval(connectWait)
         var attempt = 0
         while true {
@@ -88,7 +92,8 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
             attempt += 1
             guard isFull(message), Date() < deadline else {
                 let waited = attempt > 1 ? " (gave up after \(attempt) attempts)" : ""
-                throw ButlerError(.database, "cannot connect to PostgreSQL at \(display): \(oneLine(message))\(waited)")
+                // libpq quotes a URL it cannot parse whole, password included.
+                throw ButlerError(.database, "cannot connect to PostgreSQL at \(display): \(oneLine(SecretRedaction.redact(message, secrets: secrets)))\(waited)")
             }
             backoff(attempt, until: deadline)
         }
@@ -124,7 +129,7 @@ package final class PostgresDatabase: RegistryDatabase, @unchecked Sendable {
             attempt += 1
             let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
             guard Self.isTransient(message) || message.isEmpty, Date() < deadline else {
-                throw ButlerError(.database, "lost the connection to PostgreSQL at \(displayURL) and could not reconnect: \(oneLine(message))")
+                throw ButlerError(.database, "lost the connection to PostgreSQL at \(displayURL) and could not reconnect: \(oneLine(SecretRedaction.redact(message, secrets: secrets)))")
             }
             Self.backoff(attempt, until: deadline)
         }
@@ -427,6 +432,8 @@ struct PostgresURL {
     let conninfo: String
     let schema: String
     let display: String
+    /// The passwords written in the URL (as written and percent-decoded), to mask in messages.
+    let secrets: [String]
 
     init(_ url: String) throws {
         guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
@@ -453,20 +460,32 @@ struct PostgresURL {
         conninfo = base + "?" + params.joined(separator: "&")
         self.schema = schema
         display = Self.mask(url)
+        secrets = Self.passwords(in: url)
     }
 
-    /// The URL with the password (if any) replaced by `***`.
-    static func mask(_ url: String) -> String {
-        var url = url
-        if let mark = url.firstIndex(of: "?"), url[mark...].lowercased().contains("password=") {
-            let items = url[url.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false)
-                .map { $0.lowercased().hasPrefix("password=") ? "password=***" : String($0) }
-            url = String(url[..<mark]) + "?" + items.joined(separator: "&")
+    /// Every string of the URL that may be a password: each reading of its user info's password (up to any of its
+    /// `@`, as a malformed URL may be read) and each `password=` value, as written and percent-decoded.
+    static func passwords(in url: String) -> [String] {
+        guard let scheme = url.range(of: "://") else { return [] }
+        var found: [String] = []
+        let rest = url[scheme.upperBound...]
+        let beforeQuery = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        if let colon = beforeQuery.firstIndex(of: ":") {
+            for at in beforeQuery.indices where beforeQuery[at] == "@" && at > colon {
+                found.append(String(beforeQuery[beforeQuery.index(after: colon)..<at]))
+            }
         }
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let userInfo = url[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+        if let mark = url.firstIndex(of: "?") {
+            for item in url[url.index(after: mark)...].split(separator: "&") where item.lowercased().hasPrefix("password=") {
+                found.append(String(item.dropFirst("password=".count)))
+            }
+        }
+        return Array(Set(found + found.compactMap { $0.removingPercentEncoding })).filter { !$0.isEmpty }
+    }
+
+    /// The URL with the password (if any) replaced by `***` (in its user info and in a `password=` parameter).
+    static func mask(_ url: String) -> String {
+        SecretRedaction.redact(url, secrets: passwords(in: url))
     }
 }
 

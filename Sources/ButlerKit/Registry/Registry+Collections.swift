@@ -2,7 +2,12 @@ import Foundation
 
 extension Registry {
     /// Checks a collection name: 1 to 64 characters, no white space, no control characters, none of `, * ? [ ]`.
-    package static func validateCollectionName(_ name: String) throws {
+    ///
+    /// - Returns: the name in Unicode normal form C (``Swift/String/normalizedName``), the form it is stored under:
+    ///   callers that go on to use the name (in a path, a dataset id) use the returned one.
+    @discardableResult
+    package static func validateCollectionName(_ name: String) throws -> String {
+        let name = name.normalizedName
         if name.isEmpty {
             throw ButlerError(.invalidName, "invalid collection name: empty")
         }
@@ -13,6 +18,7 @@ extension Registry {
             let shown = bad.properties.isWhitespace || bad.value < 0x20 ? String(format: "U+%04X", bad.value) : "'\(bad)'"
             throw ButlerError(.invalidName, "invalid collection name '\(name)': it contains \(shown)")
         }
+        return name
     }
 
     /// Creates a collection, or checks that one of the same type exists.
@@ -21,7 +27,7 @@ extension Registry {
     /// - Throws: ``ButlerError/Code/conflict`` when a collection of another type has this name.
     @discardableResult
     public func registerCollection(_ name: String, type: CollectionType, doc: String? = nil) throws -> Bool {
-        try Self.validateCollectionName(name)
+        let name = try Self.validateCollectionName(name)
         return try database.write { c in try registerCollection(name, type: type, doc: doc, in: c) }
     }
 
@@ -32,7 +38,7 @@ extension Registry {
     }
 
     package func registerCollection(_ name: String, type: CollectionType, doc: String?, in c: any SQLConnection) throws -> Bool {
-        try Self.validateCollectionName(name)
+        let name = try Self.validateCollectionName(name)
         if let existing = try collectionRow(name, in: c) {
             guard existing.type == type else {
                 throw ButlerError(.conflict, "collection '\(name)' exists with type \(existing.type), not \(type)")
@@ -57,6 +63,7 @@ extension Registry {
     }
 
     package func collection(_ name: String, in c: any SQLConnection) throws -> CollectionRecord? {
+        let name = name.normalizedName
         guard let row = try collectionRow(name, in: c) else { return nil }
         return CollectionRecord(name: name, type: row.type, doc: row.doc,
                                 children: row.type == .chained ? try children(of: row.id, in: c) : [], id: row.id)
@@ -70,7 +77,7 @@ extension Registry {
     }
 
     private func collectionRow(_ name: String, in c: any SQLConnection) throws -> (id: Int64, type: CollectionType, doc: String?)? {
-        guard let row = try c.queryOne("SELECT collection_id, type, doc FROM collection WHERE name = ?", [.text(name)]),
+        guard let row = try c.queryOne("SELECT collection_id, type, doc FROM collection WHERE name = ?", [.text(name.normalizedName)]),
               let id = row[0].int64, let type = row[1].int.flatMap(CollectionType.init(rawValue:)) else { return nil }
         return (id, type, row[2].string)
     }
@@ -115,7 +122,7 @@ extension Registry {
             JOIN collection AS parent ON parent.collection_id = collection_chain.parent
             JOIN collection AS child ON child.collection_id = collection_chain.child
             WHERE child.name = ? ORDER BY parent.name
-            """, [.text(name)]).compactMap { $0[0].string }
+            """, [.text(name.normalizedName)]).compactMap { $0[0].string }
     }
 
     /// The non-CHAINED collections a collection searches, in order, each once (the first occurrence wins).
@@ -150,7 +157,8 @@ extension Registry {
     @discardableResult
     public func modifyChain(_ parent: String, children: [String], mode: ChainMode = .redefine,
                             doc: String? = nil, flatten: Bool = false) throws -> [String] {
-        try Self.validateCollectionName(parent)
+        let parent = try Self.validateCollectionName(parent)
+        let children = mode == .pop ? children : children.map(\.normalizedName)
         return try database.write { c in
             var record = try collection(parent, in: c)
             if record == nil {

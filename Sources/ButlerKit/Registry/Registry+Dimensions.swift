@@ -129,7 +129,7 @@ extension Registry {
                 result[key] = .string(String(i))
                 continue
             }
-            result[key] = value
+            result[key] = value.normalized
         }
         for name in group.required where result[name] == nil {
             let dim = universe[name]!
@@ -249,7 +249,7 @@ extension Registry {
             if let limit = column.length, column.type == .string, s.count > limit {
                 throw ButlerError(.invalidValue, "\(element).\(column.name) = '\(s)' is longer than \(limit) characters")
             }
-            return .text(s)
+            return .text(s.normalizedName)
         case (.string, .int(let v)): return .text(String(v))
         default: throw bad()
         }

@@ -55,10 +55,12 @@ extension Registry {
     /// refused with `findFirst`). No argument means every collection.
     /// - Throws: ``ButlerError/Code/notFound`` for a named collection that does not exist.
     package func resolveCollections(_ arguments: [String], findFirst: Bool, in c: any SQLConnection) throws -> [CollectionRecord] {
-        let values = arguments.flatMap { $0.split(separator: ",").map { String($0).trimmedSpaces } }.filter { !$0.isEmpty }
+        let values = arguments.flatMap { $0.split(separator: ",").map { String($0).trimmedSpaces.normalizedName } }.filter { !$0.isEmpty }
         // Two queries load every collection and chain; chains are flattened in memory (a chain of hundreds of runs
-        // costs no more than a short one).
-        var byName: [String: CollectionRecord] = [:]
+        // costs no more than a short one). Names are keys as Swift compares them (canonically equivalent names are
+        // one key): a registry made before names were normalized may hold one name in two Unicode forms, and a
+        // search for it searches both rather than hiding one.
+        var byName: [String: [CollectionRecord]] = [:]
         var children: [Int64: [String]] = [:]
         for row in try c.query("""
             SELECT collection_chain.parent, child.name FROM collection_chain
@@ -66,38 +68,41 @@ extension Registry {
             """) {
             if let p = row[0].int64, let n = row[1].string { children[p, default: []].append(n) }
         }
-        var allNames: [String] = []
+        var all: [CollectionRecord] = []
         for row in try c.query("SELECT collection_id, name, type, doc FROM collection ORDER BY name") {
             guard let id = row[0].int64, let name = row[1].string, let type = row[2].int.flatMap(CollectionType.init(rawValue:)) else { continue }
-            byName[name] = CollectionRecord(name: name, type: type, doc: row[3].string, children: children[id] ?? [], id: id)
-            allNames.append(name)
+            let record = CollectionRecord(name: name, type: type, doc: row[3].string, children: children[id] ?? [], id: id)
+            byName[name, default: []].append(record)
+            all.append(record)
         }
-        func flatten(_ name: String, _ path: Set<String>, _ out: inout [String]) {
-            guard let record = byName[name] else { return }
-            if record.type != .chained { out.append(name); return }
-            for child in record.children where !path.contains(child) { flatten(child, path.union([child]), &out) }
+        func flatten(_ name: String, _ path: Set<String>, _ out: inout [CollectionRecord]) {
+            for record in byName[name] ?? [] {
+                if record.type != .chained { out.append(record); continue }
+                for child in record.children where !path.contains(child) { flatten(child, path.union([child]), &out) }
+            }
         }
-        var names: [String] = []
+        var found: [CollectionRecord] = []
         if values.isEmpty || values == ["*"] || values == ["..."] {
             if findFirst {
                 throw ButlerError(.invalidValue, "--find-first needs an ordered list of collections (--collections NAME,...), not all of them")
             }
-            names = allNames.filter { byName[$0]!.type != .chained }
+            found = all.filter { $0.type != .chained }
         } else {
             for value in values {
                 if NamePattern.hasWildcard(value) {
                     if findFirst {
                         throw ButlerError(.invalidValue, "--find-first needs collection names in search order, not the pattern '\(value)'")
                     }
-                    for name in allNames where NamePattern([value]).matches(name) { flatten(name, [name], &names) }
+                    let pattern = NamePattern([value])
+                    for record in all where pattern.matches(record.name) { flatten(record.name, [record.name], &found) }
                 } else {
                     guard byName[value] != nil else { throw ButlerError(.notFound, "no collection named '\(value)'") }
-                    flatten(value, [value], &names)
+                    flatten(value, [value], &found)
                 }
             }
         }
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }.compactMap { byName[$0] }
+        var seen = Set<Int64>()
+        return found.filter { seen.insert($0.id).inserted }
     }
 
     /// Whether searching `collections` (names, lists or globs, chains expanded; all when empty) reaches a CALIBRATION

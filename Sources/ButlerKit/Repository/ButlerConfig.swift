@@ -1,5 +1,6 @@
 public import Foundation
 internal import Yams
+internal import S3
 
 /// The configuration of a repository: `butler.yaml` merged over the defaults shipped with ButlerKit.
 // @unchecked: the YAML node is an immutable value tree.
@@ -104,6 +105,26 @@ public struct ButlerConfig: @unchecked Sendable {
         return value.replacingOccurrences(of: Self.rootPlaceholder, with: root.path)
     }
 
+    /// The repositories whose steps `butler reproduce` runs without `--allow-foreign`: the ids listed under
+    /// `provenance.trusted_repositories` (as `config-dump` shows a repository's id).
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` naming an entry that is not a repository id.
+    public func trustedRepositories() throws -> Set<UUID> {
+        guard let node = Self.lookup(node, "provenance.trusted_repositories") else { return [] }
+        guard let list = node.sequence else {
+            throw ButlerError(.invalidValue, "\(root.appendingPathComponent(Self.fileName).path): provenance.trusted_repositories must be a list of repository ids")
+        }
+        var ids = Set<UUID>()
+        for entry in list {
+            guard let text = entry.string, let id = UUID(uuidString: text) else {
+                throw ButlerError(.invalidValue, "\(root.appendingPathComponent(Self.fileName).path): provenance.trusted_repositories: "
+                                  + "\(escapedForMessage(entry.string ?? "\(entry)", limit: 80)) is not a repository id (a UUID)")
+            }
+            ids.insert(id)
+        }
+        return ids
+    }
+
     /// The string values of a mapping at a dotted path (`datastore.templates`), in file order.
     public func strings(_ path: String) -> [(key: String, value: String)] {
         guard let mapping = Self.lookup(node, path)?.mapping else { return [] }
@@ -137,12 +158,12 @@ public struct ButlerConfig: @unchecked Sendable {
             if path.hasPrefix("file://") { return URL(fileURLWithPath: String(path.dropFirst(7))) }
             if path.hasPrefix("s3://") {
                 guard BucketLocation(path) != nil, let url = URL(string: path) else {
-                    throw ButlerError(.invalidConfig, "datastore.root '\(path)' is not an s3://BUCKET[/PREFIX] URI")
+                    throw ButlerError(.invalidConfig, "datastore.root '\(SecretRedaction.redact(path))' is not an s3://BUCKET[/PREFIX] URI")
                 }
                 return url
             }
             if path.contains("://") {
-                throw ButlerError(.invalidConfig, "datastore.root '\(path)' is neither a local folder nor an s3:// bucket")
+                throw ButlerError(.invalidConfig, "datastore.root '\(SecretRedaction.redact(path))' is neither a local folder nor an s3:// bucket")
             }
             return URL(fileURLWithPath: path, relativeTo: root).standardizedFileURL
         }

@@ -114,8 +114,11 @@ public struct HTMPixelization: Sendable {
         switch region {
         case .point: return false
         case .circle(let c, let r):
-            // A cap no larger than a hemisphere is convex: holding the corners is holding the triangle.
-            return r <= 90 && t.vertices.allSatisfy { $0.angle(to: c) < r }
+            // A cap no larger than a hemisphere is convex: holding the corners is holding the triangle. A larger
+            // one holds the triangle when the cap it leaves (about the antipode) misses it, with a margin.
+            if r <= 90 { return t.vertices.allSatisfy { $0.angle(to: c) < r } }
+            let antipode = UnitVector(unchecked: -c.x, -c.y, -c.z)
+            return !t.overlaps(center: antipode, radius: 180 - r + 1e-6)
         case .polygon(let g):
             return t.vertices.allSatisfy { v in g.edges.allSatisfy { $0.n.dot(v) > 1e-12 } }
         }

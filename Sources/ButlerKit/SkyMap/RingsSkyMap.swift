@@ -30,9 +30,52 @@ public struct RingsSkyMap: Sendable, Hashable {
         public func hash(into h: inout Hasher) { h.combine(id) }
     }
 
+    /// The most patches a skymap may have, its tracts times the patches of a tract: 10,000,000, five times Rubin's
+    /// largest (`lsst_cells_v1`, 18,938 tracts of 10 x 10 patches). A config beyond it is refused before anything is
+    /// computed, with the numbers it would make.
+    public static let maximumPatches = 10_000_000
+
+    /// - Throws: ``ButlerError/Code/invalidValue`` for a config that ``RingsSkyMapConfig`` refuses, or that makes
+    ///   more than ``maximumPatches`` patches.
     public init(config: RingsSkyMapConfig) throws {
         try config.validate()
+        let (tracts, nx, ny) = Self.estimatedSize(config)
+        let patches = tracts * nx * ny
+        guard patches.isFinite, patches <= Double(Self.maximumPatches) else {
+            func count(_ v: Double) -> String {
+                guard v.isFinite, v < 1e15 else { return v.isFinite ? String(format: "%.3g", v) : "unboundedly many" }
+                var digits = String(Int(v)), grouped = ""
+                while digits.count > 3 { grouped = "," + digits.suffix(3) + grouped; digits.removeLast(3) }
+                return digits + grouped
+            }
+            throw ButlerError(.invalidValue, "skymap config '\(config.name)': numRings \(config.numRings) and pixelScale \(config.pixelScale) make \(count(tracts)) tracts of \(count(nx)) x \(count(ny)) patches, \(count(patches)) patches in all, more than the limit of 10,000,000 (Rubin's lsst_cells_v1 has 1,893,800): use fewer rings, a larger pixelScale or larger patches")
+        }
         self.config = config
+    }
+
+    /// The tracts and patches per tract along x and y that a valid config makes, computed in floating point without
+    /// building anything (exact for the sizes a skymap may have; a lower bound, still beyond the limit, for more
+    /// than 100,000 rings).
+    static func estimatedSize(_ config: RingsSkyMapConfig) -> (tracts: Double, nx: Double, ny: Double) {
+        let rings = config.numRings
+        let ringSize = Double.pi / Double(rings + 1)
+        var tracts = 2.0
+        if rings > 100_000 {
+            // Each ring has at least 2π cos(d) / ringSize tracts: over the rings, about 4 (numRings + 1)² / π.
+            tracts = 4 * Double(rings + 1) * Double(rings + 1) / .pi
+        } else {
+            for i in 0..<rings {
+                let start = ringSize * (Double(i) + 0.5) - .pi / 2
+                let d = min(abs(start), abs(start + ringSize))
+                tracts += (2 * .pi * cos(d) / ringSize).rounded(.down) + 1
+            }
+        }
+        let reach = ringSize / 2 + config.tractOverlap * .pi / 180
+        let plane = config.projection == "STG" ? 2 * tan(reach / 2) : tan(reach)
+        let extent = plane * 180 / .pi / (config.pixelScale / 3600)
+        let pixels = (extent + 0.5).rounded(.down) - (-extent - 0.5).rounded(.up) + 1
+        let (ix, iy) = config.patchInnerDimensions
+        return (tracts, (pixels / Double(ix)).rounded(.up), (pixels / Double(iy)).rounded(.up))
     }
 
     var ringSize: Double { .pi / Double(config.numRings + 1) }

@@ -144,7 +144,7 @@ extension Registry {
         let edges = try database.read { c -> (Int, [SQLRow], [SQLRow]) in
             let total = (try c.queryOne("SELECT (SELECT COUNT(*) FROM quantum_input) + (SELECT COUNT(*) FROM quantum_output)")?[0].int) ?? 0
             // A step that ran in another repository (an output of it was copied here) may name datasets held there.
-            let ranHere = "NOT EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id WHERE o.quantum_id = q.id)"
+            let ranHere = "q.origin_id IS NULL AND NOT EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id WHERE o.quantum_id = q.id)"
             let dangling = try c.query("""
                 SELECT 'input', e.quantum_id, q.task_label, e.role, e.dataset_id FROM quantum_input AS e JOIN quantum AS q ON q.id = e.quantum_id
                 WHERE NOT EXISTS (SELECT 1 FROM dataset AS d WHERE d.id = e.dataset_id)

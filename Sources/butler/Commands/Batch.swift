@@ -56,7 +56,7 @@ extension ButlerCommand {
             var skipped = 0
             let count = try butler.resolveJobs(request, to: jobsFile) { line in
                 skipped += 1
-                FileHandle.standardError.write(Data("butler: \(line)\n".utf8))
+                writeStandardError("butler: \(line)\n")
             }
             if format.format == .json {
                 emit("{\"jobs\": \(count), \"skipped\": \(skipped), \"file\": \(jsonString(jobsFile))}\n")
@@ -79,7 +79,11 @@ extension ButlerCommand {
                 Duplicates (a job that ran twice): an output goes to the record registered first (within a batch, the \
                 succeeded one that ended first); the others are moved to STAGING/duplicates and reported. A bad record \
                 is reported on one line naming its file and why, and left in place; the merge goes on and exits 1 \
-                (duplicates alone do not make it fail). \
+                (duplicates alone do not make it fail). Every record is checked as `butler record` checks a quantum \
+                (exit code, times, data ID, metric names, NUL characters, inputs), and its output ids must be new. \
+                Merges of one staging area take turns (STAGING/.merge.lock). Links are never followed: a staging area \
+                that is a symbolic link is refused, a record folder or output file that is one is reported and left, \
+                and a file with another name outside its folder is copied, not hard-linked. \
                 Failed steps are registered as failed steps (exit code, log); the jobs that failed are listed in Slurm \
                 --array syntax for re-submission.
                 """)
@@ -98,7 +102,7 @@ extension ButlerCommand {
             let butler = try Butler(repository: repository.repo)
             var options = MergeOptions(stagingArea: staging ?? URL(fileURLWithPath: repository.repo).appendingPathComponent(StagedRun.defaultFolderName).path)
             options.batchSize = batchSize
-            let summary = try butler.mergeStaged(options) { line in FileHandle.standardError.write(Data("butler: \(line)\n".utf8)) }
+            let summary = try butler.mergeStaged(options) { line in writeStandardError("butler: \(line)\n") }
             let failed = summary.failedJobs.sorted { $0.key < $1.key }
             if format.format == .json {
                 let jobs = failed.map { "\(jsonString($0.key)): [\($0.value.map(String.init).joined(separator: ", "))]" }.joined(separator: ", ")

@@ -74,7 +74,9 @@ extension ButlerCommand {
             let butler = try Butler(repository: repository.repo)
             let registry = butler.registry
             let selected = try registry.queryCollections(globs, types: types.isEmpty ? Set(CollectionType.allCases) : types)
-            let all = Dictionary(uniqueKeysWithValues: try registry.queryCollections().map { ($0.name, $0) })
+            // Names as Swift compares them: a registry made before names were normalized to NFC may hold one name in
+            // two Unicode forms, which must not stop the listing (the first row wins the lookup; both are listed).
+            let all = Dictionary(try registry.queryCollections().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 
             if output.format == .json {
                 // One object per collection; children and parents always present, flattened for chains.

@@ -40,7 +40,7 @@ extension ButlerCommand {
         func run() throws {
             let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
                                            override: override, registry: registry, storePassword: storePassword, datastore: datastore, name: name,
-                                           note: { FileHandle.standardError.write(Data("butler: note: \($0)\n".utf8)) },
+                                           note: { writeStandardError("butler: note: \($0)\n") },
                                            logger: Logger(label: "butler"))
             emit("Created repository \(butler.root.path)\n")
         }

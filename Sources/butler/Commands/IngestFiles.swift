@@ -41,7 +41,7 @@ extension ButlerCommand {
             for item in dataId { for (k, v) in try parseDataIDString(item) { fixed[k] = v } }
             let report = try butler.ingestFiles(datasetType: datasetType, run: outputRun, table: table, dataId: fixed, prefix: prefix,
                                                 transfer: transfer, idGenerationMode: idGenerationMode, trackFileAttributes: trackFileAttrs)
-            for failure in report.failures { FileHandle.standardError.write(Data("butler: error: \(failure)\n".utf8)) }
+            for failure in report.failures { writeStandardError("butler: error: \(failure)\n") }
             emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s) into \(outputRun): \(report.failures.count) failed\n")
             if !report.failures.isEmpty { throw CommandFailure(exitCode: 1) }
         }

@@ -63,8 +63,8 @@ extension ButlerCommand {
             options.progress = { done, total in bar.update(done, of: total) }
             let report = try butler.ingestRaws(locations, options: options)
             bar.finish()
-            for warning in report.warnings { FileHandle.standardError.write(Data("butler: warning: \(warning)\n".utf8)) }
-            for failure in report.failures { FileHandle.standardError.write(Data("butler: error: \(failure)\n".utf8)) }
+            for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
+            for failure in report.failures { writeStandardError("butler: error: \(failure)\n") }
             switch output.format {
             case .json:
                 emit("{\"files\": \(report.files), \"ingested\": \(report.ingested), \"ingested_files\": \(report.ingestedFiles), "
@@ -133,6 +133,7 @@ final class ProgressBar: @unchecked Sendable {
         let filled = Int(Double(width) * Double(done) / Double(total))
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
         let line = String(format: "\r[%@] %d/%d %@, %.0f %@/s, %.0fs left ", bar, done, total, unit, rate, unit, left)
+        // Our own text (numbers and a unit), its leading \r meant for the terminal: written as it is.
         FileHandle.standardError.write(Data(line.utf8))
         shown = true
     }

@@ -106,11 +106,21 @@ extension ButlerCommand {
         var transfer: TransferMode = .copy
         @Flag(name: .customLong("track-file-attrs"), inversion: .prefixedNo, help: "Record each file's size and checksum (default).") var trackFileAttributes = true
         @Flag(name: .long, help: "Check everything and report what would be imported; write nothing.") var dryRun = false
+        @Flag(name: .long, help: ArgumentHelp("With -t direct: take the files a direct-mode export names by absolute path where they are.",
+                                              discussion: "Otherwise an import reads only regular files inside its directory, never through a symbolic link."))
+        var allowAbsolutePaths = false
+
+        func validate() throws {
+            if allowAbsolutePaths && transfer != .direct {
+                throw ValidationError("--allow-absolute-paths needs -t direct: files outside the export are recorded where they are, never copied or moved")
+            }
+        }
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
             var options = ImportOptions()
             options.transfer = transfer
+            options.allowAbsolutePaths = allowAbsolutePaths
             options.skipDimensions = skipDimensions
             options.trackFileAttributes = trackFileAttributes
             options.dryRun = dryRun

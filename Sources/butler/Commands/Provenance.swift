@@ -97,7 +97,7 @@ extension ButlerCommand {
         func printCards(_ cards: [HeaderCard], of path: String) throws {
             let fields = cards.map { "  \(jsonString($0.keyword)): " + value($0.value) }
             emit(fields.isEmpty ? "{}\n" : "{\n" + fields.joined(separator: ",\n") + "\n}\n")
-            if cards.isEmpty { FileHandle.standardError.write(Data("butler: \(path) carries no LSST BUTLER provenance cards\n".utf8)) }
+            if cards.isEmpty { writeStandardError("butler: \(path) carries no LSST BUTLER provenance cards\n") }
         }
 
         func value(_ v: HeaderValue?) -> String {
@@ -186,7 +186,7 @@ extension ButlerCommand {
             }
             let line = "Checked \(summary.filesChecked) file record(s)\(checksums ? " (\(summary.checksumsChecked) checksums)" : ""), "
                 + "\(summary.datastoreFiles) datastore file(s), \(summary.edgesChecked) provenance edge(s): \(summary.problems) problem(s)\n"
-            FileHandle.standardError.write(Data(line.utf8))
+            writeStandardError(line)
             if summary.problems > 0 { throw ExitCode(1) }
         }
 

@@ -41,7 +41,7 @@ extension ButlerCommand {
             }
             let found = try butler.registry.queryDatasets(q)
             let results = found.datasets
-            for reason in found.reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
+            for reason in found.reasons { writeStandardError("butler: no results: \(reason)\n") }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
             let metrics = showMetrics ? try butler.registry.metrics(of: results.map(\.ref.id)) : [:]
             var tables: [ResultTable] = []
@@ -66,7 +66,7 @@ extension ButlerCommand {
                 tables.append(table)
             }
             if tables.isEmpty {
-                if found.reasons.isEmpty { FileHandle.standardError.write(Data("No datasets found.\n".utf8)) }
+                if found.reasons.isEmpty { writeStandardError("No datasets found.\n") }
                 return
             }
             emit(render(tables, as: output.format))
@@ -152,7 +152,7 @@ extension ButlerCommand {
             try write(pending)
             if output.format == .json { out.write(count == 0 ? "[]\n" : "\n]\n") }
             out.flush()
-            for reason in reasons { FileHandle.standardError.write(Data("butler: no results: \(reason)\n".utf8)) }
+            for reason in reasons { writeStandardError("butler: no results: \(reason)\n") }
         }
     }
 }

@@ -57,7 +57,7 @@ extension ButlerCommand {
             let ids = query.capped(found, what: "data IDs")
             let table = ResultTable(columns: group.names, rows: ids.map { id in group.names.map { cell(id[$0]) } })
             if ids.isEmpty && output.format == .table {
-                FileHandle.standardError.write(Data("butler: no results: no data IDs over \(group) match\n".utf8))
+                writeStandardError("butler: no results: no data IDs over \(group) match\n")
                 return
             }
             emit(render([table], as: output.format))
@@ -108,7 +108,7 @@ extension ButlerCommand {
                 }
             })
             if records.isEmpty && output.format == .table {
-                FileHandle.standardError.write(Data("butler: no results: no \(element) records match\n".utf8))
+                writeStandardError("butler: no results: no \(element) records match\n")
                 return
             }
             emit(render([table], as: output.format))

@@ -28,6 +28,9 @@ extension ButlerCommand {
         @Flag(name: .long, help: "Also run again every step upstream, back to stored inputs, in dependency order (each reads the reproduced outputs before it).")
         var upstream = false
         @Flag(name: .long, help: "Only list what would run, and what cannot.") var dryRun = false
+        @Flag(name: .long, help: ArgumentHelp("Also run steps that arrived from another repository (import, transfer, Zip).",
+                                              discussion: "Without it such a step is refused, naming where it was made and the exact command it would run, unless the repository that made it and the one that sent it are listed in butler.yaml under provenance.trusted_repositories."))
+        var allowForeign = false
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A package version of the environment reproducing (repeatable): steps recorded with other versions are not reproducible.", valueName: "name=version"))
         var package: [String] = []
         @OptionGroup(title: "Selection by query") var selection: DatasetSelection
@@ -51,6 +54,7 @@ extension ButlerCommand {
             request.run = scratchRun
             request.upstream = upstream
             request.dryRun = dryRun
+            request.allowForeign = allowForeign
             if !package.isEmpty { request.packages = try pairs(package, "--package") }
             let results = try butler.reproduce(request)
             var table = ResultTable(columns: ["dataset_type", "data_id", "id", "step", "verdict", "detail", "seconds", "new_id"])

@@ -52,7 +52,7 @@ struct WhereOptions: ParsableArguments {
 
     /// The warning of a negative limit that left results out.
     func warnCapped(_ what: String) {
-        FileHandle.standardError.write(Data("butler: warning: more than \(-limit) \(what) match; showing the first \(-limit) (--limit 0 shows all)\n".utf8))
+        writeStandardError("butler: warning: more than \(-limit) \(what) match; showing the first \(-limit) (--limit 0 shows all)\n")
     }
 
     /// Puts the expression, binds, order, limit and offset into a dataset query.

@@ -45,11 +45,14 @@ struct ResultTable {
         self.rows = rows
     }
 
-    /// The text table: a header line, dashes under each column, then the rows (as astropy prints).
+    /// The text table: a header line, dashes under each column, then the rows (as astropy prints). Each value is
+    /// shown on one line, its control characters (newlines included) escaped.
     func text() -> String {
+        let columns = columns.map { singleLine($0) }
+        let rows = rows.map { $0.map { singleLine($0.text) } }
         var widths = columns.map(\.count)
         for row in rows {
-            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.text.count) }
+            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
         }
         func line(_ values: [String]) -> String {
             var text = zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
@@ -57,10 +60,10 @@ struct ResultTable {
             return text
         }
         var out = ""
-        if let title { out += title + "\n\n" }
+        if let title { out += singleLine(title) + "\n\n" }
         out += line(columns) + "\n"
         out += widths.map { String(repeating: "-", count: $0) }.joined(separator: " ") + "\n"
-        for row in rows { out += line(row.map(\.text)) + "\n" }
+        for row in rows { out += line(row) + "\n" }
         return out
     }
 
@@ -100,7 +103,8 @@ func csvField(_ s: String) -> String {
     return s
 }
 
-/// Writes to standard output without buffering surprises.
+/// Writes to standard output without buffering surprises: the one place (with ``StreamWriter``) where the CLI's
+/// standard output is written, control characters escaped by ``terminalSafe(_:keepingNewlines:)`` (newlines kept).
 func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    FileHandle.standardOutput.write(Data(terminalSafe(text).utf8))
 }

@@ -51,6 +51,7 @@ extension Lineage {
                 ("id", jsonString(s.id.lowercasedString)), ("task", jsonString(s.taskLabel)), ("run", jsonString(s.run)),
                 ("data_id", dataIdObject(s.dataId)), ("status", jsonString(s.status)), ("exit_code", s.exitCode.map { String($0) } ?? "null"),
                 ("host", text(s.host)), ("user", text(s.user)), ("command", text(s.command)),
+                ("origin", repository(s.origin)), ("received_from", repository(s.receivedFrom)),
                 ("start", text(s.start?.isoUTC)), ("end", text(s.end?.isoUTC)),
                 ("start_tai", text(s.start?.isoTAI)), ("end_tai", text(s.end?.isoTAI)),
                 ("environment", text(s.environment)),
@@ -60,7 +61,7 @@ extension Lineage {
                 ("outputs", "[" + s.outputs.map { object([("role", jsonString($0.role)), ("id", jsonString($0.dataset.lowercasedString))]) }.joined(separator: ", ") + "]"),
                 ("reproductions", "[" + s.reproductions.map {
                     object([("step", jsonString($0.step.lowercasedString)), ("verdict", jsonString($0.verdict)), ("detail", jsonString($0.detail)),
-                            ("time", jsonString($0.time.isoUTC))])
+                            ("time", jsonString($0.time.isoUTC)), ("reported_by", repository($0.reportedBy))])
                 }.joined(separator: ", ") + "]"),
             ])
         }.joined(separator: ",\n")

@@ -120,6 +120,7 @@ extension Lineage {
             if let code = s.exitCode { attributes.append(("butler:exitCode", .int(code))) }
             if let host = s.host { attributes.append(("butler:host", .string(host))) }
             if let command = s.command { attributes.append(("butler:command", .string(command))) }
+            if let origin = s.origin { attributes.append(("butler:origin", .string("\(origin.name) \(origin.id.lowercasedString)"))) }
             doc.records.append(.init(kind: .activity, id: step(s.id), arguments: arguments, attributes: attributes))
             // Each reproduction: an activity of its own, informed by the step it ran again, with the verdict.
             for r in s.reproductions {

@@ -5,6 +5,9 @@ extension Lineage {
     /// inputs; downstream, each dataset with the steps that used it and their outputs. A dataset or step reached a
     /// second time is shown once and referred back to (`see [d3]`). Environments and configs are listed once at the end.
     ///
+    /// Each value recorded here or received from elsewhere (host, command, parameters, ...) is shown on its line with
+    /// its control characters, newlines included, escaped (``singleLine(_:)``).
+    ///
     /// - Parameter showConfigs: include each config file's content (needs a lineage read with `includeConfigs`).
     public func treeText(showConfigs: Bool = false) -> String {
         var out = ""
@@ -25,7 +28,7 @@ extension Lineage {
             let n = datasetNumbers.count + 1
             datasetNumbers[id] = n
             if let d {
-                out += prefix + connector + rolePart + "\(d.label) \(id.lowercasedString) [d\(n)]" + (d.removed ? " (removed: tombstone only)" : "") + "\n"
+                out += prefix + connector + rolePart + "\(singleLine(d.label)) \(id.lowercasedString) [d\(n)]" + (d.removed ? " (removed: tombstone only)" : "") + "\n"
             } else {
                 // Neither a row nor a tombstone: another repository holds it (its steps may still be recorded here).
                 out += prefix + connector + rolePart + "dataset \(id.lowercasedString) [d\(n)] (elsewhere: held by another repository, not here)\n"
@@ -36,7 +39,7 @@ extension Lineage {
             case .downstream: next = consumers[id] ?? []
             }
             for copy in copies[id] ?? [] {
-                out += childPrefix + (next.isEmpty && !beyondDepth.contains(id) ? "   " : "│  ") + copy.sentence + "\n"
+                out += childPrefix + (next.isEmpty && !beyondDepth.contains(id) ? "   " : "│  ") + singleLine(copy.sentence) + "\n"
             }
             if next.isEmpty && beyondDepth.contains(id) {
                 out += childPrefix + "└─ … (more steps beyond --depth)\n"
@@ -57,11 +60,11 @@ extension Lineage {
             let n = stepNumbers.count + 1
             stepNumbers[id] = n
             out += prefix + connector + "\(verb) \(s.taskLabel) [q\(n)] \(s.status)" + (s.exitCode.map { " (exit \($0))" } ?? "")
-                + " in \(s.run)" + (s.dataId.isEmpty ? "" : " on {\(s.dataId)}") + "\n"
+                + " in \(singleLine(s.run))" + (s.dataId.isEmpty ? "" : " on {\(singleLine(s.dataId))}") + "\n"
             let detail = childPrefix + "  "
             var facts: [String] = []
-            if let h = s.host { facts.append("host \(h)") }
-            if let u = s.user { facts.append("user \(u)") }
+            if let h = s.host { facts.append("host \(singleLine(h))") }
+            if let u = s.user { facts.append("user \(singleLine(u))") }
             if let start = s.start {
                 var time = start.isoUTC
                 if let end = s.end {
@@ -75,9 +78,9 @@ extension Lineage {
             if let e = s.environment {
                 var code = "code: environment \(short(e))"
                 if let env = environments[e] {
-                    if let commit = env.codeCommit { code += ", commit \(commit)" + (env.codeDirty == true ? " (dirty)" : "") }
+                    if let commit = env.codeCommit { code += ", commit \(singleLine(commit))" + (env.codeDirty == true ? " (dirty)" : "") }
                     if shownEnvironments.insert(e).inserted {
-                        code += env.packages.isEmpty ? "" : "; " + env.packages.map { "\($0.name) \($0.version)" }.joined(separator: ", ")
+                        code += env.packages.isEmpty ? "" : "; " + env.packages.map { "\(singleLine($0.name)) \(singleLine($0.version))" }.joined(separator: ", ")
                     } else if !env.packages.isEmpty {
                         code += " (\(env.packages.count) packages, listed above)"
                     }
@@ -85,14 +88,20 @@ extension Lineage {
                 out += detail + code + "\n"
             }
             if !s.configs.isEmpty {
-                out += detail + "config: " + s.configs.map { "\($0.name) \(short($0.hash))" }.joined(separator: ", ") + "\n"
+                out += detail + "config: " + s.configs.map { "\(singleLine($0.name)) \(short($0.hash))" }.joined(separator: ", ") + "\n"
             }
             if !s.parameters.isEmpty {
-                out += detail + "parameters: " + s.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "\n"
+                out += detail + "parameters: " + s.parameters.map { "\(singleLine($0.name))=\(singleLine($0.value))" }.joined(separator: ", ") + "\n"
             }
-            if let command = s.command { out += detail + "command: \(command)\n" }
+            if let command = s.command { out += detail + "command: \(singleLine(command))\n" }
+            if let origin = s.origin {
+                out += detail + "foreign: made at \(singleLine(origin.name)) (\(origin.id.lowercasedString))"
+                    + (s.receivedFrom.map { $0.id == origin.id ? "" : ", received from \(singleLine($0.name)) (\($0.id.lowercasedString))" } ?? "") + "\n"
+            }
             for r in s.reproductions {
-                out += detail + "reproduced \(r.time.isoUTC) by step \(r.step.lowercasedString): \(r.verdict)" + (r.detail.isEmpty ? "" : " (\(r.detail))") + "\n"
+                out += detail + "reproduced \(r.time.isoUTC) by step \(r.step.lowercasedString)"
+                    + (r.reportedBy.map { " at \(singleLine($0.name)) (\($0.id.lowercasedString)), as it reports" } ?? "")
+                    + ": \(singleLine(r.verdict))" + (r.detail.isEmpty ? "" : " (\(singleLine(r.detail)))") + "\n"
             }
             let children = direction == .upstream ? s.inputs : s.outputs
             for (i, edge) in children.enumerated() {
@@ -117,7 +126,7 @@ extension Lineage {
                 out += "  \(hash)\(format) \(use)\n"
                 if showConfigs, let content = configs[hash] {
                     let text = String(decoding: content.content, as: UTF8.self)
-                    out += text.split(separator: "\n", omittingEmptySubsequences: false).map { "    | " + $0 }.joined(separator: "\n") + "\n"
+                    out += text.split(separator: "\n", omittingEmptySubsequences: false).map { "    | " + singleLine(String($0)) }.joined(separator: "\n") + "\n"
                 }
             }
         }

@@ -63,6 +63,13 @@ public struct Lineage: Sendable {
         public let logDataset: UUID?
         /// The command as written, for steps run by `butler run` (what `butler reproduce` runs again).
         public let commandTemplate: CommandTemplate?
+        /// For a step that arrived from another repository: the repository that ran it (as the sender says). Nil for a
+        /// step made here. A foreign step is not run again by `butler reproduce` unless the user allows it.
+        public var origin: RepositoryIdentity? = nil
+        /// For a step that arrived from another repository: the repository that sent it here.
+        public var receivedFrom: RepositoryIdentity? = nil
+        /// Whether the step arrived from another repository.
+        public var isForeign: Bool { origin != nil }
         /// The times this step was reproduced (`butler reproduce`), oldest first.
         public internal(set) var reproductions: [Reproduction] = []
         /// Config files: name and SHA-256 of the content, sorted by name.
@@ -83,6 +90,9 @@ public struct Lineage: Sendable {
         public let verdict: String
         public let detail: String
         public let time: TAITime
+        /// For a reproduction made in another repository (its step arrived with the reproduced outputs): that
+        /// repository. Its verdict is that repository's claim, shown as such.
+        public var reportedBy: RepositoryIdentity? = nil
     }
 
     /// A config file's content, by hash.

@@ -89,7 +89,8 @@ extension Registry {
     }
 
     static let stepColumns = """
-        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id, q.log_dataset_id, q.command_template
+        q.id, q.task_label, run.name, q.data_id, q.status, q.exit_code, q.host, q.user_name, q.command, q.start_time, q.end_time, q.environment_id, q.log_dataset_id, q.command_template,
+        q.origin_id, q.origin_name, q.received_from_id, q.received_from_name
         """
 
     static func step(from row: SQLRow, offset o: Int) -> Lineage.Step? {
@@ -99,7 +100,12 @@ extension Registry {
                             command: row[o + 8].string, start: row[o + 9].int64.map(TAITime.init(nanoseconds:)),
                             end: row[o + 10].int64.map(TAITime.init(nanoseconds:)), environment: row[o + 11].string,
                             logDataset: row[o + 12].string.flatMap(UUID.init(registryText:)),
-                            commandTemplate: row[o + 13].string.flatMap(CommandTemplate.init(text:)))
+                            commandTemplate: row[o + 13].string.flatMap(CommandTemplate.init(text:)),
+                            origin: identity(row[o + 14], row[o + 15]), receivedFrom: identity(row[o + 16], row[o + 17]))
+    }
+
+    private static func identity(_ id: SQLValue, _ name: SQLValue) -> RepositoryIdentity? {
+        id.string.flatMap(UUID.init(registryText:)).map { RepositoryIdentity(id: $0, name: name.string ?? "") }
     }
 
     /// Type, run, data ID and file of each dataset; tombstones for removed ones.
@@ -166,12 +172,13 @@ extension Registry {
                 graph.steps[step]?.parameters.append((row[1].string ?? "", row[2].string ?? ""))
             }
             for row in try c.query("""
-                SELECT original_id, quantum_id, verdict, detail, checked_at FROM quantum_reproduction
-                WHERE original_id IN (\(placeholders(chunk.count))) ORDER BY checked_at
+                SELECT r.original_id, r.quantum_id, r.verdict, r.detail, r.checked_at, q.origin_id, q.origin_name FROM quantum_reproduction AS r
+                LEFT JOIN quantum AS q ON q.id = r.quantum_id WHERE r.original_id IN (\(placeholders(chunk.count))) ORDER BY r.checked_at
                 """, args) {
                 guard let step = row[0].string.flatMap(UUID.init(registryText:)), let by = row[1].string.flatMap(UUID.init(registryText:)) else { continue }
                 graph.steps[step]?.reproductions.append(Lineage.Reproduction(step: by, verdict: row[2].string ?? "", detail: row[3].string ?? "",
-                                                                             time: TAITime(nanoseconds: row[4].int64 ?? 0)))
+                                                                             time: TAITime(nanoseconds: row[4].int64 ?? 0),
+                                                                             reportedBy: Self.identity(row[5], row[6])))
             }
         }
         for key in Array(graph.steps.keys) {

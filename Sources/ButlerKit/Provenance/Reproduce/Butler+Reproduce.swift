@@ -66,6 +66,10 @@ extension Butler {
             // Upstream, a step without a command (a calibration put by hand) is where the chain starts: its stored
             // outputs are inputs like raws.
             if step.commandTemplate == nil && !outputs.contains(where: { targets.contains($0.1.id) }) { continue }
+            if let refusal = try foreignRefusal(step, request: request) {
+                report(.notReproducible, refusal)
+                continue
+            }
             if let reason = try reasonNotReproducible(step, in: graph, replacement: replacement, unreproduced: unreproduced, packages: request.packages,
                                                       executableHashes: &executableHashes) {
                 report(.notReproducible, reason)
@@ -99,15 +103,11 @@ extension Butler {
             var packages = Dictionary((environment?.packages ?? []).map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
             packages.merge(request.packages ?? [:]) { _, here in here }
             run.environment = SoftwareEnvironment(packages: packages, codeCommit: environment?.codeCommit, codeDirty: environment?.codeDirty)
-            var note = ""
-            if let directory = template.directory {
-                var isFolder: ObjCBool = false
-                if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue {
-                    run.workingDirectory = directory
-                } else {
-                    note = " (run in the current folder: \(directory), where it ran, is not here)"
-                }
-            }
+            // Always a fresh folder of its own: never the folder it was recorded in, which a bundle from elsewhere
+            // could name.
+            let workingFolder = folder.appendingPathComponent("work")
+            try FileManager.default.createDirectory(at: workingFolder, withIntermediateDirectories: true)
+            run.workingDirectory = workingFolder.path
             // One task has one config per RUN, and one data ID one dataset of a type: a step that does not fit in the
             // scratch RUN (another config of the same task, a data ID already made there) goes to a RUN of its own
             // under it, named after the recorded RUN. Chosen before the command runs.
@@ -127,7 +127,7 @@ extension Butler {
             }
             let seconds = Date().timeIntervalSince(started)
             guard result.status == .succeeded else {
-                let detail = "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)") + note
+                let detail = "the step failed when run again: " + (result.failure ?? "exit \(result.exitCode)")
                 report(.differs, detail, newStep: result.quantumId, seconds: seconds)
                 try registry.recordReproduction(of: stepId, by: result.quantumId, verdict: .differs, detail: detail)
                 continue
@@ -146,7 +146,7 @@ extension Butler {
                 if !moved.isEmpty && !recorded.removed {
                     detail += "; metrics differ: " + moved.map { "\($0) \(was[$0].map { "\($0)" } ?? "none") → \(now[$0].map { "\($0)" } ?? "none")" }.joined(separator: ", ")
                 }
-                each[role] = (verdict, detail + note)
+                each[role] = (verdict, detail)
             }
             let worst = each.values.map(\.0).max() ?? .identical
             report(worst, "", newStep: result.quantumId, new: new, seconds: seconds, each: each)
@@ -181,6 +181,19 @@ extension Butler {
             if try registry.findDataset(output.datasetType, dataId: parseDataIDString(output.dataId), collections: [run]) != nil { return false }
         }
         return true
+    }
+
+    /// Why a step that arrived from another repository is not run, or nil when it is this repository's own, the user
+    /// allowed foreign steps, or both the repository that made it and the one that sent it are trusted.
+    private func foreignRefusal(_ step: Lineage.Step, request: ReproduceRequest) throws -> String? {
+        guard let origin = step.origin, !request.allowForeign else { return nil }
+        let trusted = try config.trustedRepositories()
+        if trusted.contains(origin.id) && (step.receivedFrom.map { trusted.contains($0.id) } ?? true) { return nil }
+        let from = step.receivedFrom.map { $0.id == origin.id ? "" : ", received from \($0.name) (\($0.id.lowercasedString))" } ?? ""
+        let argv = step.commandTemplate.map { "[" + $0.arguments.map { escapedForMessage($0, limit: 1000) }.joined(separator: ", ") + "]" } ?? "none recorded"
+        return "refused: the step came from another repository (made at \(origin.name) (\(origin.id.lowercasedString))\(from)) "
+            + "and is not run unless you allow it (--allow-foreign, or trust the repository in butler.yaml provenance.trusted_repositories); "
+            + "it would run \(argv)"
     }
 
     /// Why a recorded step cannot be run again, or nil.

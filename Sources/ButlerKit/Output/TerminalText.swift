@@ -1,0 +1,54 @@
+import Foundation
+
+/// Text for a person's terminal, with every control character made visible.
+///
+/// Values shown to people come from registries, files and other repositories (an imported step's command, host or
+/// metric names), so they may hold terminal escape sequences that would clear a line, move the cursor or retitle the
+/// window, hiding what is printed. Every output of the `butler` command goes through
+/// ``terminalSafe(_:keepingNewlines:)``, and text made of values (``Lineage/treeText(showConfigs:)``) escapes each
+/// value with ``singleLine(_:)``. JSON output stays exact: JSON escapes C0 characters itself, and the escape of a DEL
+/// or C1 character is JSON's own.
+public enum TerminalText {
+    /// Whether `scalar` is a control character a terminal may act on: C0 (U+0000-U+001F, ESC included), DEL and C1
+    /// (U+0080-U+009F).
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value <= 0x9F)
+    }
+
+    /// The visible form of a control character: `\e`, `\r`, `\t`, `\n`, or `\u009b` (four hex digits, as JSON writes
+    /// it: inside a JSON string, where only DEL and C1 characters can still be raw, the escape reads back as the
+    /// character itself, so JSON output stays exact).
+    public static func escape(_ scalar: Unicode.Scalar) -> String {
+        switch scalar.value {
+        case 0x1B: return "\\e"
+        case 0x0D: return "\\r"
+        case 0x09: return "\\t"
+        case 0x0A: return "\\n"
+        default:
+            let digits = String(scalar.value, radix: 16)
+            return "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
+        }
+    }
+}
+
+/// `text` with every control character escaped (``TerminalText/escape(_:)``), newlines kept when `keepingNewlines`
+/// (they separate the lines of a message or the rows of a table). Text without control characters is returned as is.
+public func terminalSafe(_ text: String, keepingNewlines: Bool = true) -> String {
+    guard text.unicodeScalars.contains(where: { TerminalText.isControl($0) && !(keepingNewlines && $0 == "\n") }) else { return text }
+    var out = ""
+    out.reserveCapacity(text.utf8.count + 16)
+    for scalar in text.unicodeScalars {
+        if TerminalText.isControl(scalar) && !(keepingNewlines && scalar == "\n") {
+            out += TerminalText.escape(scalar)
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// One value shown on one line (a table cell, a field of a tree): every control character escaped, newlines too,
+/// so that a value can neither act on the terminal nor pass for a row of its own.
+public func singleLine(_ value: String) -> String {
+    terminalSafe(value, keepingNewlines: false)
+}
