@@ -117,6 +117,8 @@ step "$BUTLER" transfer-datasets "$SITE" "$REPO" postISRCCD --collections site/d
 step "$BUTLER" transfer-datasets "$SITE" "$REPO" postISRCCD --collections site/drp
 step "$BUTLER" provenance "$REPO" postISRCCD:$DATAID --collections site/drp
 step "$BUTLER" verify "$REPO" --lineage postISRCCD:$DATAID --collections site/drp
+# The site's step is foreign here: reproduce does not run it unless told to (--allow-foreign, or a trusted site).
+step "$BUTLER" reproduce "$REPO" postISRCCD:$DATAID --collections site/drp --dry-run || echo "(refused, as it should be: exit $?)"
 step "$BUTLER" export "$REPO" "$REPO-export" pvi postISRCCD --collections u/demo/drp,site/drp
 step "$BUTLER" retrieve-artifacts "$REPO" "$REPO-zips" --collections u/demo/drp --zip
 step "$BUTLER" verify "$REPO" --checksums
