@@ -3,7 +3,7 @@
 #   make test    installs what is missing, builds, and runs every test
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev postgresql pkg-config graphviz librsvg2-bin sqlite3 ncompress slurmctld slurmd slurm-client munge
+DEB_PACKAGES := libcfitsio-dev zlib1g-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev postgresql pkg-config graphviz librsvg2-bin sqlite3 ncompress slurmctld slurmd slurm-client munge jq
 # Python's `prov` package, which the tests use to check our PROV-JSON (from PyPI, in a virtual environment).
 PROV_VENV := .build/prov-venv
 PROV_VERSION := 3.2.3
@@ -62,10 +62,12 @@ release: deps
 # then every test a third time with each test repository's files in its own prefix of an S3 bucket
 # (BUTLER_TEST_DATASTORE=bucket), then 20 SIGKILL crash trials per backend (scripts/crash-test.sh), and 20 with the
 # datastore in an S3 bucket. A single-node Slurm (scripts/with-slurm.sh) and an S3 server that checks signatures
-# (scripts/with-s3.sh: rclone serve s3) run beside them, always stopped afterwards.
+# (scripts/with-s3.sh: rclone serve s3) run beside them, always stopped afterwards. After the first pass, every shell
+# block of README.md runs as written, in order, against those servers (scripts/readme-blocks.sh).
 test: deps prov-venv rubin-venv rclone-venv
 	$(SWIFT) build --build-tests
-	./scripts/with-postgres.sh ./scripts/with-slurm.sh ./scripts/with-s3.sh bash -c '$(SWIFT) test --skip-build && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
+	./scripts/with-postgres.sh ./scripts/with-slurm.sh ./scripts/with-s3.sh bash -c '$(SWIFT) test --skip-build && ./scripts/readme-blocks.sh $(BIN) \
+	  && BUTLER_TEST_BACKEND=postgresql $(SWIFT) test --skip-build \
 	  && BUTLER_TEST_DATASTORE=bucket $(SWIFT) test --skip-build \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 && ./scripts/crash-test.sh $(BIN) postgresql 20 \
 	  && ./scripts/crash-test.sh $(BIN) sqlite 20 bucket'

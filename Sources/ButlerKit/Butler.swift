@@ -42,12 +42,13 @@ public final class Butler: Sendable {
 
     /// Opens an existing repository.
     ///
-    /// - Parameter repository: the repository folder (or its `butler.yaml`).
+    /// - Parameter repository: the repository folder (or its `butler.yaml`), as a path, a `file://` URI or a label of
+    ///   the repository index (see ``RepositoryIndex``).
     /// - Throws: ``ButlerError/Code/notARepository`` for a path that is not a repository,
     ///   ``ButlerError/Code/invalidConfig`` for a corrupt `butler.yaml`, ``ButlerError/Code/schemaTooNew`` for a
     ///   registry written by a newer butler.
     public convenience init(repository: String, logger: Logger = Logger(label: "butler")) throws {
-        let config = try ButlerConfig(repository: URL(fileURLWithPath: repository))
+        let config = try ButlerConfig(repository: URL(fileURLWithPath: try RepositoryIndex.resolve(repository)))
         let database = try Self.openDatabase(config, create: false)
         let registry = try Registry.open(database: database, repositoryName: RepositoryIdentity.defaultName(for: config.root), logger: logger)
         try self.init(config: config, registry: registry, logger: logger)

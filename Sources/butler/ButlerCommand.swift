@@ -11,7 +11,14 @@ struct ButlerCommand: AsyncParsableCommand {
         abstract: "Keep astronomical data in a repository and know how every product was made.",
         discussion: """
             Exit codes: 0 success, 1 failure (the message names the file or value and the reason), 2 usage error.
-            Global option (any position): --log-level LEVEL (CRITICAL, ERROR, WARNING, INFO, VERBOSE, DEBUG, TRACE).
+            Global options (any position), as Rubin's: --log-level LEVEL (CRITICAL, ERROR, WARNING, INFO, VERBOSE, DEBUG, TRACE, \
+            or COMPONENT=LEVEL); --long-log (long log format); --log-file FILE (repeatable; appended to; JSON records for a name \
+            ending in .json); --log-tty/--no-log-tty (log to the terminal, default on); --log-label KEY=VALUE (added to every \
+            record); --progress/--no-progress (accepted; no progress bars are shown).
+            Every subcommand takes -@/--options-file FILE: YAML with a section per subcommand name mapping option names \
+            (without dashes) to values, used for options not given on the command line.
+            REPO may be a path, a file:// URI, or a label of the repository index named by DAF_BUTLER_REPOSITORY_INDEX \
+            (a YAML or JSON file mapping labels to repository URIs) or held in DAF_BUTLER_REPOSITORIES.
             """,
         subcommands: [
             Create.self, ConfigDump.self,
@@ -27,17 +34,21 @@ struct ButlerCommand: AsyncParsableCommand {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         let level: Logger.Level?
+        let logSettings: LogSettings
         do throws(UsageError) {
             level = try GlobalOptions.extractLogLevel(&arguments)
+            logSettings = try LogSettings.extract(&arguments)
             if let unknown = UnknownCommand.check(arguments) { throw unknown }
+            try OptionsFile.apply(&arguments)
         } catch {
             writeStandardError("butler: error: \(error.message)\n")
             Foundation.exit(2)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level ?? .warning
-            return handler
+        do {
+            LoggingSystem.bootstrap(try logSettings.makeFactory(level: level ?? .warning))
+        } catch {
+            writeStandardError("butler: error: \((error as? ButlerError)?.message ?? "\(error)")\n")
+            Foundation.exit(1)
         }
         do {
             var command = try parseAsRoot(arguments)

@@ -54,7 +54,7 @@ struct BucketDatastoreCLITests {
         #expect(verified.stderr.contains("(13 checksums), 13 datastore file(s)"), "10 raws, an output, its log, the notes: \(verified.stderr)")
 
         // Removal deletes the object; nothing else.
-        let pruned = try runButler(["prune-datasets", repo, "--collections", "u/notes", "--datasets", "notes", "--purge", "u/notes"])
+        let pruned = try runButler(["prune-datasets", repo, "--collections", "u/notes", "--datasets", "notes", "--purge", "u/notes", "--no-confirm"])
         #expect(pruned.exitCode == 0, "\(pruned.stdout)\(pruned.stderr)")
         #expect(try client.listObjects(bucket: bucket, prefix: "dr1/u/notes/").isEmpty)
         #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)

@@ -79,9 +79,10 @@ struct CalibrationQueryCLITests {
         let retrieved = try runButler(["retrieve-artifacts", repo, dir.path("out"), "--collections", "LATISS/defaults", "--dataset-type", "bias"])
         #expect(retrieved.exitCode == 0, "\(retrieved.stderr)")
         #expect(retrieved.stdout.hasSuffix("Retrieved 1 file(s) into \(dir.path("out"))\n"))
-        let dry = try runButler(["prune-datasets", repo, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run", "--dry-run", "--format", "csv"])
+        // Two validity ranges of one bias: first-found is ambiguous (Rubin refuses it too), so --find-all.
+        let dry = try runButler(["prune-datasets", repo, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run", "--find-all", "--dry-run", "--format", "csv"])
         #expect(dry.stdout.split(separator: "\n").count == 2, "\(dry.stdout)")
-        let purged = try runButler(["prune-datasets", repo, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run"])
+        let purged = try runButler(["prune-datasets", repo, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run", "--find-all", "--no-confirm"])
         #expect(purged.stdout == "Purged 1 dataset(s) from LATISS/calib/run\n", "\(purged.stderr)")
         let after = try runButler(["query-datasets", repo, "bias", "--collections", "LATISS/defaults", "--format", "json"])
         #expect(after.stdout == "[]\n")

@@ -65,11 +65,11 @@ struct CompareRunsCLITests {
         let groups = try #require(seeing["groups"] as? [[String: Any]])
         #expect(groups.count == 2)
         #expect(groups[0]["changes"] as? [String] == ["isr ran with ip_isr 30.0.2 instead of 30.0.1"])
-        #expect((groups[0]["data_ids"] as? [String])?.allSatisfy { $0.contains("detector=0") || $0.contains("detector=2") || $0.contains("detector=4") || $0.contains("detector=6") } == true)
+        #expect((groups[0]["data_ids"] as? [[String: Any]])?.allSatisfy { [0, 2, 4, 6].contains($0["detector"] as? Int ?? -1) } == true)
         #expect(abs((groups[0]["relative_median"] as? Double ?? 0) - 0.12) < 1e-4)
         #expect(groups[1]["changes"] as? [String] == [] && (groups[1]["difference"] as? [String: Any])?["median"] as? Double == 0)
         let movers = try #require(seeing["movers"] as? [[String: Any]])
-        #expect(movers.count == 5 && (movers[0]["data_id"] as? String ?? "").contains("detector=6"), "the largest shift first: \(movers)")
+        #expect(movers.count == 5 && (movers[0]["data_id"] as? [String: Any])?["detector"] as? Int == 6, "the largest shift first: \(movers)")
 
         let csv = try check(try runButler(["compare-runs", repo, "drp/v1", "drp/v2", "calexp", "--metric", "seeing", "--format", "csv"]))
         #expect(csv.stdout.hasPrefix("dataset_type,metric,count,median_a,spread_a,median_b,spread_b,median_diff,spread_diff,missing_in_a,missing_in_b\ncalexp,seeing,8,"))

@@ -72,7 +72,7 @@ struct ForeignProvenanceCLITests {
         b["steps"] = steps(b).map { var s = $0; s["environment_id"] = id; return s }
     }
 
-    @Test("reproduce refuses a step that came from elsewhere, naming its origin and its exact command; --allow-foreign or trust runs it, in a fresh folder")
+    @Test("reproduce refuses a step that came from elsewhere, naming its origin and its exact command; --allow-foreign runs it, in a fresh folder, and its reproduction stays foreign")
     func foreignStepsDoNotRun() throws {
         let dir = TemporaryDirectory()
         let export = try sentExport(dir)
@@ -117,16 +117,17 @@ struct ForeignProvenanceCLITests {
                 "the step ran in a fresh folder")
         try FileManager.default.removeItem(atPath: marker)
 
-        // Trusting the sender in butler.yaml runs it too; an entry that is not an id is a clear error.
+        // A step that reproduced a foreign step stays foreign: running it once does not make the command this repository's.
+        let again = try check(["reproduce", victim, "--datasets", "postISRCCD", "--collections", "scratch/r2", "--run", "scratch/r3", "--format", "json"], 1,
+                              in: cwd)
+        #expect(again.stdout.contains("refused") && !FileManager.default.fileExists(atPath: marker), "\(again.stdout)")
+        // An id that a bundle names is a claim: a butler.yaml list of ids is not read, the refusal stands.
         let senderId = try #require((try bundle(export)["source_repository"] as? [String: Any])?["id"] as? String)
         let config = victim + "/butler.yaml"
         let original = try String(contentsOfFile: config, encoding: .utf8)
         try (original + "\nprovenance:\n  trusted_repositories: [\(senderId)]\n").write(toFile: config, atomically: true, encoding: .utf8)
-        try check(["reproduce", victim, "--datasets", "postISRCCD", "--collections", "u/s/run1", "--run", "scratch/r3"], in: cwd)
-        #expect(FileManager.default.fileExists(atPath: marker), "a trusted origin runs")
-        try (original + "\nprovenance:\n  trusted_repositories: [not-an-id]\n").write(toFile: config, atomically: true, encoding: .utf8)
-        let bad = try check(["reproduce", victim, "--datasets", "postISRCCD", "--collections", "u/s/run1", "--run", "scratch/r4"], 1)
-        #expect(bad.stderr.contains("trusted_repositories") && bad.stderr.contains("not-an-id"), "\(bad.stderr)")
+        try check(["reproduce", victim, "--datasets", "postISRCCD", "--collections", "u/s/run1", "--run", "scratch/r4"], 1, in: cwd)
+        #expect(!FileManager.default.fileExists(atPath: marker))
         try original.write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try check(["verify", victim, "--checksums"]).exitCode == 0)
     }
@@ -155,6 +156,25 @@ struct ForeignProvenanceCLITests {
         let before = try registrySnapshot(victim)
         let refused = try check(["import", victim, producer], 1)
         #expect(refused.stderr.contains(raw) && refused.stderr.contains("claims to have made"), "\(refused.stderr)")
+        #expect(try registrySnapshot(victim) == before, "nothing written")
+
+        // A producer for a dataset not here yet whose id is derived from its data ID (as the raw a victim will ingest),
+        // and a step filed under the victim's own RUN: refused, nothing written.
+        let future = try edited(export, dir, "future") { b in
+            var forged = steps(b)[0]
+            forged["id"] = UUID().uuidString.lowercased()
+            forged["inputs"] = [] as [Any]
+            forged["outputs"] = [["dataset_id": "6f0b2a8e-1234-5abc-8def-0123456789ab", "role": "out"]]
+            forged["log_dataset_id"] = nil
+            b["steps"] = steps(b).map { var s = $0; s["inputs"] = [["dataset_id": "6f0b2a8e-1234-5abc-8def-0123456789ab", "role": "raw"]]; return s } + [forged]
+        }
+        let futureRefused = try check(["import", victim, future], 1)
+        #expect(futureRefused.stderr.contains("derived from its data ID"), "\(futureRefused.stderr)")
+        let squat = try edited(export, dir, "squat") { b in
+            b["steps"] = steps(b).map { var s = $0; s["run"] = "u/v/run"; return s }
+        }
+        let squatRefused = try check(["import", victim, squat], 1)
+        #expect(squatRefused.stderr.contains("u/v/run") && squatRefused.stderr.contains("own"), "\(squatRefused.stderr)")
         #expect(try registrySnapshot(victim) == before, "nothing written")
 
         // Metrics of local datasets and config digests of local RUNs are left out; the import goes on.
@@ -189,6 +209,11 @@ struct ForeignProvenanceCLITests {
                 let hash = String(repeating: "ab", count: 32)
                 b["configs"] = [["hash": hash, "format": "yaml", "content": "doBias: false\n"]]
                 b["steps"] = self.steps(b).map { var s = $0; s["configs"] = ["isr.yaml": hash]; s["config_digest"] = nil; return s }
+            }),
+            ("ambiguous-environment", "control character", { b in
+                let packages = ["ip_isr": "30.0.1\nnumpy==1.0"]
+                b["environments"] = [["id": SoftwareEnvironment(packages: packages).id, "packages": packages] as [String: Any]]
+                b["steps"] = self.steps(b).map { var s = $0; s["environment_id"] = SoftwareEnvironment(packages: packages).id; return s }
             }),
             ("exit-code", "99999999999 is not a 32-bit integer", { b in b["steps"] = self.steps(b).map { var s = $0; s["exit_code"] = 99999999999; return s } }),
             ("times", "before start", { b in

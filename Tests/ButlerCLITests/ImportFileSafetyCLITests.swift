@@ -78,6 +78,13 @@ struct ImportFileSafetyCLITests {
             #expect(FileManager.default.fileExists(atPath: victim), "\(victim) is still there")
             #expect(try registrySnapshot(repo) == before)
         }
+        // A file with another name (a hard link): moving one name would leave the other, and a header stamp would change both.
+        let twin = dir.path("twin.fits")
+        #expect(link(inPlace, twin) == 0)
+        try "file,detector\n\(twin),0\n".write(toFile: dir.path("twin.csv"), atomically: true, encoding: .utf8)
+        let linked = try check(["ingest-files", repo, "bias", "LATISS/calib/twin", dir.path("twin.csv"), "--data-id", "instrument=LATISS", "-t", "move"], 1)
+        #expect((linked.stdout + linked.stderr).contains("hard links"), "\(linked.stdout)\(linked.stderr)")
+        #expect(FileManager.default.fileExists(atPath: twin))
         // ingest-raws -t move of a file inside another repository's folder.
         let raws = try check(["ingest-raws", repo, other + "/incoming.fits", "-t", "move"], 1)
         #expect((raws.stdout + raws.stderr).contains("not moved"), "\(raws.stdout)\(raws.stderr)")

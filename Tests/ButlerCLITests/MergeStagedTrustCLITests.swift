@@ -68,7 +68,7 @@ struct MergeStagedTrustCLITests {
         let removed = try #require(try Butler(repository: b.repo).registry.database.read { c in
             try c.queryOne("SELECT dataset_id FROM quantum_output WHERE role = 'out'")?[0].string
         })
-        let pruned = try runButler(["prune-datasets", b.repo, "--dataset-type", "postISRCCD", "--collections", "u/batch/isr", "--purge", "u/batch/isr"])
+        let pruned = try runButler(["prune-datasets", b.repo, "--dataset-type", "postISRCCD", "--collections", "u/batch/isr", "--purge", "u/batch/isr", "--no-confirm"])
         try #require(pruned.exitCode == 0, "\(pruned.stdout)\(pruned.stderr)")
         for n in 2...7 { #expect(try b.stagedRun(n).exitCode == 0) }
         let folders = b.folders().sorted()

@@ -131,7 +131,7 @@ struct ReadOnlyRepositoryCLITests {
                 ["certify-calibrations", r, "LATISS/calib/run", "LATISS/calib2", "bias"],
                 ["put", r, fixture("lsst/latiss-AT_O_20230321_000053.fits"), "--run", "u/put2", "--dataset-type", "postISRCCD", "--data-id", dataId],
                 ["ingest-raws", r, fixturesDirectory.appendingPathComponent("raw").path, "-t", "copy"],
-                ["prune-datasets", r, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run"],
+                ["prune-datasets", r, "--collections", "LATISS/calib", "--purge", "LATISS/calib/run", "--no-confirm"],
             ]
             for arguments in writes {
                 let result = try reader.run(arguments)

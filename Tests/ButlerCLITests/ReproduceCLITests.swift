@@ -134,7 +134,7 @@ struct ReproduceCLITests {
         let good = try step(repo, run: "u/b", task: "isr", input: "raw=raw:\(Self.dataId)", output: "postISRCCD", collections: "LATISS/raw/all")
         let versions = try check(try runButler(["reproduce", repo, good, "--package", "ip_isr=30.0.2", "--dry-run", "--format", "json"]), 1)
         #expect(try rows(versions).first?["detail"] as? String == "the environment differs: ip_isr 30.0.1 recorded, 30.0.2 here", "\(versions.stdout)")
-        try check(try runButler(["prune-datasets", repo, "LATISS/raw/all", "--purge", "LATISS/raw/all", "--datasets", "raw", "--force"]))
+        try check(try runButler(["prune-datasets", repo, "LATISS/raw/all", "--purge", "LATISS/raw/all", "--datasets", "raw", "--force", "--no-confirm"]))
         let gone = try check(try runButler(["reproduce", repo, good, "--format", "json"]), 1)
         #expect((try rows(gone).first?["detail"] as? String ?? "").contains("was removed; only its tombstone is left"), "\(gone.stdout)")
         #expect(try rows(gone).first?["verdict"] as? String == "not-reproducible")

@@ -34,7 +34,8 @@ struct TerminalEscapeCLITests {
     func jsonObject(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
 
     /// A repository with the LATISS raw and one `postISRCCD` recorded by `butler record` whose host, user, command,
-    /// parameter, package version and commit carry the payload; returns the repository and the output's id.
+    /// and parameter carry the payload (a package version or commit with a control character is refused: it could
+    /// make one environment's content address that of another); returns the repository and the output's id.
     func repository(_ dir: TemporaryDirectory) throws -> (repo: String, id: String) {
         let repo = dir.path("repo")
         check(try runButler(try createArguments(repo)))
@@ -44,7 +45,7 @@ struct TerminalEscapeCLITests {
         let dataId: [String: Any] = ["instrument": "LATISS", "detector": 0, "exposure": 2023032100053]
         let spec: [String: Any] = [
             "run": "u/evil", "collections": ["LATISS/raw/all"],
-            "environments": ["stack": ["packages": ["ip_isr": "1.0" + Self.payload], "code_commit": "abc" + Self.payload]],
+            "environments": ["stack": ["packages": ["ip_isr": "1.0"], "code_commit": "abc"]],
             "quanta": [[
                 "task": "isr", "data_id": dataId, "status": "succeeded", "exit_code": 0, "environment": "stack",
                 "parameters": ["doBias": "true" + Self.payload], "command": "cp" + Self.payload,
@@ -61,7 +62,7 @@ struct TerminalEscapeCLITests {
         return (repo, id)
     }
 
-    @Test("provenance shows a recorded host, user, command, parameter and package escaped on their lines; its JSON keeps them exact")
+    @Test("provenance shows a recorded host, user, command and parameter escaped on their lines; its JSON keeps them exact")
     func provenanceTree() throws {
         let dir = TemporaryDirectory()
         let (repo, id) = try repository(dir)
@@ -70,7 +71,7 @@ struct TerminalEscapeCLITests {
         #expect(tree.stdout.contains("host host\(Self.shown), user me\(Self.shown)"), "\(tree.stdout)")
         #expect(tree.stdout.contains("command: cp\(Self.shown)\n"))
         #expect(tree.stdout.contains("parameters: doBias=true\(Self.shown)\n"))
-        #expect(tree.stdout.contains("ip_isr 1.0\(Self.shown)"))
+        #expect(tree.stdout.contains("ip_isr 1.0"))
 
         let json = check(try runButler(["provenance", repo, id, "--format", "json"]))
         let steps = (try jsonObject(json.stdout) as? [String: Any])?["steps"] as? [[String: Any]]

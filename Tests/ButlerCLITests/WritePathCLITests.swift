@@ -200,7 +200,7 @@ struct WritePathCLITests {
         try FileManager.default.moveItem(atPath: victim, toPath: decoy)
         try FileManager.default.createSymbolicLink(atPath: victim, withDestinationPath: decoy)
         let before = try FileManager.default.subpathsOfDirectory(atPath: decoy).sorted()
-        let purge = try runButler(["prune-datasets", repo, "u/victim", "--purge", "u/victim", "--datasets", "postISRCCD"])
+        let purge = try runButler(["prune-datasets", repo, "u/victim", "--purge", "u/victim", "--datasets", "postISRCCD", "--no-confirm"])
         #expect(purge.exitCode != 0)
         #expect(purge.stderr.contains("symbolic link"), "\(purge.stderr)")
         #expect(try FileManager.default.subpathsOfDirectory(atPath: decoy).sorted() == before, "nothing deleted through the link")

@@ -75,7 +75,6 @@ struct QueryTests {
         ("exposure IN (5..1)", 13, "ends before it starts"),
         ("'unterminated", 0, "unterminated string"),
         ("exposure + 1", 9, "expected a condition"),
-        ("ssp_hypothesis_table = 'x'", 0, "not related"),
         ("exposure # 1", 9, "unexpected character"),
     ])
     func errors(_ expression: String, _ column: Int, _ message: String) throws {

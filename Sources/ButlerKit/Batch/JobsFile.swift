@@ -24,6 +24,32 @@ public struct JobsFile: Sendable {
         public var datasetTypes: [String: TypeInfo] = [:]
 
         public init() {}
+
+        private enum CodingKeys: String, CodingKey { case format, version, repository, collections, datasetTypes }
+        private enum RepositoryKeys: String, CodingKey { case id, name }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            format = try c.decode(String.self, forKey: .format)
+            version = try c.decode(Int.self, forKey: .version)
+            repository = try c.decodeIfPresent(RepositoryIdentity.self, forKey: .repository)
+            collections = try c.decodeIfPresent([String].self, forKey: .collections) ?? []
+            datasetTypes = try c.decodeIfPresent([String: TypeInfo].self, forKey: .datasetTypes) ?? [:]
+        }
+
+        /// The repository id in lower case, as every UUID the butler prints.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(format, forKey: .format)
+            try c.encode(version, forKey: .version)
+            if let repository {
+                var r = c.nestedContainer(keyedBy: RepositoryKeys.self, forKey: .repository)
+                try r.encode(repository.id.lowercasedString, forKey: .id)
+                try r.encode(repository.name, forKey: .name)
+            }
+            try c.encode(collections, forKey: .collections)
+            try c.encode(datasetTypes, forKey: .datasetTypes)
+        }
     }
 
     /// What a job needs to know of a dataset type to name and stamp its files.
@@ -49,6 +75,18 @@ public struct JobsFile: Sendable {
         public var run: String
         /// The absolute path of its file.
         public var path: String
+
+        private enum CodingKeys: String, CodingKey { case role, id, datasetType, run, path }
+
+        /// The id in lower case, as every UUID the butler prints (`JSONEncoder` writes upper case).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(role, forKey: .role)
+            try c.encode(id.lowercasedString, forKey: .id)
+            try c.encode(datasetType, forKey: .datasetType)
+            try c.encode(run, forKey: .run)
+            try c.encode(path, forKey: .path)
+        }
     }
 
     /// An output to write: its role, dataset type and (required) data ID.

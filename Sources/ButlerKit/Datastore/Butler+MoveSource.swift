@@ -7,8 +7,9 @@ extension Butler {
     ///
     /// Invariant 1 of the write path holds whatever path a command is given: a file that a registry row names is
     /// never moved, and a move never takes the registry database or another repository's files out from under it.
-    /// This repository's own staging folders (`.staging/`, `.butler-scratch/`), where `run` and Zip ingests put the
-    /// files they move in, are the exception.
+    /// A file with other names (hard links) is not moved either. This repository's own staging folders (`.staging/`,
+    /// `.butler-scratch/`), where `run` and Zip ingests put the files they move in, are the exception to the folder
+    /// rules, but not to the registry's: a registered file there (a RUN named `.staging`) is never moved.
     ///
     /// - Throws: ``ButlerError/Code/invalidValue`` naming the file and why it is not moved.
     package func checkMoveSource(_ path: String) throws {
@@ -18,11 +19,23 @@ extension Butler {
         let folder = Self.resolvedFolder(absolute.deletingLastPathComponent().path)
         let canonical = (folder == "/" ? "" : folder) + "/" + name
         func inside(_ root: String) -> Bool { canonical.hasPrefix(root == "/" ? "/" : root + "/") }
-        let work = Self.resolvedFolder(localWorkRoot.path)
-        if inside(work + "/.staging") || inside(work + "/.butler-scratch") { return }
         func refuse(_ why: String) -> ButlerError {
             ButlerError(.invalidValue, "\(path): not moved: \(why); use -t copy (a move never takes a file that a repository holds)")
         }
+        // Named by a registry row here: in place (`-t direct`), as the source of a link, or by its datastore path.
+        var named = Set([canonical, absolute.path])
+        let store = Self.resolvedFolder(datastoreRoot.path)
+        if bucket == nil, inside(store) { named.insert(String(canonical.dropFirst(store.count + 1))) }
+        for candidate in named.sorted() where try registry.namesFile(atPath: candidate) {
+            throw refuse("a dataset of this repository is stored there or links to it")
+        }
+        // A file with other names: moving one name leaves the others, and stamping its header would change theirs.
+        var status = stat()
+        if lstat(canonical, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink > 1 {
+            throw refuse("it has \(status.st_nlink) names (hard links), and another may be a repository's file")
+        }
+        let work = Self.resolvedFolder(localWorkRoot.path)
+        if inside(work + "/.staging") || inside(work + "/.butler-scratch") { return }
         let repository = Self.resolvedFolder(root.path)
         if inside(repository) { throw refuse("it is inside the repository \(root.path)") }
         if bucket == nil, inside(Self.resolvedFolder(datastoreRoot.path)) { throw refuse("it is inside the datastore \(datastoreRoot.path)") }
@@ -33,9 +46,6 @@ extension Butler {
             }
             if above == "/" || above.isEmpty { break }
             above = (above as NSString).deletingLastPathComponent
-        }
-        for candidate in Set([canonical, absolute.path]) where try registry.namesFile(atAbsolutePath: candidate) {
-            throw refuse("a dataset of this repository is stored there (ingested in place)")
         }
     }
 
@@ -48,10 +58,14 @@ extension Butler {
 }
 
 extension Registry {
-    /// Whether a dataset's file is recorded at this absolute path (a file ingested in place).
-    package func namesFile(atAbsolutePath path: String) throws -> Bool {
+    /// Whether a dataset's file is recorded at this path (a datastore path, or an absolute one of a file ingested in
+    /// place), is the source a datastore link points at, or is claimed by a write in progress.
+    package func namesFile(atPath path: String) throws -> Bool {
         try database.read { c in
-            try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text(path)]) != nil
+            try c.queryOne("""
+                SELECT 1 FROM file_datastore_records WHERE path = ? OR source_path = ?
+                UNION ALL SELECT 1 FROM datastore_path WHERE path = ? LIMIT 1
+                """, [.text(path), .text(path), .text(path)]) != nil
         }
     }
 }

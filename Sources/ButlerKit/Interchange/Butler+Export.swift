@@ -189,6 +189,8 @@ extension Butler {
         }
         var found: [String: [[DataIDValue]: DimensionRecord]] = [:]
         var all: [String: [DimensionRecord]] = [:]
+        // Finds the wanted records, and those they name, until nothing new is wanted.
+        func close() throws {
         var changed = true
         while changed {
             changed = false
@@ -220,6 +222,7 @@ extension Butler {
                 }
             }
         }
+        }
         // A join record comes when each of its dimensions' records comes, matched by that dimension's whole key (its
         // required values, then its own): visit 7 of one instrument says nothing about visit 7 of another.
         func isExported(_ record: DimensionRecord, _ dimension: String) -> Bool {
@@ -232,11 +235,40 @@ extension Butler {
             key.append(own)
             return index[key] != nil
         }
+        try close()
+        // As Rubin's export: the records an exported dimension populates (a visit's visit_system_membership and
+        // visit_definition records) come with it, with the records they name (its visit_system, its exposures).
+        // Join elements whose every dimension is in some exported data ID keep the rule above (Rubin's primary records).
+        var primary = Set<String>()
+        for group in Set(refs.map(\.dataId.dimensions)) {
+            let names = Set(group.names)
+            for element in universe.elements where !element.isDimension && !element.requires.isEmpty && element.requires.allSatisfy(names.contains) {
+                primary.insert(element.name)
+            }
+        }
+        var populated: [String: [DimensionRecord]] = [:]
+        for element in universe.elements where element.hasTable && !element.isDimension && !primary.contains(element.name) {
+            guard let by = element.populatedBy, !(found[by]?.isEmpty ?? true) else { continue }
+            let records = try registry.fetchDimensionRecords(element.name).filter { isExported($0, by) }
+            guard !records.isEmpty else { continue }
+            populated[element.name] = records
+            for record in records {
+                for name in element.requires where name != by {
+                    guard let dependency = universe[name] else { continue }
+                    var values: [String: DataIDValue] = [:]
+                    for r in dependency.requires + [name] { values[r] = record[r]?.dataIDValue }
+                    want(dependency, values)
+                }
+            }
+        }
+        if !populated.isEmpty { try close() }
         var result: [ExportedElementRecords] = []
         for element in universe.elements where element.hasTable {
             if element.isDimension {
                 guard let index = found[element.name], !index.isEmpty else { continue }
                 result.append(ExportedElementRecords(element: element.name, records: index.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)))
+            } else if let records = populated[element.name] {
+                result.append(ExportedElementRecords(element: element.name, records: records.filter { record in element.requires.allSatisfy { isExported(record, $0) } }))
             } else {
                 let dims = element.requires
                 guard !dims.isEmpty, dims.allSatisfy({ !(found[$0]?.isEmpty ?? true) }) else { continue }

@@ -10,8 +10,13 @@ public struct ImportOptions: Sendable {
     public var registerDatasetTypes = true
     /// Record each file's size and checksum (its checksum is always checked when the source recorded one).
     public var trackFileAttributes = true
-    /// Check everything and report what would be written, writing nothing.
+    /// Check everything and report what would be written, writing nothing. The files are checked as the import
+    /// would check them (present, regular, recorded size and checksum), unless ``withoutDatastore``.
     public var dryRun = false
+    /// Register the datasets in the registry only (Rubin's `without_datastore=True`): dimension records,
+    /// collections, tags, validity ranges, dataset types and datasets are written, but no file is read, placed or
+    /// recorded in the datastore. For exports that list datasets without their files, as Rubin's registry test data.
+    public var withoutDatastore = false
     /// The command doing it, recorded in each dataset's copy history (`import -t copy`).
     public var method = "import"
     /// Where the datasets come from, when known (recorded in each dataset's copy history).
@@ -47,6 +52,10 @@ public struct ImportReport: Sendable {
     public var datasetIds: [UUID] = []
     /// Whether nothing was written (a dry run).
     public var dryRun = false
+    /// Whether the datasets were registered without files (``ImportOptions/withoutDatastore``).
+    public var registryOnly = false
+    /// One line each: what was accepted but deserves a look (a dataset type's storage class not known here).
+    public var warnings: [String] = []
 
     public init() {}
 }
@@ -54,6 +63,10 @@ public struct ImportReport: Sendable {
 /// Where an import takes a file from and how it puts it in place: given the file and its destination path in the
 /// datastore, it stages the file (see ``FileDatastore/stage(_:at:mode:checksum:prepare:)``).
 package typealias FileStager = @Sendable (_ file: ExportedFile, _ destination: String, _ checksum: Bool) throws -> StagedFile
+
+/// What a dry run reads of a file instead of staging it: the file's size and, when `checksum`, its SHA-256 (hex),
+/// after the same checks on where it is that staging makes.
+package typealias FileProbe = @Sendable (_ file: ExportedFile, _ checksum: Bool) throws -> (size: Int64, checksum: String?)
 
 extension Butler {
     /// Brings exported datasets into this repository, keeping their ids: dimension records, collections (chains, tags,
@@ -68,28 +81,48 @@ extension Butler {
     ///   (absent, wrong size, wrong checksum) fails the whole import: every bad file is listed, nothing is written.
     /// - Each new dataset's arrival is recorded in its copy history (source repository, time, user, method, checksum).
     ///
-    /// - Parameter files: stages each file (see ``FileStager``).
-    package func importContents(_ contents: ExportContents, files stager: @escaping FileStager, options: ImportOptions) throws -> ImportReport {
+    /// - With ``ImportOptions/withoutDatastore`` no file is read or placed: the datasets are registered only.
+    /// - A dry run checks every file as the import would (with `probe`), and fails as the import would fail.
+    ///
+    /// - Parameters:
+    ///   - files: stages each file (see ``FileStager``).
+    ///   - probe: reads a file for a dry run (see ``FileProbe``); nil checks nothing of the files.
+    package func importContents(_ contents: ExportContents, files stager: @escaping FileStager, probe: FileProbe? = nil,
+                                options: ImportOptions) throws -> ImportReport {
         if !options.dryRun { try requireWritable() }
+        let registryOnly = options.withoutDatastore
         var report = ImportReport()
         report.dryRun = options.dryRun
+        report.registryOnly = registryOnly
+        // Records of an older universe take this universe's shape first, as Rubin converts them.
+        var contents = contents
+        report.warnings += UniverseConversion.convert(&contents, to: registry.universe)
         let started = Date()
         let plan = try ImportPlan(contents: contents, butler: self, options: options)
         logger.debug("import planned", metadata: ["seconds": "\(Date().timeIntervalSince(started))", "files": "\(plan.newFiles.count)"])
         report.alreadyPresent = plan.presentCount
+        for (type, storageClass) in plan.unknownStorageClasses.sorted(by: { $0.key < $1.key }) where plan.newDatasetTypes.contains(where: { $0.name == type }) {
+            report.warnings.append("dataset type '\(type)': storage class '\(storageClass)' is not known here; kept as a name (add it to storageClasses: in the repository's configuration to read its files)")
+        }
         report.datasetTypes = plan.newDatasetTypes.map(\.name)
         report.collections = plan.newCollections
         report.dimensionRecords = plan.newRecordCount
         report.datasets = plan.newFiles.reduce(0) { $0 + $1.file.refs.count }
-        report.files = plan.newFiles.count
+        report.files = registryOnly ? 0 : plan.newFiles.count
         report.datasetIds = plan.newFiles.flatMap { $0.file.refs.map(\.id) }
         report.steps = contents.provenance?.steps.count ?? 0
         if options.dryRun {
-            report.bytes = plan.newFiles.reduce(0) { $0 + ($1.file.size ?? 0) }
+            if !registryOnly {
+                if let probe {
+                    report.bytes = try probeAll(plan.newFiles, probe: probe, options: options)
+                } else {
+                    report.bytes = plan.newFiles.reduce(0) { $0 + ($1.file.size ?? 0) }
+                }
+            }
             return report
         }
         // Files first, in parallel, each checked on arrival; nothing has a final name yet.
-        let staged = try stageAll(plan.newFiles, stager: stager, options: options)
+        let staged = registryOnly ? [] : try stageAll(plan.newFiles, stager: stager, options: options)
         logger.debug("import staged its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         report.bytes = staged.reduce(0) { $0 + $1.size }
         let identity: RepositoryIdentity = self.identity
@@ -100,8 +133,11 @@ extension Butler {
             try registry.database.write { c in
                 try plan.writeRegistry(in: c, registry: registry)
                 try registry.insertImportedDatasets(plan.newFiles.enumerated().map { index, entry in
-                    let placed = staged[index]
                     let type = plan.datasetTypes[entry.datasetType]!
+                    guard !registryOnly else {
+                        return Registry.ImportedFile(datasetType: type, run: entry.run, ids: entry.file.refs.map(\.id), dataIds: entry.dataIds, file: nil)
+                    }
+                    let placed = staged[index]
                     var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum ?? entry.file.checksum,
                                               fileSize: options.trackFileAttributes ? placed.size : nil, formatter: entry.file.formatter)
                     info.hdu = entry.file.hdu
@@ -109,6 +145,16 @@ extension Butler {
                 }, in: c)
                 try registry.claimPaths(staged, in: c)
                 try plan.writeAssociations(in: c, registry: registry)
+                // The arrivals first: what came is recorded as having come before its provenance is admitted.
+                let copies = plan.newFiles.enumerated().flatMap { index, entry in
+                    entry.file.refs.map { ref in
+                        DatasetCopy(datasetId: ref.id, sourceRepository: options.source ?? contents.provenance?.sourceRepository,
+                                    destinationRepository: identity, copiedAt: now, copiedBy: user, method: options.method,
+                                    verifiedChecksum: registryOnly ? nil
+                                        : entry.file.checksum.flatMap(Checksum.sha256Hex).flatMap { $0 == staged[index].checksum.flatMap(Checksum.sha256Hex) ? $0 : nil })
+                    }
+                }
+                try registry.insertCopies(copies, in: c)
                 if let bundle = contents.provenance {
                     // Foreign: only facts about what this import brings (see ProvenanceBundle.admitted).
                     let arrival = ForeignArrival(sender: options.source ?? bundle.sourceRepository, here: identity, datasets: Set(report.datasetIds),
@@ -116,14 +162,6 @@ extension Butler {
                                                  source: options.provenanceSource ?? "the provenance of the import")
                     steps = try registry.apply(bundle, arrival: arrival, in: c)
                 }
-                let copies = plan.newFiles.enumerated().flatMap { index, entry in
-                    entry.file.refs.map { ref in
-                        DatasetCopy(datasetId: ref.id, sourceRepository: options.source ?? contents.provenance?.sourceRepository,
-                                    destinationRepository: identity, copiedAt: now, copiedBy: user, method: options.method,
-                                    verifiedChecksum: entry.file.checksum.flatMap(Checksum.sha256Hex).flatMap { $0 == staged[index].checksum.flatMap(Checksum.sha256Hex) ? $0 : nil })
-                    }
-                }
-                try registry.insertCopies(copies, in: c)
             }
         } catch {
             for file in staged { datastore.discard(file) }
@@ -144,32 +182,63 @@ extension Butler {
         let results: [Result<StagedFile, any Error>] = parallelMap(entries, workers: options.parallelFiles) { entry in
             Result {
                 let staged = try stager(entry.file, entry.destination, true)
-                let source = entry.file.path
-                if let size = entry.file.size, size != staged.size {
+                do {
+                    try Self.checkArrival(entry.file, size: staged.size, checksum: staged.checksum)
+                } catch {
                     datastore.discard(staged)
-                    throw ButlerError(.integrity, "\(source): size \(staged.size) bytes, but the source recorded \(size)")
-                }
-                if let expected = entry.file.checksum.flatMap(Checksum.sha256Hex), let got = staged.checksum.flatMap(Checksum.sha256Hex), got != expected {
-                    datastore.discard(staged)
-                    throw ButlerError(.integrity, "\(source): checksum \(got) differs from the source's \(expected)")
+                    throw error
                 }
                 return staged
             }
         }
         var staged: [StagedFile] = []
-        var failures: [String] = []
-        for (entry, result) in zip(entries, results) {
-            switch result {
-            case .success(let file): staged.append(file)
-            case .failure(let error): failures.append((error as? ButlerError)?.message ?? "\(entry.file.path): \(error)")
-            }
-        }
-        if !failures.isEmpty {
+        for case .success(let file) in results { staged.append(file) }
+        do {
+            try Self.throwFailures(entries, results)
+        } catch {
             for file in staged { datastore.discard(file) }
-            // The first few failures, then a count: a full disk fails every file, and one line must stay readable.
-            throw ButlerError(.integrity, failures.count == 1 ? ButlerError.summary(failures)
-                              : "\(failures.count) files failed, nothing was imported: " + ButlerError.summary(failures))
+            throw error
         }
         return staged
+    }
+
+    /// A dry run's look at every new file (in parallel): the checks of ``stageAll(_:stager:options:)`` without placing
+    /// anything. Returns the files' bytes; throws as the import would.
+    private func probeAll(_ entries: [ImportPlan.NewFile], probe: @escaping FileProbe, options: ImportOptions) throws -> Int64 {
+        let results: [Result<Int64, any Error>] = parallelMap(entries, workers: options.parallelFiles) { entry in
+            Result {
+                let measured = try probe(entry.file, entry.file.checksum != nil)
+                try Self.checkArrival(entry.file, size: measured.size, checksum: measured.checksum)
+                return measured.size
+            }
+        }
+        try Self.throwFailures(entries, results)
+        return results.reduce(0) { $0 + ((try? $1.get()) ?? 0) }
+    }
+
+    /// Refuses a file whose size or checksum is not what the source recorded.
+    private static func checkArrival(_ file: ExportedFile, size: Int64, checksum: String?) throws {
+        if let recorded = file.size, recorded != size {
+            throw ButlerError(.integrity, "\(file.path): size \(size) bytes, but the source recorded \(recorded)")
+        }
+        if let expected = file.checksum.flatMap(Checksum.sha256Hex), let got = checksum.flatMap(Checksum.sha256Hex), got != expected {
+            throw ButlerError(.integrity, "\(file.path): checksum \(got) differs from the source's \(expected)")
+        }
+    }
+
+    /// One error listing the failed files, when any failed.
+    private static func throwFailures<T>(_ entries: [ImportPlan.NewFile], _ results: [Result<T, any Error>]) throws {
+        var failures: [String] = []
+        var missing = false
+        for (entry, result) in zip(entries, results) {
+            guard case .failure(let error) = result else { continue }
+            if (error as? ButlerError)?.code == .notFound { missing = true }
+            failures.append((error as? ButlerError)?.message ?? "\(entry.file.path): \(error)")
+        }
+        guard !failures.isEmpty else { return }
+        // The first few failures, then a count: a full disk fails every file, and one line must stay readable.
+        let hint = missing ? " (to register the datasets without their files: --without-datastore)" : ""
+        throw ButlerError(.integrity, (failures.count == 1 ? ButlerError.summary(failures)
+                          : "\(failures.count) files failed, nothing was imported: " + ButlerError.summary(failures)) + hint)
     }
 }

@@ -10,6 +10,9 @@ extension Butler {
     ///   - source: the repository to read (only read).
     ///   - options: `skipDimensions` for `--no-transfer-dimensions`; `registerDatasetTypes` for `--register-dataset-types`.
     public func transferDatasets(from source: Butler, _ request: ExportRequest, options: ImportOptions) throws -> ImportReport {
+        guard options.transfer != .move else {
+            throw ButlerError(.invalidValue, "transfer-datasets -t move: a transfer never takes files away from the source; use copy")
+        }
         var options = options
         if options.source == nil { options.source = source.identity }
         if options.provenanceSource == nil { options.provenanceSource = "the provenance of \(source.root.path) (\(source.identity.name))" }
@@ -68,6 +71,11 @@ extension Butler {
             let path = try exportDirectory.file(file.path, of: file.refs.first?.id)
             if mode == .move { try butler.checkMoveSource(path) }
             return try datastore.stage(path, at: destination, mode: mode, checksum: checksum)
+        }, probe: { file, checksum in
+            let path = try exportDirectory.file(file.path, of: file.refs.first?.id)
+            if mode == .move { try butler.checkMoveSource(path) }
+            let (size, sum) = try FileDatastore.measure(path, checksum: checksum)
+            return (size, sum)
         }, options: options)
     }
 

@@ -38,7 +38,7 @@ struct ExportDirectory: Sendable {
             var status = stat()
             guard lstat(current, &status) == 0 else {
                 if errno == ENOENT || errno == ENOTDIR {
-                    throw ButlerError(.notFound, "\(current): file of dataset \(dataset?.lowercasedString ?? "") is not in the export")
+                    throw ButlerError(.notFound, "\(escapedForMessage(path, limit: 160)): file of dataset \(dataset?.lowercasedString ?? "") is not in the export")
                 }
                 throw refuse("cannot read \(current): \(String(cString: strerror(errno)))")
             }

@@ -10,7 +10,7 @@ struct ImportPlan {
         let file: ExportedFile
         /// Full data IDs (required and implied values), one per ref.
         let dataIds: [[String: DataIDValue]]
-        /// Path in this datastore, from its file template.
+        /// Path in this datastore, from its file template (empty for a registry-only import).
         let destination: String
     }
 
@@ -19,6 +19,8 @@ struct ImportPlan {
     /// Dataset types by name, as this repository defines (or will define) them.
     var datasetTypes: [String: DatasetType] = [:]
     var newDatasetTypes: [DatasetType] = []
+    /// New dataset types whose storage class this repository does not know (kept as names), by type name.
+    var unknownStorageClasses: [String: String] = [:]
     var newCollections: [String] = []
     var newRecordCount = 0
     var newFiles: [NewFile] = []
@@ -59,15 +61,30 @@ struct ImportPlan {
         }
 
         // Dataset types.
+        let storageClasses = try butler.storageClasses
         var declared: [String: ExportedDatasetType] = [:]
         for type in contents.datasetTypes { declared[type.name] = type }
-        for name in Set(contents.datasets.map(\.datasetType)).sorted() {
+        // Every declared type is registered, with or without datasets (Rubin's `base.yaml` declares `bias` and `flat`
+        // and leaves their datasets to `datasets.yaml`).
+        for name in Set(contents.datasets.map(\.datasetType)).union(declared.keys).sorted() {
             let existing = try registry.datasetType(name)
             if let given = declared[name] {
                 for dim in given.dimensions where universe[dim] == nil {
                     throw ButlerError(.notFound, "dataset type '\(name)': unknown dimension '\(dim)'")
                 }
-                let type = try registry.makeDatasetType(name, storageClass: given.storageClass, dimensions: given.dimensions, isCalibration: given.isCalibration)
+                // A storage class this repository does not know is kept as a name, as Rubin's registry keeps it.
+                try DatasetType.validate(name: name)
+                if existing == nil, !storageClasses.contains(given.storageClass) {
+                    guard let first = given.storageClass.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
+                          given.storageClass.count <= 200,
+                          given.storageClass.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "_" || $0 == ".") })
+                    else {
+                        throw ButlerError(.invalidValue, "dataset type '\(name)': storage class '\(escapedForMessage(given.storageClass))' is not a storage class name (letters, digits, '_' and '.')")
+                    }
+                    unknownStorageClasses[name] = given.storageClass
+                }
+                let type = DatasetType(name: name, storageClass: given.storageClass, dimensions: try universe.group(given.dimensions),
+                                       isCalibration: given.isCalibration)
                 if let existing {
                     guard existing == type else {
                         throw ButlerError(.conflict, "dataset type '\(name)' is \(existing) here but \(type) in the import")
@@ -173,6 +190,11 @@ struct ImportPlan {
                         throw ButlerError(.conflict, "run '\(group.run)' holds '\(type.name)' \(Self.describe(ref.dataId)) as dataset \(other.lowercasedString) here, but the import has it as \(ref.id.lowercasedString)")
                     }
                     dataIdsInRun?[key] = ref.id
+                }
+                if options.withoutDatastore {
+                    // Registry only: no file goes anywhere, so no path is made or claimed.
+                    newFiles.append(NewFile(datasetType: type.name, run: group.run, file: file, dataIds: dataIds, destination: ""))
+                    continue
                 }
                 if templates[type.name] == nil { templates[type.name] = try butler.fileTemplate(for: type) }
                 var values: [String: String] = ["run": group.run, "datasetType": type.name]

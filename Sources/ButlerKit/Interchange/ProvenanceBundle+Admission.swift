@@ -93,6 +93,13 @@ extension ProvenanceBundle {
                 throw ButlerError(.conflict, "\(arrival.source): \(name) (\(step.taskLabel)) claims to have made dataset \(edge.datasetId.lowercasedString), "
                                   + "which this repository holds and the import does not bring: provenance from elsewhere cannot change what is said here")
             }
+            // An output held elsewhere whose id is derived from its data ID (UUIDv5, as a raw's): the same id would be
+            // given to that dataset when it is ingested here, which would then seem made by this step.
+            for edge in step.outputs where !arrival.datasets.contains(edge.datasetId) && edge.datasetId.uuid.6 >> 4 == 5 {
+                throw ButlerError(.conflict, "\(arrival.source): \(name) (\(step.taskLabel)) claims to have made dataset \(edge.datasetId.lowercasedString), "
+                                  + "which the import does not bring and whose id is derived from its data ID (as a raw's is): a dataset ingested "
+                                  + "here later would get that id and seem made by this step; refused")
+            }
             if let log = step.logDatasetId, !step.outputs.contains(where: { $0.datasetId == log }) {
                 throw refuse(name, "its log dataset \(log.lowercasedString) is not one of its outputs")
             }
@@ -116,13 +123,10 @@ extension ProvenanceBundle {
         // Environments and configs, checked against their content.
         let environmentsHere = try registry.existingEnvironments(Array(environmentsUsed), in: c)
         for env in environments where environmentsUsed.contains(env.id) {
-            for (package, version) in env.packages {
-                if package.isEmpty || package.utf8.contains(0) || version.utf8.contains(0) {
-                    throw refuse("environment \(env.id.prefix(16))", "package \(escapedForMessage(package, limit: 80)) is empty or holds a NUL character")
-                }
-            }
-            let computed = SoftwareEnvironment(packages: env.packages, codeCommit: env.codeCommit, codeDirty: env.codeDirty,
-                                               executableHash: env.executableHash).id
+            let content = SoftwareEnvironment(packages: env.packages, codeCommit: env.codeCommit, codeDirty: env.codeDirty,
+                                              executableHash: env.executableHash)
+            do { try content.checkUnambiguous() } catch let error as ButlerError { throw refuse("environment \(escapedForMessage(env.id, limit: 80))", error.message) }
+            let computed = content.id
             guard computed == env.id else {
                 throw ButlerError(.integrity, "\(arrival.source): environment \(escapedForMessage(env.id, limit: 80)): its content hashes to \(computed), "
                                   + "not to its id: refused (an environment is named by the hash of what it holds)")
@@ -165,14 +169,35 @@ extension ProvenanceBundle {
             admitted.metrics.append(metric)
         }
         let inputs = Set(admitted.steps.flatMap { $0.inputs.map(\.datasetId) })
+        /// A text field: no NUL, no longer than its column.
+        func checkField(_ text: String?, _ limit: Int, _ what: String, of subject: String) throws {
+            guard let text else { return }
+            if text.utf8.contains(0) { throw refuse(subject, "its \(what) holds a NUL character") }
+            if text.unicodeScalars.count > limit { throw refuse(subject, "its \(what) is longer than \(limit) characters") }
+        }
         for stone in tombstones where inputs.contains(stone.datasetId) {
-            for (what, text) in [("dataset type", stone.datasetType), ("data ID", stone.dataId), ("run", stone.run)] where text.utf8.contains(0) {
-                throw refuse("tombstone \(stone.datasetId.lowercasedString)", "its \(what) holds a NUL character")
-            }
+            let subject = "tombstone \(stone.datasetId.lowercasedString)"
+            try checkField(stone.datasetType, 128, "dataset type", of: subject)
+            try checkField(stone.dataId, 4096, "data ID", of: subject)
+            try checkField(stone.run, 64, "run", of: subject)
+            try checkField(stone.checksum, 128, "checksum", of: subject)
             admitted.tombstones.append(stone)
         }
-        for entry in runTaskConfigs where arrival.newRuns.contains(entry.run) { admitted.runTaskConfigs.append(entry) }
-        admitted.copies = copies.filter { arrival.datasets.contains($0.datasetId) }
+        // A RUN's config digest only as its steps in the bundle have it (a digest is a fact about those steps).
+        let digests = Set(admitted.steps.compactMap { s in s.configDigest.map { [s.run, s.taskLabel, $0] } })
+        for entry in runTaskConfigs where arrival.newRuns.contains(entry.run) && digests.contains([entry.run, entry.taskLabel, entry.configDigest]) {
+            admitted.runTaskConfigs.append(entry)
+        }
+        for copy in copies where arrival.datasets.contains(copy.datasetId) {
+            let subject = "copy record of dataset \(copy.datasetId.lowercasedString)"
+            for repository in [copy.sourceRepository, copy.destinationRepository].compactMap({ $0 }) {
+                try checkField(repository.name, 64, "repository name", of: subject)
+            }
+            try checkField(copy.copiedBy, 128, "user", of: subject)
+            try checkField(copy.method, 64, "method", of: subject)
+            try checkField(copy.verifiedChecksum, 128, "checksum", of: subject)
+            admitted.copies.append(copy)
+        }
         return admitted
     }
 

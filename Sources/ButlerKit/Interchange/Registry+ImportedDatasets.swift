@@ -1,14 +1,15 @@
 import Foundation
 
 extension Registry {
-    /// One file's datasets as an import writes them: their ids, full data IDs, and the file's datastore record.
+    /// One file's datasets as an import writes them: their ids, full data IDs, and the file's datastore record (nil
+    /// for a registry-only import: the datasets have no file here).
     struct ImportedFile {
         let datasetType: DatasetType
         let run: String
         let ids: [UUID]
         /// Full data IDs (required and implied values), one per id.
         let dataIds: [[String: DataIDValue]]
-        let file: StoredFileInfo
+        let file: StoredFileInfo?
     }
 
     /// Inserts imported datasets with their tags-table rows, file records and collection summaries, in bulk (COPY on
@@ -39,9 +40,10 @@ extension Registry {
                 datasets.append([text, .integer(stored.id), .integer(runId), .integer(now)])
                 tags[stored.tagTable, default: (["dataset_type_id", "dataset_id", "collection_id"] + dims, [])].rows
                     .append([.integer(stored.id), text, .integer(runId)] + dims.map { dataId[$0]!.sqlValue })
-                let f = entry.file
-                records.append([text, .text(f.component), .text(f.path), SQLValue(f.formatter), .text(f.storageClass), SQLValue(f.checksum),
-                                SQLValue(f.fileSize), SQLValue(f.sourcePath), SQLValue(f.hdu)])
+                if let f = entry.file {
+                    records.append([text, .text(f.component), .text(f.path), SQLValue(f.formatter), .text(f.storageClass), SQLValue(f.checksum),
+                                    SQLValue(f.fileSize), SQLValue(f.sourcePath), SQLValue(f.hdu)])
+                }
                 for governor in universe.governors where dataId[governor.name] != nil {
                     governors.insert([String(runId), governor.name, dataId[governor.name]!.description])
                 }

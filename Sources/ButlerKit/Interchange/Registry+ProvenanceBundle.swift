@@ -44,7 +44,7 @@ extension Registry {
                     logDatasetId: row[13].string.flatMap(UUID.init(registryText:)), logText: row[14].string,
                     commandTemplate: row[15].string.flatMap(CommandTemplate.init(text:))?.arguments,
                     commandDirectory: row[15].string.flatMap(CommandTemplate.init(text:))?.directory,
-                    origin: row[16].string.flatMap(UUID.init(registryText:)).map { RepositoryIdentity(id: $0, name: row[17].string ?? "") })
+                    origin: row[16].string.map { RepositoryIdentity(id: UUID(registryText: $0) ?? ForeignArrival.unknown.id, name: row[17].string ?? "unknown") })
             }
             for row in try c.query("SELECT quantum_id, name, config_hash FROM quantum_config WHERE quantum_id IN (\(list))", args) {
                 steps[row[0].string ?? ""]?.configs[row[1].string ?? ""] = row[2].string ?? ""
@@ -135,6 +135,8 @@ extension Registry {
         let d = c.dialect
         let ignore = d.insertOrIgnore, suffix = d.insertOrIgnoreSuffix
         for env in bundle.environments {
+            try SoftwareEnvironment(packages: env.packages, codeCommit: env.codeCommit, codeDirty: env.codeDirty, executableHash: env.executableHash)
+                .checkUnambiguous()
             try c.execute("\(ignore) software_environment (id, code_commit, code_dirty, executable_hash) VALUES (?, ?, ?, ?)\(suffix)",
                           [.text(env.id), SQLValue(env.codeCommit), SQLValue(env.codeDirty), SQLValue(env.executableHash)])
             for (name, version) in env.packages.sorted(by: { $0.key < $1.key }) {
@@ -172,6 +174,9 @@ extension Registry {
         for step in bundle.steps {
             let id = step.id.lowercasedString
             guard !existingSteps.contains(id) else { continue }
+            if let arrival, runIds[step.run] == nil, let existing = try collection(step.run, in: c) {
+                try checkForeignRun(existing, for: step, arrival: arrival, in: c)
+            }
             // An upstream step of a RUN that is not here: its outputs stay where they were made, the step comes.
             if runIds[step.run] == nil, try collection(step.run, in: c) == nil {
                 guard arrival != nil, let origin = step.origin else { continue }
@@ -229,6 +234,24 @@ extension Registry {
         }
         try insertCopies(bundle.copies, in: c)
         return added
+    }
+
+    /// Refuses to file a foreign step under a collection of this repository's own: one that is not a RUN, or a RUN
+    /// that holds a step made here or a dataset that did not arrive from elsewhere (nor arrives now).
+    private func checkForeignRun(_ run: CollectionRecord, for step: ProvenanceBundle.Step, arrival: ForeignArrival, in c: any SQLConnection) throws {
+        let name = "\(arrival.source): step \(step.id.lowercasedString) (\(step.taskLabel))"
+        guard run.type == .run else {
+            throw ButlerError(.conflict, "\(name) names '\(run.name)' as its RUN, which is a \(run.type) collection here")
+        }
+        if try c.queryOne("SELECT 1 FROM quantum WHERE run_id = ? AND origin_id IS NULL LIMIT 1", [.integer(run.id)]) != nil {
+            throw ButlerError(.conflict, "\(name) claims to have run in RUN '\(run.name)', where this repository's own steps ran: refused")
+        }
+        let local = try c.query("""
+            SELECT d.id FROM dataset AS d WHERE d.run_id = ? AND NOT EXISTS (SELECT 1 FROM dataset_copy AS dc WHERE dc.dataset_id = d.id) LIMIT 1000
+            """, [.integer(run.id)]).compactMap { $0[0].string.flatMap(UUID.init(registryText:)) }
+        if let own = local.first(where: { !arrival.datasets.contains($0) }) {
+            throw ButlerError(.conflict, "\(name) claims to have run in RUN '\(run.name)', which holds dataset \(own.lowercasedString) of this repository's own: refused")
+        }
     }
 
     /// Which of these datasets are in the registry.

@@ -10,9 +10,12 @@ import Foundation
 /// or C1 character is JSON's own.
 public enum TerminalText {
     /// Whether `scalar` is a control character a terminal may act on: C0 (U+0000-U+001F, ESC included), DEL and C1
-    /// (U+0080-U+009F).
+    /// (U+0080-U+009F), or one that reorders what is shown (the bidirectional marks, embeddings, overrides and
+    /// isolates U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which can make a command read as another.
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value <= 0x9F)
+        let v = scalar.value
+        return v < 0x20 || (v >= 0x7F && v <= 0x9F) || v == 0x061C || v == 0x200E || v == 0x200F || (v >= 0x202A && v <= 0x202E)
+            || (v >= 0x2066 && v <= 0x2069)
     }
 
     /// The visible form of a control character: `\e`, `\r`, `\t`, `\n`, or `\u009b` (four hex digits, as JSON writes

@@ -22,6 +22,8 @@ public struct RunRequest: Sendable {
     public var skipExisting = false
     /// The folder the command runs in (this process's when nil).
     public var workingDirectory: String?
+    /// For `reproduce` of a foreign step: the origin the new step keeps (see ``Quantum/foreignOrigin``).
+    package var foreignOrigin: (origin: RepositoryIdentity, receivedFrom: RepositoryIdentity?)?
 
     public init(run: String, taskLabel: String, command: [String]) {
         self.run = run
@@ -83,6 +85,7 @@ extension Butler {
         }
         var quantum = Quantum(taskLabel: request.taskLabel, run: request.run, environment: request.environment,
                               configs: request.configs, parameters: request.parameters, inputs: inputs)
+        quantum.foreignOrigin = request.foreignOrigin
         quantum.dataId = Dictionary(uniqueKeysWithValues: (outputs.first?.dataId.required ?? inputs.first?.ref.dataId.required ?? []).map { ($0.0, $0.1.description) })
         if let code = request.codeDirectory { (quantum.environment.codeCommit, quantum.environment.codeDirty) = Self.gitState(code) }
         let resolvedExecutable = Self.resolveExecutable(executable)

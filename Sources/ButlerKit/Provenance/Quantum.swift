@@ -34,6 +34,9 @@ public struct Quantum: Sendable {
     public var inputs: [(role: String, ref: DatasetRef)]
     /// The dataset holding the captured log, if any.
     public var logDatasetId: UUID?
+    /// For a step that runs again a step from another repository (`reproduce --allow-foreign`): that step's origin
+    /// and sender, which the new step keeps, so that what came from elsewhere never becomes this repository's own.
+    package var foreignOrigin: (origin: RepositoryIdentity, receivedFrom: RepositoryIdentity?)?
 
     public init(taskLabel: String, run: String, dataId: [String: String] = [:], status: Status = .succeeded,
                 environment: SoftwareEnvironment = SoftwareEnvironment(), configs: [ConfigFile] = [], parameters: [String: String] = [:],

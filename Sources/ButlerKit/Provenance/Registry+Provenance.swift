@@ -38,6 +38,7 @@ extension Registry {
         let env = quantum.environment
         let envId = env.id
         if cache.environments.insert(envId).inserted {
+            try env.checkUnambiguous()
             try c.execute("\(d.insertOrIgnore) software_environment (id, code_commit, code_dirty, executable_hash) VALUES (?, ?, ?, ?)\(d.insertOrIgnoreSuffix)",
                           [.text(envId), SQLValue(env.codeCommit), SQLValue(env.codeDirty), SQLValue(env.executableHash)])
             for (name, version) in env.packages.sorted(by: { $0.key < $1.key }) {
@@ -67,13 +68,15 @@ extension Registry {
         let dataIdText = quantum.dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         try c.execute("""
             INSERT INTO quantum (id, task_label, run_id, data_id, host, user_name, command, command_template, start_time, end_time, status, exit_code,
-                                 environment_id, config_digest, log_dataset_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 environment_id, config_digest, log_dataset_id, origin_id, origin_name, received_from_id, received_from_name)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(quantum.id.lowercasedString), .text(quantum.taskLabel), .integer(runId), .text(dataIdText),
                   SQLValue(quantum.host), SQLValue(quantum.user), SQLValue(quantum.command), SQLValue(quantum.commandTemplate?.text),
                   SQLValue(quantum.start.map { Self.taiNanoseconds($0) }), SQLValue(quantum.end.map { Self.taiNanoseconds($0) }),
                   .text(quantum.status.rawValue), SQLValue(quantum.exitCode.map { Int($0) }), .text(envId), .text(digest),
-                  SQLValue(quantum.logDatasetId?.lowercasedString)])
+                  SQLValue(quantum.logDatasetId?.lowercasedString),
+                  SQLValue(quantum.foreignOrigin?.origin.id.lowercasedString), SQLValue(quantum.foreignOrigin?.origin.name),
+                  SQLValue(quantum.foreignOrigin?.receivedFrom?.id.lowercasedString), SQLValue(quantum.foreignOrigin?.receivedFrom?.name)])
         for (config, hash) in zip(quantum.configs, configHashes) {
             try c.execute("INSERT INTO quantum_config (quantum_id, name, config_hash) VALUES (?, ?, ?)",
                           [.text(quantum.id.lowercasedString), .text(config.name), .text(hash)])

@@ -28,6 +28,26 @@ public struct SoftwareEnvironment: Sendable, Hashable {
         return hexDigest(SHA256.hash(data: Data(text.utf8)))
     }
 
+    /// Refuses an environment whose content address could be that of another: a package name holding `=`, a
+    /// newline or another control character, or a version, commit or executable hash holding a control character
+    /// (the id hashes `name==version` lines, so `{a: "1\nb==2"}` would hash as `{a: 1, b: 2}`).
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` naming the value.
+    package func checkUnambiguous() throws {
+        func hasControl(_ text: String) -> Bool { text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }
+        for (name, version) in packages {
+            if name.isEmpty || name.contains("=") || hasControl(name) {
+                throw ButlerError(.invalidValue, "package name \(escapedForMessage(name, limit: 80)) is empty or holds '=' or a control character")
+            }
+            if hasControl(version) {
+                throw ButlerError(.invalidValue, "version \(escapedForMessage(version, limit: 80)) of package \(name) holds a control character")
+            }
+        }
+        for (what, text) in [("code commit", codeCommit), ("executable hash", executableHash)] where text.map(hasControl) == true {
+            throw ButlerError(.invalidValue, "\(what) \(escapedForMessage(text!, limit: 80)) holds a control character")
+        }
+    }
+
     /// Reads a package listing: `pip freeze` output (`name==version`, `name @ url`), a conda `environment.yml`
     /// export (`dependencies: [name=version=build, {pip: [...]}]`), or plain `name version` / `name==version` lines.
     ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The type of a compiled expression.
 enum ValueType: Equatable, CustomStringConvertible {
@@ -34,6 +34,15 @@ public enum BindValue: Sendable {
     case float(Double)
     case string(String)
     case list([BindValue])
+    /// A time (Rubin binds an astropy `Time`); on the command line `T'2021-01-01T00:00:00'`.
+    case time(TAITime)
+    /// A timespan, nil for an open end (Rubin's `Timespan`); on the command line `(T'...', T'...')`.
+    case timespan(begin: TAITime?, end: TAITime?)
+    /// A dataset ID (Rubin binds a `uuid.UUID`); on the command line `UUID('...')`.
+    case uuid(UUID)
+    /// A sky region, the union of its pieces (one for most shapes); on the command line `CIRCLE(...)`, `BOX(...)`,
+    /// `POLYGON(...)`, `POINT(...)` or `REGION('...')` (see TypedBinds.swift).
+    case region([SkyRegion])
 
     /// Parses a command-line value: comma-separated values make a list (for `IN (:name)`), numbers are numbers.
     public init(parsing text: String) {
@@ -83,9 +92,14 @@ final class QueryBuilder {
     var extraNames: ((QueryBuilder, [String]) throws -> (String, ValueType)?)?
     /// Whether a dimension was related through sky regions (tract to visit): rows can repeat, so SELECTs are DISTINCT.
     var joinedSpatially = false
+    /// The spatial elements whose regions the SQL tests (see ``requireIndexedRegions(_:)``).
+    var regionElements: Set<String> = []
     /// SQL of the boolean columns named so far (`exposure.can_see_sky`): conditions that can also be NULL-tested.
     private var booleanColumns: Set<String> = []
     private var aliasCounter = 0
+    /// The tract or patch (element and key SQL) that a visit was related to through the visit's region, until a
+    /// detector narrows it (``relateDetectorRegion()``).
+    private var spatialVisit: (element: String, keys: [(column: String, sql: String)])?
 
     init(universe: DimensionUniverse, expression: String = "") {
         self.universe = universe
@@ -113,20 +127,27 @@ final class QueryBuilder {
     func dimension(_ name: String, column: Int = 0) throws -> String {
         if let known = dimensions[name] { return known }
         var visiting = Set<String>()
-        if let sql = try resolve(name, &visiting) { return sql }
+        if let sql = try resolve(name, &visiting) {
+            try relateDetectorRegion()
+            return sql
+        }
         let known = universe.sorted(dimensions.keys).joined(separator: ", ")
         throw fail("dimension '\(name)' is not related to the dimensions of this query (\(known))", column)
     }
 
-    /// Resolves a dimension: through an element whose record implies it, or else (with `throughJoins`) through a
-    /// join element that relates it to known dimensions (exposure <-> visit through visit_definition).
+    /// Resolves a dimension as Rubin's query system adds a dimension that an expression names to the query's
+    /// dimensions: through a chain of elements whose records imply it starting from known dimensions (band from an
+    /// exposure's physical_filter); or else (with `throughJoins`) through an always-joined element that relates it
+    /// to known dimensions (exposure <-> visit through visit_definition), through sky regions (a tract of a visit),
+    /// or by itself: its own table joined on its required dimensions, related to nothing else (a `band` in a query
+    /// of `bias`, whose dimensions have no filter, is any band that exists).
     private func resolve(_ name: String, _ visiting: inout Set<String>, throughJoins: Bool = true) throws -> String? {
         if let known = dimensions[name] { return known }
         guard visiting.insert(name).inserted, let target = universe[name], target.isDimension else { return nil }
         defer { visiting.remove(name) }
         if let sql = try resolveThroughImplyingElement(name, &visiting) { return sql }
         guard throughJoins else { return nil }
-        for element in universe.elements where element.hasTable && !element.isDimension {
+        for element in universe.elements where element.hasTable && !element.isDimension && element.alwaysJoin {
             let required = universe.requiredDimensions(of: element.name)
             guard required.contains(name) else { continue }
             var keys: [(String, String)] = []
@@ -144,7 +165,27 @@ final class QueryBuilder {
             dimensions[name] = sql
             return sql
         }
-        return try resolveSpatially(name, &visiting)
+        if let sql = try resolveSpatially(name, &visiting) { return sql }
+        return try resolveByItself(name, &visiting)
+    }
+
+    /// A dimension that nothing known relates to: its own records (the distinct values of the table it is a view
+    /// of), joined on its required dimensions.
+    private func resolveByItself(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+        guard let element = universe[name], let pk = element.primaryKey else { return nil }
+        var keys: [(String, String)] = []
+        for dim in universe.requiredDimensions(of: name) where dim != name {
+            guard let sql = try resolve(dim, &visiting) else { return nil }
+            keys.append((dim, sql))
+        }
+        let a = alias(name)
+        let table = element.viewOf.map { "(SELECT DISTINCT \(q(name)) AS \(q(pk.name)) FROM \(q($0)))" } ?? q(name)
+        joins.append(keys.isEmpty ? "CROSS JOIN \(table) AS \(a)"
+                     : "JOIN \(table) AS \(a) ON " + keys.map { "\(a).\(q($0.0)) = \($0.1)" }.joined(separator: " AND "))
+        if element.hasTable { aliases[name] = a }
+        let sql = "\(a).\(q(pk.name))"
+        dimensions[name] = sql
+        return sql
     }
 
     /// Relates a dimension of the other spatial family through sky regions, as Rubin does: a tract, patch or skymap
@@ -162,6 +203,7 @@ final class QueryBuilder {
                 keys.append((key.indexColumn, sql))
             }
             guard keys.count == RegionIndex.keys(of: source, in: universe).count else { continue }
+            regionElements.formUnion([sourceName, targetName])
             let t = alias(targetName)
             let targetKeys = RegionIndex.keys(of: target, in: universe)
             var conditions = [try overlapSQL(.record(element: sourceName, keys: keys),
@@ -170,10 +212,31 @@ final class QueryBuilder {
             joins.append("JOIN \(q(targetName)) AS \(t) ON " + conditions.joined(separator: " AND "))
             aliases[targetName] = t
             for key in targetKeys where dimensions[key.indexColumn] == nil { dimensions[key.indexColumn] = "\(t).\(q(key.recordField))" }
+            if targetName == "visit" { spatialVisit = (sourceName, keys) }
             joinedSpatially = true
             return dimensions[name]
         }
         return nil
+    }
+
+    /// Once a query that related a visit to its tracts or patches through the visit's region (see
+    /// ``resolveSpatially(_:_:)``) also knows a detector, relates the detector's region instead, as Rubin does (the
+    /// patches of `visit = 1 AND detector = 1` are those that the detector saw, not all those of the visit).
+    private func relateDetectorRegion() throws {
+        guard let (skyElement, skyKeys) = spatialVisit, dimensions["detector"] != nil,
+              let region = universe["visit_detector_region"], region.isSpatial, region.hasTable else { return }
+        var keys: [(column: String, sql: String)] = []
+        var on: [String] = []
+        let a = alias(region.name)
+        for key in RegionIndex.keys(of: region, in: universe) {
+            guard let sql = dimensions[key.indexColumn] else { return }
+            keys.append((key.indexColumn, sql))
+            on.append("\(a).\(q(key.recordField)) = \(sql)")
+        }
+        spatialVisit = nil
+        regionElements.insert(region.name)
+        on += [try overlapSQL(.record(element: region.name, keys: keys), .record(element: skyElement, keys: skyKeys))]
+        joins.append("JOIN \(q(region.name)) AS \(a) ON " + on.joined(separator: " AND "))
     }
 
     /// An element whose record implies the dimension (exposure -> physical_filter -> band), preferring elements whose
@@ -182,7 +245,9 @@ final class QueryBuilder {
         let candidates = universe.elements.filter { $0.hasTable && $0.isDimension && $0.implies.contains(name) }
             .sorted { (dimensions[$0.name] != nil ? 0 : 1) < (dimensions[$1.name] != nil ? 0 : 1) }
         for element in candidates {
-            if let alias = try joinDimensionTable(element.name, &visiting) {
+            // The implying element's own value comes by implication from known dimensions only: a band is not
+            // looked for through the physical_filter of some visit that happens to share a detector.
+            if let alias = try joinDimensionTable(element.name, &visiting, throughJoins: false) {
                 let sql = "\(alias).\(q(name))"
                 dimensions[name] = sql
                 return sql
@@ -192,15 +257,17 @@ final class QueryBuilder {
     }
 
     /// Joins a dimension's table on its key values (which must resolve), returning its alias.
-    private func joinDimensionTable(_ name: String, _ visiting: inout Set<String>) throws -> String? {
+    private func joinDimensionTable(_ name: String, _ visiting: inout Set<String>, throughJoins: Bool = true) throws -> String? {
         if let a = aliases[name] { return a }
         guard let element = universe[name], element.hasTable, let pk = element.primaryKey else { return nil }
         var keys: [(String, String)] = []
         for dim in universe.requiredDimensions(of: name) {
-            guard let sql = try resolve(dim, &visiting) else { return nil }
+            guard let sql = try resolve(dim, &visiting, throughJoins: throughJoins) else { return nil }
             keys.append((dim, sql))
         }
-        guard let value = try resolve(name, &visiting) else { return nil }
+        guard let value = try resolve(name, &visiting, throughJoins: throughJoins) else { return nil }
+        // Resolving the value by itself may have joined the table already.
+        if let a = aliases[name] { return a }
         keys.append((pk.name, value))
         let a = alias(name)
         joins.append("JOIN \(q(name)) AS \(a) ON " + keys.map { "\(a).\(q($0.0)) = \($0.1)" }.joined(separator: " AND "))
@@ -262,6 +329,7 @@ final class QueryBuilder {
             case .float(let d): return (bind(.real(d)), .float)
             case .string(let s): return (bind(.text(s)), .string)
             case .list: throw fail(":\(name) is a list; lists are allowed only in IN (:\(name))", column)
+            case .time, .timespan, .uuid, .region: return compileTypedBind(value)!
             }
         case .unary(let op, let inner, let column):
             let (sql, type) = try compile(inner)
@@ -292,13 +360,25 @@ final class QueryBuilder {
                 }
                 let (pattern, ptype) = try compile(args[1])
                 guard ptype == .string else { throw fail("the GLOB pattern must be a string", args[1].column) }
-                if dialect.engine == .sqlite { return ("(\(value) GLOB \(pattern))", .bool) }
-                // PostgreSQL has no GLOB: the bound pattern becomes an anchored regular expression.
+                // Rubin's patterns have two wildcards, `*` and `?` (`\\*`, `\\?`, `\\[`, `\\]`, `\\\\` stand for the
+                // character itself); everything else is itself, translated so that neither engine reads more into it.
                 guard pattern.hasPrefix("?"), let index = Int(pattern.dropFirst()), index >= 1, index <= parameters.count,
                       case .text(let glob) = parameters[index - 1] else {
                     throw fail("the GLOB pattern must be a string literal or a bind value", args[1].column)
                 }
-                parameters[index - 1] = .text(Self.regex(fromGlob: glob))
+                let tokens = Self.globTokens(glob)
+                // As Rubin: `*` alone matches every row. Its placeholder is not in the SQL, so neither is its value
+                // (it is the last one bound: SQLite refuses more values than placeholders).
+                if tokens == [.any] {
+                    if index == parameters.count { parameters.removeLast() } else { parameters[index - 1] = .null }
+                    return ("(1 = 1)", .bool)
+                }
+                if dialect.engine == .sqlite {
+                    parameters[index - 1] = .text(Self.sqliteGlob(tokens))
+                    return ("(\(value) GLOB \(pattern))", .bool)
+                }
+                // PostgreSQL has no GLOB: the bound pattern becomes an anchored regular expression.
+                parameters[index - 1] = .text(Self.regex(tokens))
                 return ("(\(value) ~ \(pattern))", .bool)
             case "POINT", "CIRCLE", "BOX", "POLYGON", "REGION":
                 return ("", .region(.literal(try regionLiteral(name, args, column: column))))
@@ -543,6 +623,7 @@ final class QueryBuilder {
                         if type.isNumeric { throw fail(":\(name) holds '\(s)', not \(type)", c) }
                         values.append(bind(.text(s)))
                     case .list: break
+                    case .time, .timespan, .uuid, .region: values.append(try typedBindInList(v, name: name, column: c))
                     }
                 }
             case .value(let e):
@@ -693,38 +774,118 @@ final class QueryBuilder {
 
     /// `ORDER BY` terms from names (`visit`, `-exposure.obs_id`, `-timespan.begin` of the record element).
     func orderBy(_ names: [String]) throws -> [String] {
-        try names.flatMap { $0.split(separator: ",").map { String($0).trimmedSpaces } }.filter { !$0.isEmpty }.map { item in
+        let items = names.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmedSpaces } }
+        // As Rubin (`order_by("")`): an empty term is an error, not "no order".
+        if items.contains(where: { $0.isEmpty || $0 == "-" }) {
+            throw ButlerError(.invalidValue, "invalid --order-by '\(names.joined(separator: ","))': empty dimension name in ORDER BY")
+        }
+        return try items.map { item in
             let descending = item.hasPrefix("-")
             let text = descending ? String(item.dropFirst()) : item
             var parts = text.split(separator: ".").map(String.init)
             if parts.first == "timespan", let record = recordElement { parts.insert(record, at: 0) }
-            let (sql, type) = try name(parts, column: 0)
+            // An unqualified field, as Rubin infers it: the one element of the query's dimensions that has it.
+            if parts.count == 1 || (parts.count == 2 && parts[0] == "timespan"), let owner = try unqualifiedFieldOwner(parts[0]) {
+                parts.insert(owner, at: 0)
+            }
+            let (sql, type): (String, ValueType)
+            do {
+                (sql, type) = try name(parts, column: 0)
+            } catch let error as ButlerError {
+                // `name` reports against the --where expression; an ordering term is not part of it.
+                let reason = error.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? error.message
+                let prefix = "invalid --where expression: "
+                throw ButlerError(error.code, "invalid --order-by '\(item)': " + (reason.hasPrefix(prefix) ? String(reason.dropFirst(prefix.count)) : reason))
+            }
             if case .timespan(let begin, _) = type { return begin + (descending ? " DESC" : "") }
             return sql + (descending ? " DESC" : "")
         }
     }
 
-    /// A shell glob (`*`, `?`, `[...]`, `[!...]`) as an anchored POSIX regular expression.
-    static func regex(fromGlob glob: String) -> String {
-        var out = "^"
-        var inClass = false
-        var classStart = false
+    /// One element of a GLOB pattern in Rubin's syntax.
+    enum GlobToken: Equatable {
+        /// `*`: any run of characters.
+        case any
+        /// `?`: one character.
+        case one
+        case character(Character)
+    }
+
+    /// Reads a GLOB pattern as Rubin does: `*` and `?` are the wildcards; a backslash before `*`, `?`, `[`, `]` or a
+    /// backslash makes that character plain; any other character, a backslash before anything else and a trailing
+    /// backslash are themselves (brackets included: Rubin has no character classes).
+    static func globTokens(_ glob: String) -> [GlobToken] {
+        var tokens: [GlobToken] = []
+        var escaped = false
         for c in glob {
-            if inClass {
-                if classStart && c == "!" { out += "^"; classStart = false; continue }
-                classStart = false
-                if c == "]" { inClass = false }
-                out.append(c == "\\" ? "\\\\" : String(c))
+            if escaped {
+                escaped = false
+                if "\\*?[]".contains(c) { tokens.append(.character(c)); continue }
+                tokens.append(.character("\\"))
+                tokens.append(.character(c))
                 continue
             }
             switch c {
-            case "*": out += ".*"
-            case "?": out += "."
-            case "[": out += "["; inClass = true; classStart = true
-            case ".", "^", "$", "+", "(", ")", "{", "}", "|", "\\", "]": out += "\\" + String(c)
-            default: out.append(c)
+            case "\\": escaped = true
+            case "*": tokens.append(.any)
+            case "?": tokens.append(.one)
+            default: tokens.append(.character(c))
+            }
+        }
+        if escaped { tokens.append(.character("\\")) }
+        return tokens
+    }
+
+    /// A pattern for SQLite's GLOB that matches exactly what the tokens do: its own special characters `*`, `?`, `[`
+    /// and `]` stand for themselves as one-character classes (`[[]`, `[]]`).
+    static func sqliteGlob(_ tokens: [GlobToken]) -> String {
+        var out = ""
+        for token in tokens {
+            switch token {
+            case .any: out += "*"
+            case .one: out += "?"
+            case .character(let c): out += "*?[]".contains(c) ? "[\(c)]" : String(c)
+            }
+        }
+        return out
+    }
+
+    /// An anchored POSIX regular expression (PostgreSQL's `~`) that matches exactly what the tokens do: every
+    /// character other than a letter, a digit or a non-ASCII one is escaped.
+    static func regex(_ tokens: [GlobToken]) -> String {
+        var out = "^"
+        for token in tokens {
+            switch token {
+            case .any: out += ".*"
+            case .one: out += "."
+            case .character(let c):
+                // A backslash before an ASCII character that is not a letter or a digit makes it plain.
+                if c.isASCII && !(c.isLetter || c.isNumber) { out += "\\" }
+                out.append(c)
             }
         }
         return out + "$"
     }
+
+    /// The element that owns an unqualified `--order-by` field (`exposure_time`, `timespan`): nil when the name is a
+    /// dimension, a dataset field or a field of the record element; the one element of the query's dimensions with
+    /// that field otherwise.
+    ///
+    /// - Throws: when several of the query's elements have the field (it must be qualified).
+    private func unqualifiedFieldOwner(_ field: String) throws -> String? {
+        if universe[field]?.isDimension == true || recordElement != nil { return nil }
+        if datasetAlias != nil && ["ingest_date", "dataset_id", "run", "collection"].contains(field) { return nil }
+        let owners = universe.sorted(dimensions.keys).filter { name in
+            guard let element = universe[name], element.hasTable else { return false }
+            if field == "timespan" { return element.isTemporal }
+            return DimensionSchema.columns(of: element, in: universe).contains { $0.name == field && $0.role != .timespan && !$0.isPrimaryKey }
+        }
+        guard owners.count <= 1 else {
+            throw fail("'\(field)' is a field of \(owners.joined(separator: " and ")): write \(owners[0]).\(field)", 0)
+        }
+        return owners.first
+    }
+
+    /// A GLOB pattern in Rubin's syntax as an anchored POSIX regular expression.
+    static func regex(fromGlob glob: String) -> String { regex(globTokens(glob)) }
 }

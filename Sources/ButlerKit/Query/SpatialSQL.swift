@@ -31,7 +31,19 @@ extension QueryBuilder {
             throw fail("'\(elementName)' has no region; regions belong to \(universe.elements.filter(\.isSpatial).map(\.name).joined(separator: ", "))", column)
         }
         let keys = try RegionIndex.keys(of: element, in: universe).map { key in (column: key.indexColumn, sql: try dimension(key.indexColumn, column: column)) }
+        regionElements.insert(elementName)
         return .record(element: elementName, keys: keys)
+    }
+
+    /// Refuses the query when a region it tests is stored but not indexed (see ``RegionIndex/unreadPixel``): an
+    /// answer without that record would be silently wrong.
+    func requireIndexedRegions(_ c: any SQLConnection) throws {
+        for name in regionElements.sorted() {
+            guard let element = universe[name] else { continue }
+            if let problem = try RegionIndex.unreadRegion(c, element: element, universe: universe) {
+                throw ButlerError(.invalidValue, "cannot answer this spatial query: \(problem)")
+            }
+        }
     }
 
     /// SQL that is true when two regions share a point.

@@ -141,8 +141,10 @@ extension Migrations {
              WHERE o.quantum_id = quantum.id ORDER BY dc.copied_at DESC LIMIT 1)
             """
         let senderName = sender.replacingOccurrences(of: "SELECT dc.source_repository_id", with: "SELECT dc.source_repository_name")
+        // A copy without a source was recorded with an empty id: such a step is foreign all the same (fail closed).
+        let senderId = "COALESCE(NULLIF(\(sender), ''), '00000000-0000-0000-0000-000000000000')"
         try c.execute("""
-            UPDATE quantum SET origin_id = \(sender), origin_name = \(senderName), received_from_id = \(sender), received_from_name = \(senderName)
+            UPDATE quantum SET origin_id = \(senderId), origin_name = \(senderName), received_from_id = \(senderId), received_from_name = \(senderName)
             WHERE EXISTS (SELECT 1 FROM quantum_output AS o JOIN dataset_copy AS dc ON dc.dataset_id = o.dataset_id WHERE o.quantum_id = quantum.id)
             """)
         try c.execute("""

@@ -11,10 +11,15 @@ import Foundation
 ///   the exact overlap tests of ``ConvexPolygon`` run as SQL on both databases.
 ///
 /// Invariant (kept by ``Registry/indexRegion(_:element:record:)``, the one writer): a record has rows in both tables
-/// exactly when its `region` column holds a region this butler reads; the rows describe that region.
+/// exactly when its `region` column holds a region this butler reads; the rows describe that region. A record whose
+/// region this butler cannot read has one overlap row with the pixel ``unreadPixel`` instead, so that a spatial
+/// query over its element is refused (``unreadRegion(_:element:universe:)``) rather than answered without it.
 package enum RegionIndex {
     /// The HTM level of the overlap tables.
     package static let level = 7
+
+    /// The `skypix_index` that marks a record whose region is stored but not indexed (no pixel is negative).
+    package static let unreadPixel: Int64 = -1
 
     package static let pixelization = try! HTMPixelization(level: level)
 
@@ -83,6 +88,8 @@ extension RegionIndex {
             case .point: return "a point is not a region"
             }
         } catch let error as ButlerError {
+            try c.insertRows(into: overlapTable(element.name), columns: keys.map(\.indexColumn) + ["skypix_index"],
+                             rows: [keyValues + [.integer(unreadPixel)]])
             return error.message
         }
         let columns = keys.map(\.indexColumn)
@@ -91,6 +98,30 @@ extension RegionIndex {
         try c.insertRows(into: edgeTable(element.name), columns: columns + edgeColumns,
                          rows: edgeRows(of: polygon).map { keyValues + $0 })
         return nil
+    }
+
+    /// Why a spatial query over `element` cannot be answered: the first of its records whose region is stored but
+    /// not indexed (named by its keys, with the reason its region is not read); nil when every region is indexed.
+    package static func unreadRegion(_ c: any SQLConnection, element: DimensionElement, universe: DimensionUniverse) throws -> String? {
+        let keys = Self.keys(of: element, in: universe)
+        let columns = keys.map { q($0.indexColumn) }.joined(separator: ", ")
+        guard let row = try c.queryOne("SELECT \(columns) FROM \(q(overlapTable(element.name))) WHERE skypix_index = ? LIMIT 1",
+                                       [.integer(unreadPixel)]) else { return nil }
+        let values = (0..<keys.count).map { row[$0] }
+        let described = zip(keys, values).map { key, value -> String in
+            if let text = value.string { return "\(key.indexColumn)=\(text)" }
+            return "\(key.indexColumn)=\(value.int64.map(String.init) ?? "\(value)")"
+        }.joined(separator: ", ")
+        var reason = "it is not one convex polygon or circle"
+        let match = keys.map { "\(q($0.recordField)) = ?" }.joined(separator: " AND ")
+        if let stored = try c.queryOne("SELECT region FROM \(q(element.name)) WHERE \(match)", values), let hex = stored[0].string {
+            do {
+                if case .point = try SphgeomEncoding.region(hex: hex) { reason = "a point is not a region" }
+            } catch let error as ButlerError {
+                reason = error.message
+            }
+        }
+        return "the region of \(element.name) \(described) is not read by this butler (\(reason)), so a spatial query over \(element.name) would leave it out; replace that record's region to query it"
     }
 
     /// A 32-sided polygon that holds a circle (its edges touch the circle from outside).
@@ -128,7 +159,7 @@ extension Registry {
         var hex: String?
         if case .string(let h)? = record.fields["region"] { hex = h }
         if let problem = try RegionIndex.write(c, element: element, universe: universe, keyValues: keyValues, regionHex: hex) {
-            logger.warning("region not indexed: spatial queries will not find this record",
+            logger.warning("region not indexed: spatial queries over this element are refused until the record's region is replaced",
                            metadata: ["element": "\(element.name)", "reason": "\(problem)"])
         }
     }

@@ -232,12 +232,16 @@ extension Registry {
 
     // MARK: Finding one dataset
 
-    /// Finds the dataset of a type for a data ID in collections, in search order (chains flattened). In a
-    /// CALIBRATION collection, the dataset whose validity range contains the time of the data ID's exposure or visit
-    /// (or `time` when given) is found.
+    /// Finds the dataset of a type for a data ID in collections, in search order (chains flattened), with the rule of
+    /// Rubin's `Butler.find_dataset(..., timespan=)`: in a CALIBRATION collection, the dataset whose validity range
+    /// overlaps `timespan` is found. Without `timespan`, the timespan of the data ID's exposure or visit is used (as
+    /// Rubin's `Butler.get` does); without either, CALIBRATION collections are skipped, as Rubin skips them.
     ///
+    /// - Parameter timespan: the time the validity range must overlap (`Timespan(begin: nil, end: nil)`: any time).
     /// - Returns: the dataset, or `nil` when none is found.
-    public func findDataset(_ datasetType: String, dataId: [String: String], collections: [String], time: Timespan? = nil) throws -> DatasetRef? {
+    /// - Throws: ``ButlerError/Code/conflict`` when the first CALIBRATION collection with a match holds more than one
+    ///   dataset for the data ID whose validity overlaps the time (Rubin's `CalibrationLookupError`).
+    public func findDataset(_ datasetType: String, dataId: [String: String], collections: [String], timespan: Timespan? = nil) throws -> DatasetRef? {
         try database.read { c in
             let stored = try requireDatasetType(datasetType, in: c)
             // The data ID may name more than the type's dimensions (an exposure for a bias): keep them for the time.
@@ -245,7 +249,7 @@ extension Registry {
             for (k, v) in dataId { typed[k] = try Self.typedValue(v, for: try universe.dimension(k)) }
             let full = try expandDataID(typed, dimensions: Array(Set(Array(typed.keys) + stored.type.dimensions.required)), in: c)
             let dims = stored.type.dimensions.required
-            var span = time
+            var span = timespan
             if span == nil {
                 for element in ["exposure", "visit"] where full[element] != nil {
                     let keys = DimensionSchema.keyColumns(of: universe[element]!, in: universe)
@@ -263,16 +267,23 @@ extension Registry {
                 if collection.type == .calibration {
                     let table = Self.calibTableName(Int64(stored.tagTable.suffix(8)) ?? 0)
                     guard try c.tableExists(table) else { continue }
-                    guard let span else {
-                        throw ButlerError(.invalidValue, "finding '\(datasetType)' in CALIBRATION collection '\(collection.name)' needs a time: give an exposure or visit in the data ID")
-                    }
+                    // Rubin's rule: with no time there is no way to choose among validity ranges; skip the collection.
+                    guard let span else { continue }
+                    // An empty timespan (end not after begin) overlaps nothing.
+                    if let b = span.begin, let e = span.end, e <= b { continue }
                     let lo = "-9223372036854775808", hi = "9223372036854775807"
-                    row = try c.queryOne("""
-                        SELECT t.dataset_id, run.name FROM \(q(table)) AS t JOIN dataset AS d ON d.id = t.dataset_id
+                    let rows = try c.query("""
+                        SELECT t.dataset_id, run.name, t.validity_begin, t.validity_end FROM \(q(table)) AS t JOIN dataset AS d ON d.id = t.dataset_id
                         JOIN collection AS run ON run.collection_id = d.run_id
                         WHERE t.dataset_type_id = ? AND t.collection_id = ?\(match)
                           AND COALESCE(t.validity_begin, \(lo)) < COALESCE(?, \(hi)) AND COALESCE(?, \(lo)) < COALESCE(t.validity_end, \(hi))
+                        ORDER BY t.validity_begin LIMIT 2
                         """, [.integer(stored.id), .integer(collection.id)] + values + [SQLValue(span.end?.nanoseconds), SQLValue(span.begin?.nanoseconds)])
+                    if rows.count > 1 {
+                        let ranges = rows.map { Timespan(begin: $0[2].int64.map(TAITime.init(nanoseconds:)), end: $0[3].int64.map(TAITime.init(nanoseconds:))).description }
+                        throw ButlerError(.conflict, "ambiguous calibration lookup: more than one '\(datasetType)' dataset in CALIBRATION collection '\(collection.name)' is valid during \(span) (among them \(ranges.joined(separator: " and "))); give a narrower time")
+                    }
+                    row = rows.first
                 } else {
                     row = try c.queryOne("""
                         SELECT t.dataset_id, run.name FROM \(q(stored.tagTable)) AS t JOIN dataset AS d ON d.id = t.dataset_id
@@ -312,9 +323,11 @@ extension Registry {
     /// Resolves a dataset named on the command line: a UUID, or `TYPE:key=value,...` found in `collections`
     /// (in search order; every collection when none is given, in which case the match must be unique).
     ///
+    /// - Parameter timespan: for a calibration found in CALIBRATION collections, the time its validity must overlap
+    ///   (see ``findDataset(_:dataId:collections:timespan:)``).
     /// - Throws: ``ButlerError/Code/notFound`` when nothing matches, ``ButlerError/Code/conflict`` when the name is
     ///   ambiguous.
-    public func resolveDataset(_ text: String, collections: [String] = []) throws -> DatasetRef {
+    public func resolveDataset(_ text: String, collections: [String] = [], timespan: Timespan? = nil) throws -> DatasetRef {
         if let id = UUID(uuidString: text.trimmedSpaces) {
             guard let ref = try dataset(id) else { throw ButlerError(.notFound, "no dataset with id \(text)") }
             return ref
@@ -325,7 +338,7 @@ extension Registry {
         let type = String(text[..<colon]).trimmedSpaces
         let dataId = try parseDataIDString(String(text[text.index(after: colon)...]))
         if !collections.isEmpty {
-            guard let ref = try findDataset(type, dataId: dataId, collections: collections) else {
+            guard let ref = try findDataset(type, dataId: dataId, collections: collections, timespan: timespan) else {
                 throw ButlerError(.notFound, "no '\(type)' dataset with \(dataId.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) in \(collections.joined(separator: ", "))")
             }
             return ref

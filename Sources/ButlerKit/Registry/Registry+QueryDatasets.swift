@@ -20,6 +20,9 @@ public struct DatasetQuery: Sendable {
     public var offset = 0
     /// Constraints on how the datasets were made (none by default).
     public var provenance = ProvenanceSelection()
+    /// A named dataset type that does not exist matches nothing (with a reason), as in Rubin's `query-datasets`,
+    /// instead of failing the query (the default, for commands that act on what they find).
+    public var unknownTypesMatchNothing = false
 
     public init() {}
 }
@@ -171,7 +174,9 @@ extension Registry {
             if searched.isEmpty { reasons.append("no collection matched \(query.collections.isEmpty ? "(the repository has none)" : query.collections.joined(separator: ", "))") }
             let pattern = NamePattern(query.datasetTypes)
             for literal in pattern.literals where try datasetType(literal, in: c) == nil {
-                throw ButlerError(.notFound, "no dataset type named '\(literal)'")
+                // Rubin's words, as its query-datasets logs them.
+                guard query.unknownTypesMatchNothing else { throw ButlerError(.notFound, "no dataset type named '\(literal)'") }
+                reasons.append("Dataset type '\(literal)' does not exist.")
             }
             var types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
             if types.isEmpty { reasons.append("no dataset type matched \(query.datasetTypes.joined(separator: ", "))") }
@@ -229,6 +234,7 @@ extension Registry {
             : "\(source.sql) AS t"
         let plus = selected ? "+" : ""
         let order = try builder.orderBy(query.orderBy)
+        try builder.requireIndexedRegions(c)
         let dimColumns = dims.map { "t." + q($0) }
         let validityColumns = source.validity ? "t.validity_begin, t.validity_end, t.in_calib" : "NULL AS validity_begin, NULL AS validity_end, 0 AS in_calib"
         let rank = "CASE t.collection_id " + collections.enumerated().map { "WHEN \($0.element.id) THEN \($0.offset)" }.joined(separator: " ") + " END"

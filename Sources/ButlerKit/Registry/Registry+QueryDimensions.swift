@@ -20,8 +20,13 @@ extension Registry {
     /// Data IDs over `dimensions` (expanded with what they require and imply): every combination of dimension
     /// records that the relationships allow, constrained by `query`.
     ///
+    /// With ``DimensionQuery/datasets``, the dataset type's dimensions are joined too (related to the query's), but
+    /// the data IDs hold only `dimensions` and what they require and imply, as Rubin's do.
+    ///
     /// - Returns: the dimension group and the data IDs (required and implied values).
     public func queryDataIDs(_ dimensions: [String], _ query: DimensionQuery = DimensionQuery()) throws -> (DimensionGroup, [DataCoordinate]) {
+        // A sky pixel dimension (`htm7`): pixels of the query's spatial records (Registry+QuerySkypix.swift).
+        if let withSkyPix = try queryDataIDsWithSkyPix(dimensions, query) { return withSkyPix }
         let expression: Expression?
         do { expression = try Parser.parse(query.where) } catch { throw error.butlerError }
         return try database.read { c in
@@ -70,8 +75,10 @@ extension Registry {
                 guard !searched.isEmpty else { return (group, []) }
                 // Certifications in CALIBRATION collections count as well as RUN and TAGGED memberships.
                 let source = try membershipSource(stored, searched, in: c).sql
+                // The dataset type's dimensions may be implied ones of the query (a flat's physical_filter from a
+                // visit): join them wherever the query has them.
                 builder.joins.append("JOIN \(source) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
-                    + stored.type.dimensions.required.map { " AND t.\(q($0)) = \(builder.dimensions[$0]!)" }.joined())
+                    + (try stored.type.dimensions.required.map { " AND t.\(q($0)) = \(try builder.dimension($0))" }.joined()))
             }
             let implied = try group.implied.map { try builder.dimension($0) }
             // A visit (or exposure) and a tract (or patch) asked for together are related through their regions.
@@ -79,17 +86,27 @@ extension Registry {
             let parts = [spatial, try expression.map { try builder.compileCondition($0) }].compactMap { $0 }
             let condition = parts.isEmpty ? nil : parts.joined(separator: " AND ")
             let order = try builder.orderBy(query.orderBy)
+            // The dimensions asked for, without those only the dataset type brought in (Rubin's data IDs of
+            // `tract, detector` over flats have no physical_filter).
+            let output = stored == nil ? group : try universe.group(dimensions)
+            let outputNames = output.required + output.implied
             let columns = group.required.map { builder.dimensions[$0]! } + implied
-            guard !builder.from.isEmpty else { return (group, []) }
-            let sql = builder.selectSQL(columns: columns, condition: condition, order: order,
-                                        defaultOrder: (0..<group.required.count).map { "c\($0)" }, limit: query.limit, offset: query.offset)
+            let outputColumns = outputNames.map { name in columns[(group.required + group.implied).firstIndex(of: name)!] }
+            // No dimensions: one row with no columns, as Rubin has it (when the expression is true).
+            guard !builder.from.isEmpty else {
+                guard let condition else { return (output, [DataCoordinate(dimensions: output, values: [:])]) }
+                let one = try c.query("SELECT 1 WHERE \(condition)", builder.parameters)
+                return (output, one.isEmpty ? [] : [DataCoordinate(dimensions: output, values: [:])])
+            }
+            try builder.requireIndexedRegions(c)
+            let sql = builder.selectSQL(columns: outputColumns.isEmpty ? ["1"] : outputColumns, condition: condition, order: order,
+                                        defaultOrder: (0..<output.required.count).map { "c\($0)" }, limit: query.limit, offset: query.offset)
             if ProcessInfo.processInfo.environment["BUTLER_DEBUG_SQL"] != nil { logger.debug("\(sql)"); FileHandle.standardError.write(Data((sql + "\n").utf8)) }
             let rows = try c.query(sql, builder.parameters)
-            let outputNames = group.required + group.implied
-            return (group, rows.map { row in
+            return (output, rows.map { row in
                 var values: [String: DataIDValue] = [:]
                 for (i, name) in outputNames.enumerated() { values[name] = DataIDValue(row[i]) }
-                return DataCoordinate(dimensions: group, values: values)
+                return DataCoordinate(dimensions: output, values: values)
             })
         }
     }
@@ -122,6 +139,7 @@ extension Registry {
             let condition = try expression.map { try builder.compileCondition($0) }
             let order = try builder.orderBy(query.orderBy)
             let keyOrder = columns.filter(\.isPrimaryKey).map { "e.\(q($0.name))" }
+            try builder.requireIndexedRegions(c)
             let sql = builder.selectSQL(columns: columns.map { "e.\(q($0.name))" }, condition: condition, order: order,
                                         defaultOrder: keyOrder, limit: query.limit, offset: query.offset)
             return try c.query(sql, builder.parameters).map { record(from: $0, element: element, columns: columns) }

@@ -23,7 +23,7 @@ extension Butler {
     ///
     /// - Throws: ``ButlerError/Code/readOnly`` when it may not; errors of reading `butler.yaml`.
     public static func requireWritable(repository: String) throws {
-        let config = try ButlerConfig(repository: URL(fileURLWithPath: repository))
+        let config = try ButlerConfig(repository: URL(fileURLWithPath: try RepositoryIndex.resolve(repository)))
         let url = try config.registryURL
         var reason: String?
         if url.hasPrefix("sqlite://") {

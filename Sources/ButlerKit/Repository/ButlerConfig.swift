@@ -105,26 +105,6 @@ public struct ButlerConfig: @unchecked Sendable {
         return value.replacingOccurrences(of: Self.rootPlaceholder, with: root.path)
     }
 
-    /// The repositories whose steps `butler reproduce` runs without `--allow-foreign`: the ids listed under
-    /// `provenance.trusted_repositories` (as `config-dump` shows a repository's id).
-    ///
-    /// - Throws: ``ButlerError/Code/invalidValue`` naming an entry that is not a repository id.
-    public func trustedRepositories() throws -> Set<UUID> {
-        guard let node = Self.lookup(node, "provenance.trusted_repositories") else { return [] }
-        guard let list = node.sequence else {
-            throw ButlerError(.invalidValue, "\(root.appendingPathComponent(Self.fileName).path): provenance.trusted_repositories must be a list of repository ids")
-        }
-        var ids = Set<UUID>()
-        for entry in list {
-            guard let text = entry.string, let id = UUID(uuidString: text) else {
-                throw ButlerError(.invalidValue, "\(root.appendingPathComponent(Self.fileName).path): provenance.trusted_repositories: "
-                                  + "\(escapedForMessage(entry.string ?? "\(entry)", limit: 80)) is not a repository id (a UUID)")
-            }
-            ids.insert(id)
-        }
-        return ids
-    }
-
     /// The string values of a mapping at a dotted path (`datastore.templates`), in file order.
     public func strings(_ path: String) -> [(key: String, value: String)] {
         guard let mapping = Self.lookup(node, path)?.mapping else { return [] }

@@ -17,12 +17,28 @@ public struct ConvexPolygon: Sendable, Hashable {
 
     let edges: [Edge]
 
+    /// The squared chord length below which two consecutive vertices are one: sphgeom's bound on the error of a
+    /// computed squared chord length (`MAX_SQUARED_CHORD_LENGTH_ERROR`, 2.5e-15, a chord of 5e-8 rad or 0.01"),
+    /// under which sphgeom cannot tell two points apart by distance. sphgeom decodes such polygons as they are
+    /// (its exact orientation tests give the degenerate edge no say); Rubin's exports hold vertices 1.5e-15 apart.
+    static let duplicateSquaredChord = 2.5e-15
+
     /// A polygon from vertices already in counter-clockwise order around a convex region (as sphgeom encodes them).
+    /// Consecutive vertices closer than sphgeom's tolerance (``duplicateSquaredChord``) count once, as sphgeom's
+    /// own tests treat them: a near-zero edge has no direction of its own.
     ///
     /// - Throws: ``ButlerError/Code/invalidValue`` when there are fewer than 3 distinct vertices or they do not make
     ///   a convex counter-clockwise polygon.
-    public init(vertices: [UnitVector]) throws {
-        guard vertices.count >= 3 else { throw ButlerError(.invalidValue, "a polygon needs at least 3 vertices, got \(vertices.count)") }
+    public init(vertices given: [UnitVector]) throws {
+        var vertices: [UnitVector] = []
+        for v in given {
+            if let last = vertices.last, Self.squaredChord(last, v) <= Self.duplicateSquaredChord { continue }
+            vertices.append(v)
+        }
+        while vertices.count > 1, Self.squaredChord(vertices[vertices.count - 1], vertices[0]) <= Self.duplicateSquaredChord {
+            vertices.removeLast()
+        }
+        guard vertices.count >= 3 else { throw ButlerError(.invalidValue, "a polygon needs at least 3 distinct vertices, got \(vertices.count)") }
         var edges: [Edge] = []
         for i in vertices.indices {
             let a = vertices[i], b = vertices[(i + 1) % vertices.count]
@@ -86,6 +102,12 @@ public struct ConvexPolygon: Sendable, Hashable {
         }
         guard hull.count >= 3 else { throw ButlerError(.invalidValue, "the polygon's vertices lie on one great circle") }
         return try ConvexPolygon(vertices: hull.map(\.v))
+    }
+
+    /// The squared distance between two directions through the sphere.
+    static func squaredChord(_ a: UnitVector, _ b: UnitVector) -> Double {
+        let (dx, dy, dz) = (a.x - b.x, a.y - b.y, a.z - b.z)
+        return dx * dx + dy * dy + dz * dz
     }
 
     /// Whether a direction is inside or on the boundary.

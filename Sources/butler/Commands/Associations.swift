@@ -9,11 +9,29 @@ func taiDateArgument(_ text: String) throws -> TAITime {
     throw ValidationError("'\(text)' is not a date: expected ISO 8601 in TAI (2024-01-01T12:00:00) or an MJD")
 }
 
+/// A timespan given on the command line: `BEGIN,END` (TAI, half-open; an empty side is unbounded) or one time `T`
+/// (the instant [T, T + 1 ns), as Rubin's `Timespan.fromInstant`).
+func timespanArgument(_ text: String) throws -> Timespan {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+    switch parts.count {
+    case 1:
+        guard !parts[0].isEmpty else { throw ValidationError("--timespan is empty: expected BEGIN,END or one time") }
+        let t = try taiDateArgument(parts[0])
+        return Timespan(begin: t, end: TAITime(nanoseconds: t.nanoseconds + 1))
+    case 2:
+        let span = Timespan(begin: try parts[0].isEmpty ? nil : taiDateArgument(parts[0]), end: try parts[1].isEmpty ? nil : taiDateArgument(parts[1]))
+        if let b = span.begin, let e = span.end, e <= b { throw ValidationError("--timespan '\(text)' ends before it begins") }
+        return span
+    default:
+        throw ValidationError("--timespan '\(text)': expected BEGIN,END or one time")
+    }
+}
+
 /// Selection of datasets shared by associate, disassociate and prune-datasets.
 struct DatasetSelection: ParsableArguments {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search (names or globs; comma-separated or repeated).", valueName: "collections"))
     var collections: [String] = []
-    @Option(name: [.customLong("dataset-type"), .customLong("datasets")], parsing: .singleValue, help: ArgumentHelp("Dataset type names or globs (all when none).", valueName: "type"))
+    @Option(name: [.customShort("d"), .customLong("dataset-type"), .customLong("datasets")], parsing: .singleValue, help: ArgumentHelp("Dataset type names or globs (all when none; comma-separated or repeated).", valueName: "type"))
     var datasetTypes: [String] = []
     @OptionGroup var query: WhereOptions
     @OptionGroup(title: "Selection by provenance") var provenance: ProvenanceSelectionOptions
@@ -130,22 +148,34 @@ extension ButlerCommand {
     struct FindDataset: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "find-dataset",
-            abstract: "Find one dataset: by UUID, or TYPE:key=value,... in collections (calibrations valid at the exposure's time).",
-            discussion: "Example: butler find-dataset REPO bias:instrument=LATISS,detector=0,exposure=2023032100053 --collections LATISS/defaults")
+            abstract: "Find one dataset: by UUID, or TYPE:key=value,... in collections (calibrations valid at --timespan or the exposure's time).",
+            discussion: """
+                A CALIBRATION collection in the search path is searched for the calibration whose validity overlaps \
+                --timespan (Rubin's `find_dataset(..., timespan=)`), else the time of the exposure or visit in the data ID; \
+                with neither it is skipped, as Rubin skips it. More than one match there is an error (ambiguous).
+                Example: butler find-dataset REPO bias:instrument=LATISS,detector=0 --collections LATISS/defaults --timespan 2023-03-21T16:11:07
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("A dataset UUID or TYPE:key=value,...", valueName: "dataset")) var dataset: String
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections in search order.", valueName: "collections")) var collections: [String] = []
+        @Option(name: .long, help: ArgumentHelp(
+            "Time a calibration's validity must overlap, TAI (ISO 8601 or MJD): BEGIN,END (half-open; leave a side empty for unbounded) or one TIME.",
+            valueName: "timespan"), transform: timespanArgument) var timespan: Timespan?
         @OptionGroup var output: FormatOption
+
+        func validate() throws {
+            if timespan != nil && collections.isEmpty { throw ValidationError("--timespan needs --collections (the search path to find the calibration in)") }
+        }
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
-            let ref = try butler.registry.resolveDataset(dataset, collections: collections)
+            let ref = try butler.registry.resolveDataset(dataset, collections: collections, timespan: timespan)
             let uri = try butler.registry.fileLocations([ref.id], datastoreRoot: butler.datastoreRoot)[ref.id]?.absoluteString
             let table = ResultTable(columns: ["type", "run", "id", "data_id", "uri"],
                                     rows: [[.string(ref.datasetType.name), .string(ref.run), .string(ref.id.lowercasedString),
-                                            .string(ref.dataId.keyValueString), uri.map(Cell.string) ?? .null]])
+                                            .dataId(ref.dataId), uri.map(Cell.string) ?? .null]])
             emit(render([table], as: output.format))
         }
     }

@@ -49,9 +49,9 @@ extension ButlerCommand {
             request.outputs = roles(output)
             request.where = `where`
             for item in bind {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--bind takes name=value, not '\(item)'") }
-                request.binds[parts[0]] = BindValue(parsing: parts[1])
+                request.binds[parts[0]] = try BindValue.parse(parts[1])
             }
             var skipped = 0
             let count = try butler.resolveJobs(request, to: jobsFile) { line in

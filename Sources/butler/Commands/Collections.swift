@@ -61,7 +61,24 @@ extension ButlerCommand {
         var collectionType: [String] = []
         @Option(name: .long, help: "How to show chains: TREE, TABLE, INVERSE-TREE, INVERSE-TABLE, FLATTEN or NO-CHILDREN.")
         var chains: ChainsMode = .tree
+        @Flag(name: [.customShort("t"), .long], help: "Also show the dataset types that have datasets in each collection (of a chain: in its children, with --chains TABLE or INVERSE-TABLE).")
+        var showDatasetTypes = false
+        @Option(name: .long, help: ArgumentHelp("Dataset types (comma-separated globs) left out of --show-dataset-types.", valueName: "globs"))
+        var excludeDatasetTypes = "*_config,*_log,*_metadata,packages"
         @OptionGroup var output: FormatOption
+
+        /// The dataset types with datasets in a collection (through a chain, in its children), less the excluded ones.
+        func datasetTypes(in record: CollectionRecord, _ butler: Butler, cache: inout [String: [String]]) throws -> [String] {
+            if let known = cache[record.name] { return known }
+            var q = DatasetQuery()
+            q.collections = [record.name]
+            q.limit = 1  // per dataset type: one dataset tells the type is there
+            let excluded = excludeDatasetTypes.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let names = Set(try butler.registry.queryDatasets(q).datasets.map(\.ref.datasetType.name))
+                .filter { name in !excluded.contains { fnmatch($0, name, 0) == 0 } }.sorted()
+            cache[record.name] = names
+            return names
+        }
 
         func run() throws {
             var types = Set<CollectionType>()
@@ -80,12 +97,14 @@ extension ButlerCommand {
 
             if output.format == .json {
                 // One object per collection; children and parents always present, flattened for chains.
-                var table = ResultTable(columns: ["name", "type", "doc", "children", "parents", "flattened"])
+                var table = ResultTable(columns: ["name", "type", "doc", "children", "parents", "flattened"] + (showDatasetTypes ? ["dataset_types"] : []))
+                var cache: [String: [String]] = [:]
                 for c in selected {
                     let parents = all.values.filter { $0.children.contains(c.name) }.map(\.name).sorted()
                     let flat = c.type == .chained ? try registry.flattenedCollections(c.name) : [c.name]
                     table.rows.append([.string(c.name), .string(c.type.description), c.doc.map(Cell.string) ?? .null,
-                                       .list(c.children), .list(parents), .list(flat)])
+                                       .list(c.children), .list(parents), .list(flat)]
+                                      + (showDatasetTypes ? [.list(try datasetTypes(in: c, butler, cache: &cache))] : []))
                 }
                 emit(render([table], as: .json))
                 return
@@ -118,6 +137,20 @@ extension ButlerCommand {
                 }
                 for c in selected { walk(c.name, depth: 0, path: [c.name]) }
             }
+            if showDatasetTypes {
+                // The first column names the collection (indented in trees); a chain's own row shows its children's
+                // types only in the table forms, which list the children beside it.
+                var cache: [String: [String]] = [:]
+                table.columns.append("Dataset Types")
+                for i in table.rows.indices {
+                    let name = table.rows[i][0].text.trimmingCharacters(in: .whitespaces)
+                    guard let c = all[name], c.type != .chained || chains == .table || chains == .inverseTable else {
+                        table.rows[i].append(.list([]))
+                        continue
+                    }
+                    table.rows[i].append(.list(try datasetTypes(in: c, butler, cache: &cache)))
+                }
+            }
             emit(render([table], as: output.format))
         }
     }
@@ -140,7 +173,7 @@ extension ButlerCommand {
         @Option(name: .long, help: "How to change the chain: redefine, extend, remove, prepend or pop.", transform: chainModeArgument)
         var mode: ChainMode = .redefine
         @Option(name: .long, help: "Documentation string for the chain.") var doc: String?
-        @Flag(name: .long, help: "Store the flattened leaves of the children instead of the children.") var flatten = false
+        @Flag(name: .long, inversion: .prefixedNo, help: "Store the flattened leaves of the children instead of the children.") var flatten = false
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)

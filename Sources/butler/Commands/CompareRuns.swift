@@ -63,7 +63,7 @@ extension ButlerCommand {
             for m in c.metrics {
                 summary.rows.append([.string(m.datasetType), .string(m.name), .int(m.a.count), d(m.a.median), d(m.a.spread), d(m.b.median), d(m.b.spread),
                                      d(m.difference.median), d(m.difference.spread), .int(m.missingInA.count), .int(m.missingInB.count)])
-                for p in m.movers { moved.rows.append([.string(m.datasetType), .string(m.name), .string(p.dataId), d(p.valueA), d(p.valueB), d(p.difference)]) }
+                for p in m.movers { moved.rows.append([.string(m.datasetType), .string(m.name), .dataId(text: p.dataId), d(p.valueA), d(p.valueB), d(p.difference)]) }
                 for g in m.groups {
                     groups.rows.append([.string(m.datasetType), .string(m.name), .int(g.count), d(g.difference.median), g.relativeMedian.map(d) ?? .null,
                                         .string(g.changes.isEmpty ? "(none)" : g.changes.joined(separator: "; "))])
@@ -77,11 +77,11 @@ extension ButlerCommand {
             func summary(_ s: RunComparison.Summary) -> String { "{\"count\": \(s.count), \"median\": \(n(s.median)), \"spread\": \(n(s.spread))}" }
             func mover(_ p: RunComparison.Pair) -> String {
                 let values: String = "\"a\": \(n(p.valueA)), \"b\": \(n(p.valueB)), \"difference\": \(n(p.difference))"
-                return "{\"data_id\": \(jsonString(p.dataId)), " + values + "}"
+                return "{\"data_id\": \(Cell.dataId(text: p.dataId).json), " + values + "}"
             }
             func group(_ g: RunComparison.Group) -> String {
                 let changes: String = g.changes.map(jsonString).joined(separator: ", ")
-                let ids: String = g.dataIds.map(jsonString).joined(separator: ", ")
+                let ids: String = g.dataIds.map { Cell.dataId(text: $0).json }.joined(separator: ", ")
                 let head: String = "{\"changes\": [" + changes + "], \"count\": \(g.count), \"difference\": " + summary(g.difference)
                 return head + ", \"relative_median\": \(n(g.relativeMedian)), \"data_ids\": [" + ids + "]}"
             }

@@ -37,11 +37,28 @@ extension ButlerCommand {
         @Option(name: .long, help: ArgumentHelp("The repository's name (printable, at most 64 characters; default: the folder's name).", valueName: "name"))
         var name: String?
 
+        @Flag(name: .long, help: "Accepted, as Rubin's: butler.yaml always holds the full configuration, defaults included.")
+        var standalone = false
+
+        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Also write the repository's configuration to this file (REPO/butler.yaml is always written: it is what makes REPO a repository).", valueName: "file"))
+        var outfile: String?
+
         func run() throws {
-            let butler = try Butler.create(at: repository.repo, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
+            let path = try RepositoryIndex.localPath(ofURI: repository.repo) ?? repository.repo
+            if let outfile, FileManager.default.fileExists(atPath: outfile) {
+                throw ButlerError(.alreadyExists, "\(outfile) exists (--outfile); refusing to overwrite it")
+            }
+            let butler = try Butler.create(at: path, seedConfig: seedConfig, dimensionConfig: dimensionConfig,
                                            override: override, registry: registry, storePassword: storePassword, datastore: datastore, name: name,
                                            note: { writeStandardError("butler: note: \($0)\n") },
                                            logger: Logger(label: "butler"))
+            if let outfile {
+                do {
+                    try FileManager.default.copyItem(atPath: butler.root.appendingPathComponent("butler.yaml").path, toPath: outfile)
+                } catch {
+                    throw ButlerError(.io, "cannot write \(outfile) (--outfile): \(error.localizedDescription)")
+                }
+            }
             emit("Created repository \(butler.root.path)\n")
         }
     }
@@ -57,8 +74,22 @@ extension ButlerCommand {
         @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Print only this part, e.g. .datastore.root or registry.", valueName: "key"))
         var subset: String?
 
+        @Option(name: [.customShort("p"), .long], parsing: .singleValue, help: ArgumentHelp(
+            "A folder of configuration overrides, as Rubin's (repeatable): they override defaults only, and butler.yaml holds every value, so they change nothing; a folder that does not exist is an error.",
+            valueName: "folder"))
+        var searchpath: [String] = []
+
         @Option(name: .long, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
         var file: String?
+
+        func validate() throws {
+            for folder in searchpath {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw ValidationError("--searchpath \(folder): no such folder")
+                }
+            }
+        }
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)

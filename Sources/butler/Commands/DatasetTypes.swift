@@ -59,11 +59,21 @@ extension ButlerCommand {
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Glob patterns of dataset type names (all when none).", valueName: "glob")) var globs: [String] = []
         @Flag(name: [.short, .long], help: "Also show dimensions, storage class and whether it is a calibration.") var verbose = false
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only dataset types with datasets in these collections (names or globs; comma-separated or repeated; chains searched through).", valueName: "collections"))
+        var collections: [String] = []
         @OptionGroup var output: FormatOption
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
-            let types = try butler.registry.queryDatasetTypes(globs)
+            var types = try butler.registry.queryDatasetTypes(globs)
+            if !collections.isEmpty {
+                var q = DatasetQuery()
+                q.datasetTypes = globs
+                q.collections = collections
+                q.limit = 1  // per dataset type
+                let present = Set(try butler.registry.queryDatasets(q).datasets.map(\.ref.datasetType.name))
+                types = types.filter { present.contains($0.name) }
+            }
             // JSON always carries every field: it is the contract for scripts.
             let full = verbose || output.format == .json
             var table = ResultTable(columns: full ? ["name", "dimensions", "storage_class", "is_calibration"] : ["name"])

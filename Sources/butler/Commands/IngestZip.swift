@@ -19,8 +19,8 @@ extension ButlerCommand {
         @Argument(help: ArgumentHelp("The Zip file.", valueName: "zip")) var zip: String
         @Option(name: [.customShort("t"), .long], help: "Accepted for Rubin's command line: members are always extracted into the datastore; the Zip is left alone.", transform: transferModeArgument)
         var transfer: TransferMode = .copy
-        @Flag(name: .long, help: "Import the dimension records the Zip's index carries.") var transferDimensions = false
-        @Flag(name: .long, help: "Check everything and report what would be ingested; write nothing.") var dryRun = false
+        @Flag(name: .long, inversion: .prefixedNo, help: "Import the dimension records the Zip's index carries.") var transferDimensions = false
+        @Flag(name: .long, inversion: .prefixedNo, help: "Check everything and report what would be ingested; write nothing.") var dryRun = false
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)

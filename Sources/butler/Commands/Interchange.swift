@@ -6,17 +6,20 @@ import Foundation
 /// find-first and the provenance selection.
 struct ExportSelection: ParsableArguments {
     @Argument(help: ArgumentHelp("Dataset type names or globs (all when none).", valueName: "dataset-type")) var datasetTypes: [String] = []
+    @Option(name: [.customShort("d"), .customLong("dataset-type")], parsing: .singleValue,
+            help: ArgumentHelp("Dataset type names or globs, as Rubin's transfer-datasets (comma-separated or repeated; added to the positional ones).", valueName: "type"))
+    var datasetTypeOptions: [String] = []
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections to search and carry (names or globs; comma-separated or repeated; all when none). Chains go with all their children, tags and validity ranges with the exported datasets.", valueName: "collections"))
     var collections: [String] = []
     @OptionGroup var query: WhereOptions
-    @Flag(name: .long, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
+    @Flag(name: .long, inversion: .prefixedNo, help: "For each data ID, only the dataset from the first collection in search order.") var findFirst = false
     @OptionGroup(title: "Selection by provenance") var provenance: ProvenanceSelectionOptions
     @Flag(name: .long, inversion: .prefixedNo, help: "Carry the datasets' provenance (steps, inputs with roles, environments, configs, parameters, metrics, logs, tombstones, copies). On by default.")
     var withProvenance = true
 
     func request(_ butler: Butler) throws -> ExportRequest {
         var request = ExportRequest()
-        request.query.datasetTypes = datasetTypes
+        request.query.datasetTypes = datasetTypes + datasetTypeOptions.flatMap { $0.split(separator: ",").map(String.init) }
         request.query.collections = collections
         request.query.findFirst = findFirst
         try query.apply(to: &request.query)
@@ -38,7 +41,8 @@ func exportTransferArgument(_ text: String) throws -> TransferMode? {
 
 func describe(_ report: ImportReport, verb: String) -> String {
     let bytes = report.bytes == 0 ? "0 bytes" : ByteCountFormatter.string(fromByteCount: report.bytes, countStyle: .file)
-    var text = "\(report.dryRun ? "Would have \(verb.lowercased())" : verb) \(report.datasets) dataset(s) in \(report.files) file(s) (\(bytes))"
+    var text = "\(report.dryRun ? "Would have \(verb.lowercased())" : verb) \(report.datasets) dataset(s) "
+        + (report.registryOnly ? "in the registry only (no files)" : "in \(report.files) file(s) (\(bytes))")
     if report.alreadyPresent > 0 { text += "; \(report.alreadyPresent) already here, left alone" }
     var made: [String] = []
     if !report.datasetTypes.isEmpty { made.append("\(report.datasetTypes.count) dataset type(s)") }
@@ -105,12 +109,18 @@ extension ButlerCommand {
         @Option(name: [.customShort("t"), .long], help: "Transfer mode: auto, copy (default), move, link, hardlink, symlink, relsymlink or direct.", transform: transferModeArgument)
         var transfer: TransferMode = .copy
         @Flag(name: .customLong("track-file-attrs"), inversion: .prefixedNo, help: "Record each file's size and checksum (default).") var trackFileAttributes = true
-        @Flag(name: .long, help: "Check everything and report what would be imported; write nothing.") var dryRun = false
+        @Flag(name: .long, help: "Check everything, the files included, and report what would be imported; write nothing.") var dryRun = false
+        @Flag(name: .long, help: ArgumentHelp("Register the datasets in the registry only, without their files (as Rubin's import with without_datastore=True).",
+                                              discussion: "Dimension records, collections, tags, validity ranges, dataset types and datasets are written; no file is read or placed. For exports that list datasets without files, such as Rubin's registry test data."))
+        var withoutDatastore = false
         @Flag(name: .long, help: ArgumentHelp("With -t direct: take the files a direct-mode export names by absolute path where they are.",
                                               discussion: "Otherwise an import reads only regular files inside its directory, never through a symbolic link."))
         var allowAbsolutePaths = false
 
         func validate() throws {
+            if withoutDatastore && transfer != .copy {
+                throw ValidationError("--without-datastore reads no file: -t \(transfer.rawValue) has nothing to transfer")
+            }
             if allowAbsolutePaths && transfer != .direct {
                 throw ValidationError("--allow-absolute-paths needs -t direct: files outside the export are recorded where they are, never copied or moved")
             }
@@ -124,8 +134,10 @@ extension ButlerCommand {
             options.skipDimensions = skipDimensions
             options.trackFileAttributes = trackFileAttributes
             options.dryRun = dryRun
-            options.method = "import -t \(transfer.rawValue)"
+            options.withoutDatastore = withoutDatastore
+            options.method = withoutDatastore ? "import --without-datastore" : "import -t \(transfer.rawValue)"
             let report = try butler.importDirectory(directory, exportFile: exportFile, options: options)
+            for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Imported"))
         }
     }
@@ -148,7 +160,7 @@ extension ButlerCommand {
         var transfer: TransferMode = .copy
         @Flag(name: .long, help: "Register dataset types the destination lacks (otherwise such a type is an error).") var registerDatasetTypes = false
         @Flag(name: .long, inversion: .prefixedNo, help: "Copy the dimension records the datasets need (default).") var transferDimensions = true
-        @Flag(name: .long, help: "Report what would be transferred; write nothing.") var dryRun = false
+        @Flag(name: .long, inversion: .prefixedNo, help: "Report what would be transferred; write nothing.") var dryRun = false
 
         func validate() throws {
             if transfer == .move { throw ValidationError("transfer-datasets -t move: a transfer never takes files away from the source; use copy") }
@@ -165,6 +177,7 @@ extension ButlerCommand {
             options.dryRun = dryRun
             options.method = "transfer-datasets -t \(transfer.rawValue)"
             let report = try destinationButler.transferDatasets(from: sourceButler, try selection.request(sourceButler), options: options)
+            for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Transferred"))
         }
     }
@@ -179,7 +192,7 @@ extension ButlerCommand {
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Directory to write (must not exist).", valueName: "directory")) var directory: String
         @Argument(help: ArgumentHelp("CALIBRATION collections (names or globs; all when none).", valueName: "collections")) var collections: [String] = []
-        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Calibration dataset types (names or globs; all when none).", valueName: "dataset-type"))
+        @Option(name: [.customShort("d"), .long], parsing: .singleValue, help: ArgumentHelp("Calibration dataset types (names or globs; comma-separated or repeated; all when none).", valueName: "dataset-type"))
         var datasetType: [String] = []
         @Option(name: [.customShort("t"), .long], help: "How files get into DIRECTORY: copy (default), link, hardlink, symlink, or none.", transform: exportTransferArgument)
         var transfer: TransferMode? = .copy
@@ -189,7 +202,8 @@ extension ButlerCommand {
         func run() throws {
             if FileManager.default.fileExists(atPath: directory) { throw ButlerError(.alreadyExists, "\(directory): export directory exists") }
             let butler = try Butler(repository: repository.repo)
-            let contents = try butler.calibrationExportContents(collections: collections, datasetTypes: datasetType, withProvenance: withProvenance)
+            let types = datasetType.flatMap { $0.split(separator: ",").map(String.init) }
+            let contents = try butler.calibrationExportContents(collections: collections, datasetTypes: types, withProvenance: withProvenance)
             try butler.export(contents, to: directory, transfer: transfer)
             var rows: [[Cell]] = []
             var columns = ["calibrationType", "run"]

@@ -205,7 +205,7 @@ extension ButlerCommand {
                 func text(_ s: String?) -> String { s.map(jsonString) ?? "null" }
                 let gaps = result.gaps.map { g in
                     "{\"id\": \(jsonString(g.datasetId.lowercasedString)), \"dataset_type\": \(text(g.datasetType)), \"run\": \(text(g.run)), "
-                        + "\"data_id\": \(text(g.dataId)), \"reason\": \(jsonString(g.reason.rawValue)), \"reason_text\": \(jsonString(g.reason.text)), "
+                        + "\"data_id\": \(g.dataId.map { Cell.dataId(text: $0).json } ?? "null"), \"reason\": \(jsonString(g.reason.rawValue)), \"reason_text\": \(jsonString(g.reason.text)), "
                         + "\"detail\": \(jsonString(g.detail))}"
                 }
                 emit("{\"roots\": [" + roots.map { jsonString($0.lowercasedString) }.joined(separator: ", ") + "], "

@@ -32,6 +32,7 @@ extension ButlerCommand {
             q.datasetTypes = globs
             q.collections = collections
             q.findFirst = findFirst
+            q.unknownTypesMatchNothing = true
             try query.apply(to: &q, warns: true)
             q.provenance = try provenance.selection(butler, collections: collections)
             let validity = try butler.registry.searchesCalibrationCollection(collections)
@@ -40,7 +41,8 @@ extension ButlerCommand {
                 return
             }
             let found = try butler.registry.queryDatasets(q)
-            let results = found.datasets
+            var listed = ListedOnce()
+            let results = found.datasets.filter { listed.isNew($0) }
             for reason in found.reasons { writeStandardError("butler: no results: \(reason)\n") }
             let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
             let metrics = showMetrics ? try butler.registry.metrics(of: results.map(\.ref.id)) : [:]
@@ -70,6 +72,19 @@ extension ButlerCommand {
                 return
             }
             emit(render(tables, as: output.format))
+        }
+
+        /// Each dataset once, as Rubin lists it, however many of the searched collections hold it (a RUN, a TAGGED
+        /// collection and a chain of both): the first collection in search order is the one shown. A dataset
+        /// certified into a CALIBRATION collection is still listed once per validity range.
+        struct ListedOnce {
+            private var seen = Set<UUID>()
+            private var ranges = Set<String>()
+
+            mutating func isNew(_ result: DatasetResult) -> Bool {
+                guard let validity = result.validity else { return seen.insert(result.ref.id).inserted }
+                return ranges.insert(result.ref.id.lowercasedString + " " + (validity.begin?.isoTAI ?? "-inf") + " " + (validity.end?.isoTAI ?? "+inf")).inserted
+            }
         }
 
         /// JSON and CSV stream: rows are written as the registry returns them (file locations in chunks).
@@ -133,7 +148,9 @@ extension ButlerCommand {
             }
             // A negative limit fetched one more per dataset type than it shows: that one is dropped with the warning.
             var perType: [String: Int] = [:]
+            var listed = ListedOnce()
             let reasons = try butler.registry.forEachDataset(query) { result in
+                guard listed.isNew(result) else { return }
                 if self.query.limit < 0 {
                     let name = result.ref.datasetType.name
                     perType[name, default: 0] += 1

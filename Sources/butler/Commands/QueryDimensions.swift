@@ -47,14 +47,15 @@ extension ButlerCommand {
         @OptionGroup var query: WhereOptions
         @OptionGroup var output: FormatOption
 
-        func validate() throws {
-            if dimensions.isEmpty && datasets == nil { throw ValidationError("give dimensions or --datasets") }
-        }
-
         func run() throws {
             let butler = try Butler(repository: repository.repo)
             let (group, found) = try butler.registry.queryDataIDs(dimensions, try DimensionQuery(query, datasets: datasets, collections: collections))
             let ids = query.capped(found, what: "data IDs")
+            if group.names.isEmpty && output.format == .table {
+                // Rubin's words for a query without dimensions.
+                print(ids.isEmpty ? "No results." : "Result has one logical row but no columns because no dimensions were requested.")
+                return
+            }
             let table = ResultTable(columns: group.names, rows: ids.map { id in group.names.map { cell(id[$0]) } })
             if ids.isEmpty && output.format == .table {
                 writeStandardError("butler: no results: no data IDs over \(group) match\n")

@@ -29,7 +29,7 @@ extension ButlerCommand {
         var upstream = false
         @Flag(name: .long, help: "Only list what would run, and what cannot.") var dryRun = false
         @Flag(name: .long, help: ArgumentHelp("Also run steps that arrived from another repository (import, transfer, Zip).",
-                                              discussion: "Without it such a step is refused, naming where it was made and the exact command it would run, unless the repository that made it and the one that sent it are listed in butler.yaml under provenance.trusted_repositories."))
+                                              discussion: "Without it such a step is refused, naming where it was made and the exact command it would run. No repository id in a bundle makes a step runnable: ids are claims that nothing authenticates."))
         var allowForeign = false
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A package version of the environment reproducing (repeatable): steps recorded with other versions are not reproducible.", valueName: "name=version"))
         var package: [String] = []
@@ -59,7 +59,7 @@ extension ButlerCommand {
             let results = try butler.reproduce(request)
             var table = ResultTable(columns: ["dataset_type", "data_id", "id", "step", "verdict", "detail", "seconds", "new_id"])
             for r in results {
-                table.rows.append([.string(r.dataset.datasetType), .string(r.dataset.dataId), .string(r.dataset.id.lowercasedString),
+                table.rows.append([.string(r.dataset.datasetType), .dataId(text: r.dataset.dataId), .string(r.dataset.id.lowercasedString),
                                    .string(r.step), .string(r.verdict.rawValue), .string(r.detail),
                                    .double((r.seconds * 1000).rounded() / 1000), r.newDataset.map { .string($0.lowercasedString) } ?? .null])
             }

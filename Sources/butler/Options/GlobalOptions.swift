@@ -8,6 +8,12 @@ struct GlobalOptions: ParsableArguments {
         valueName: "level"))
     var logLevel: String?
 
+    // Read before parsing (see ``OptionsFile``); declared here so that every subcommand's help shows it.
+    @Option(name: [.customShort("@"), .customLong("options-file")], help: ArgumentHelp(
+        "YAML file of option values for this subcommand (a mapping under the subcommand's name; the command line wins), as Rubin's.",
+        valueName: "file"))
+    var optionsFile: String?
+
     /// Removes `--log-level X` / `--log-level=X` from anywhere in the arguments (before or after the subcommand,
     /// as Rubin's `butler --log-level DEBUG ...`) and returns the level.
     ///

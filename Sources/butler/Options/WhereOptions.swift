@@ -7,7 +7,7 @@ struct WhereOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Constraint in Rubin's expression language, e.g. \"instrument = 'LATISS' AND exposure > 2023032100000\".", valueName: "expression"))
     var `where`: String = ""
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Value for :name in --where (repeatable; a comma-separated value is a list for IN).", valueName: "name=value"))
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Value for :name in --where (repeatable; a comma-separated value is a list for IN; a time T'...', a timespan (T'...', T'...'), UUID('...') or a region CIRCLE(...)/BOX(...)/POLYGON(...) is typed).", valueName: "name=value"))
     var bind: [String] = []
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: ArgumentHelp("Order by these names (comma-separated or repeated; -name for descending).", valueName: "names"))
@@ -29,9 +29,10 @@ struct WhereOptions: ParsableArguments {
     func binds() throws -> [String: BindValue] {
         var result: [String: BindValue] = [:]
         for item in bind {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            // `name=` binds the empty string, as Rubin's bind of "" does.
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--bind takes name=value, not '\(item)'") }
-            result[parts[0]] = BindValue(parsing: parts[1])
+            do { result[parts[0]] = try BindValue.parse(parts[1]) } catch let error as ButlerError { throw ValidationError("--bind \(parts[0]): \(error.message)") }
         }
         return result
     }

@@ -8,7 +8,36 @@ enum Cell: Equatable {
     case double(Double)
     case bool(Bool)
     case list([String])
+    /// A data ID: `key=value,...` in tables and CSV, a JSON object (`{"instrument": "LATISS", "detector": 0}`) in
+    /// JSON, the one shape of a data ID in every JSON output.
+    case dataId(keys: [String], values: [Cell])
     case null
+
+    /// A data ID's required values, in universe order.
+    static func dataId(_ coordinate: DataCoordinate) -> Cell {
+        let pairs = coordinate.required
+        return .dataId(keys: pairs.map(\.0), values: pairs.map { pair -> Cell in
+            switch pair.1 {
+            case .int(let i): return .int(i)
+            case .string(let s): return .string(s)
+            }
+        })
+    }
+
+    /// A data ID given as `key=value,...` text; a value that is a plain integer (no sign, no leading zero) becomes
+    /// a number, as an integer dimension's value.
+    static func dataId(text: String) -> Cell {
+        var keys: [String] = []
+        var values: [Cell] = []
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return .string(text) }
+            keys.append(parts[0])
+            let isInteger = Int(parts[1]) != nil && (parts[1] == "0" || !parts[1].hasPrefix("0")) && !parts[1].hasPrefix("+") && !parts[1].hasPrefix("-0")
+            values.append(isInteger ? .int(Int(parts[1])!) : .string(parts[1]))
+        }
+        return .dataId(keys: keys, values: values)
+    }
 
     var text: String {
         switch self {
@@ -17,6 +46,7 @@ enum Cell: Equatable {
         case .double(let d): return String(d)
         case .bool(let b): return b ? "True" : "False"
         case .list(let l): return l.joined(separator: ", ")
+        case .dataId(let keys, let values): return zip(keys, values).map { "\($0)=\($1.text)" }.joined(separator: ",")
         case .null: return ""
         }
     }
@@ -28,6 +58,7 @@ enum Cell: Equatable {
         case .double(let d): return d.isFinite ? String(d) : "null"
         case .bool(let b): return b ? "true" : "false"
         case .list(let l): return "[" + l.map(jsonString).joined(separator: ", ") + "]"
+        case .dataId(let keys, let values): return "{" + zip(keys, values).map { "\(jsonString($0)): \($1.json)" }.joined(separator: ", ") + "}"
         case .null: return "null"
         }
     }

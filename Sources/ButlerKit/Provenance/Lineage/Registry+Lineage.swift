@@ -104,8 +104,11 @@ extension Registry {
                             origin: identity(row[o + 14], row[o + 15]), receivedFrom: identity(row[o + 16], row[o + 17]))
     }
 
+    /// A repository named by a step's origin columns; an id that is there but unreadable is an unknown repository,
+    /// never none (a step with any origin is foreign: fail closed).
     private static func identity(_ id: SQLValue, _ name: SQLValue) -> RepositoryIdentity? {
-        id.string.flatMap(UUID.init(registryText:)).map { RepositoryIdentity(id: $0, name: name.string ?? "") }
+        guard let text = id.string else { return nil }
+        return RepositoryIdentity(id: UUID(registryText: text) ?? ForeignArrival.unknown.id, name: name.string ?? "unknown")
     }
 
     /// Type, run, data ID and file of each dataset; tombstones for removed ones.

@@ -108,6 +108,7 @@ extension Butler {
             let workingFolder = folder.appendingPathComponent("work")
             try FileManager.default.createDirectory(at: workingFolder, withIntermediateDirectories: true)
             run.workingDirectory = workingFolder.path
+            run.foreignOrigin = step.origin.map { ($0, step.receivedFrom) }
             // One task has one config per RUN, and one data ID one dataset of a type: a step that does not fit in the
             // scratch RUN (another config of the same task, a data ID already made there) goes to a RUN of its own
             // under it, named after the recorded RUN. Chosen before the command runs.
@@ -183,16 +184,17 @@ extension Butler {
         return true
     }
 
-    /// Why a step that arrived from another repository is not run, or nil when it is this repository's own, the user
-    /// allowed foreign steps, or both the repository that made it and the one that sent it are trusted.
+    /// Why a step that arrived from another repository is not run, or nil when it is this repository's own or the
+    /// user allowed foreign steps.
+    ///
+    /// Only the user's word counts: the repository ids a bundle names (where a step was made, who sent it) are claims
+    /// that nothing authenticates, so no id, however well known, makes a step runnable.
     private func foreignRefusal(_ step: Lineage.Step, request: ReproduceRequest) throws -> String? {
         guard let origin = step.origin, !request.allowForeign else { return nil }
-        let trusted = try config.trustedRepositories()
-        if trusted.contains(origin.id) && (step.receivedFrom.map { trusted.contains($0.id) } ?? true) { return nil }
         let from = step.receivedFrom.map { $0.id == origin.id ? "" : ", received from \($0.name) (\($0.id.lowercasedString))" } ?? ""
         let argv = step.commandTemplate.map { "[" + $0.arguments.map { escapedForMessage($0, limit: 1000) }.joined(separator: ", ") + "]" } ?? "none recorded"
         return "refused: the step came from another repository (made at \(origin.name) (\(origin.id.lowercasedString))\(from)) "
-            + "and is not run unless you allow it (--allow-foreign, or trust the repository in butler.yaml provenance.trusted_repositories); "
+            + "and is not run unless you allow it (--allow-foreign); "
             + "it would run \(argv)"
     }
 

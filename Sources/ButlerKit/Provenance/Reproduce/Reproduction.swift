@@ -32,9 +32,9 @@ public struct ReproduceRequest: Sendable {
     /// The package versions of the environment reproducing (as `--package` gives them): a step recorded with other
     /// versions is not reproducible, and the difference is named. Nil: only the executable is checked.
     public var packages: [String: String]?
-    /// Also run steps that arrived from another repository (`--allow-foreign`). Without it such a step runs only when
-    /// the repository that made it and the one that sent it are trusted in `butler.yaml`
-    /// (`provenance.trusted_repositories`); otherwise it is refused, and the refusal names its origin and its command.
+    /// Also run steps that arrived from another repository (`--allow-foreign`). Without it such a step is refused, and
+    /// the refusal names its origin and its command. (No repository id makes a step runnable: the ids a bundle names
+    /// are claims that nothing authenticates.)
     public var allowForeign = false
 
     public init(datasets: [UUID]) { self.datasets = datasets }
