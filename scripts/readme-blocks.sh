@@ -108,10 +108,16 @@ for block in "$SCRATCH"/blocks/*.sh; do
       -e "s#^export AWS_ACCESS_KEY_ID=.*#: credentials from the test server#" \
       -e "s#s3://rubin-dr1/#s3://$BUTLER_TEST_S3_BUCKET/readme-$$-dr1/#g" \
       -e "s#s3://rubin-raw/#s3://$BUTLER_TEST_S3_BUCKET/readme-$$-raw/#g" "$script"
-    # The bucket of raws the example ingests in place: this folder's raws, put there through the server's folder.
-    if [ -n "${BUTLER_TEST_S3_ROOT:-}" ] && [ ! -d "$BUTLER_TEST_S3_ROOT/$BUTLER_TEST_S3_BUCKET/readme-$$-raw" ]; then
-      mkdir -p "$BUTLER_TEST_S3_ROOT/$BUTLER_TEST_S3_BUCKET/readme-$$-raw"
-      cp -r data/2025-06-09 "$BUTLER_TEST_S3_ROOT/$BUTLER_TEST_S3_BUCKET/readme-$$-raw/"
+    # The bucket of raws the example ingests in place: this folder's raws, uploaded once through the server's S3 API
+    # (a file put into the server's folder behind its back may stay unlisted for minutes: rclone caches listings).
+    if [ -z "${readme_raws_uploaded:-}" ] && grep -q "readme-$$-raw/" "$script"; then
+      RCLONE_CONFIG_READMES3_TYPE=s3 RCLONE_CONFIG_READMES3_PROVIDER=Other RCLONE_CONFIG_READMES3_ENDPOINT="$S3_ENDPOINT_URL" \
+        RCLONE_CONFIG_READMES3_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_READMES3_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+        RCLONE_CONFIG_READMES3_REGION="${AWS_REGION:-us-east-1}" \
+        "${BUTLER_TEST_RCLONE:?the S3 block needs scripts/with-s3.sh (BUTLER_TEST_RCLONE)}" copy -q data/2025-06-09 \
+        "readmes3:$BUTLER_TEST_S3_BUCKET/readme-$$-raw/2025-06-09" \
+        || { echo "readme-blocks: could not upload the raws of the S3 example" >&2; exit 1; }
+      readme_raws_uploaded=1
     fi
   fi
   # The examples' absolute folders (a shared file system, a local disk) are folders of the scratch area.
