@@ -140,14 +140,19 @@ def summarize(repo):
                     entries.append({"dataset_type": dataset_type.name, "id": str(a.ref.id), "begin": begin, "end": end})
             entries.sort(key=lambda e: (e["dataset_type"], -1 if e["begin"] is None else e["begin"], e["id"]))
             calibrations[c.name] = entries
+    return {"datasets": datasets, "collections": collections, "tags": tags, "calibrations": calibrations,
+            "dimension_records": dimension_record_counts(butler)}
+
+
+def dimension_record_counts(butler):
+    """The number of records of each dimension element with a table of its own, elements without records left out."""
     records = {}
     for element in butler.dimensions.getStaticElements():
         if element.has_own_table:
-            count = len(list(registry.queryDimensionRecords(element.name)))
+            count = len(list(butler.registry.queryDimensionRecords(element.name)))
             if count:
                 records[element.name] = count
-    return {"datasets": datasets, "collections": collections, "tags": tags, "calibrations": calibrations,
-            "dimension_records": records}
+    return records
 
 
 def print_summary(repo):

@@ -12,7 +12,7 @@ import json
 import pathlib
 import sys
 
-from _rubin import use_standins
+from _rubin import dimension_record_counts, use_standins
 
 
 def registry_data(name):
@@ -55,12 +55,7 @@ def main():
             calibrations[c.name] = sum(
                 len(list(registry.queryDatasetAssociations(t, collections=[c.name], flattenChains=False)))
                 for t in dataset_types if t.isCalibration())
-    records = {}
-    for element in butler.dimensions.getStaticElements():
-        if element.has_own_table:
-            count = len(list(registry.queryDimensionRecords(element.name)))
-            if count:
-                records[element.name] = count
+    records = dimension_record_counts(butler)
     json.dump({"datasets": datasets, "dataset_types": {t.name: t.storageClass_name for t in dataset_types},
                "collections": {c.name: c.type.name for c in infos}, "dimension_records": records,
                "tags": tags, "calibrations": calibrations}, sys.stdout, indent=1, sort_keys=True)
