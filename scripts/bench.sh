@@ -148,8 +148,8 @@ else
 fi
 [ "$BACKEND" = sqlite ] && echo "registry file: $(du -h "$REG/gen3.sqlite3" | cut -f1)"
 EXP=2025051000042
-echo "query-datasets, one exposure and detector, over the chain: $(median_ms 20 "$BUTLER" query-datasets "$REG" raw --collections bench/all --where "exposure = $EXP AND detector = 3") ms (median of 20)"
-echo "query-datasets, same, all five types:                     $(median_ms 20 "$BUTLER" query-datasets "$REG" --collections bench/all --where "exposure = $EXP AND detector = 3") ms"
+echo "query-datasets, one exposure and detector, over the chain: $(median_ms 20 "$BUTLER" query-datasets "$REG" raw --collections bench/all --where "instrument = 'BenchCam' AND exposure = $EXP AND detector = 3") ms (median of 20)"
+echo "query-datasets, same, all five types:                     $(median_ms 20 "$BUTLER" query-datasets "$REG" --collections bench/all --where "instrument = 'BenchCam' AND exposure = $EXP AND detector = 3") ms"
 echo "query-collections bench/all:                               $(median_ms 20 "$BUTLER" query-collections "$REG" bench/all) ms"
 echo "query-collections, all 301 collections as JSON:            $(median_ms 20 "$BUTLER" query-collections "$REG" --format json) ms"
 r=$(measure "$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-first --format json)
@@ -157,7 +157,7 @@ rows=$("$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-fir
 awk -v s="${r% *}" -v m="${r#* }" -v n="$rows" 'BEGIN { printf "find-first calexp over 300 runs, %d rows as JSON:       %.2f s, peak RSS %.1f MB\n", n, s, m / 1024 }'
 r=$(measure "$BUTLER" query-datasets "$REG" calexp --collections bench/all --find-first --format json --limit 20000)
 awk -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "same, first 20,000 rows:                                   %.2f s, peak RSS %.1f MB\n", s, m / 1024 }'
-echo "query-data-ids exposure over one night (where day_obs):   $(median_ms 5 "$BUTLER" query-data-ids "$REG" exposure --where "day_obs = 20250510") ms"
+echo "query-data-ids exposure over one night (where day_obs):   $(median_ms 5 "$BUTLER" query-data-ids "$REG" exposure --where "instrument = 'BenchCam' AND day_obs = 20250510") ms"
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = provenance ]; then
@@ -239,7 +239,7 @@ r=$(measure "$BUTLER" resolve-inputs "$WORK/repo" "$WORK/jobs.jsonl" --input raw
       --output out=benchOutput --collections bench/all)
 awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "resolve-inputs, %d jobs of 3 inputs: %.2f s (%.0f jobs/s), peak RSS %.1f MB\n", n, s, n / s, m / 1024 }'
 # A staged run around /bin/true (job 1 of a jobs file without outputs): what each batch job pays for its provenance.
-"$BUTLER" resolve-inputs "$WORK/repo" "$WORK/noop.jsonl" --input raw=raw --collections bench/all --where "exposure = $(sed -n 2p "$WORK/jobs.jsonl" | grep -o '"exposure":[0-9]*' | head -1 | cut -d: -f2) AND detector = 0" >/dev/null
+"$BUTLER" resolve-inputs "$WORK/repo" "$WORK/noop.jsonl" --input raw=raw --collections bench/all --where "instrument = 'BenchCam' AND exposure = $(sed -n 2p "$WORK/jobs.jsonl" | grep -o '"exposure":[0-9]*' | head -1 | cut -d: -f2) AND detector = 0" >/dev/null
 echo "staged butler run around /bin/true: $(median_ms 20 "$BUTLER" run "$WORK/repo" --jobs "$WORK/noop.jsonl" --job 1 --run bench/noop --task noop --staging "$WORK/noop-staging" -- /bin/true) ms (median of 20)"
 # N staged records as N jobs would leave them (written directly, which is faster than running N jobs here).
 t0=$(date +%s)
@@ -304,17 +304,17 @@ echo "upstream lineage of one coadd catalog ($n)"
 echo "  tree:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd) ms (median of 10)"
 echo "  json:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format json) ms"
 echo "  prov-json: $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format prov-json) ms"
-RAW=$("$BUTLER" query-datasets "$REL" raw --collections bench/raw/all --where "exposure = 2025010200050 AND detector = 4" --format csv | tail -1 | cut -d, -f3)
+RAW=$("$BUTLER" query-datasets "$REL" raw --collections bench/raw/all --where "instrument = 'BenchCam' AND exposure = 2025010200050 AND detector = 4" --format csv | tail -1 | cut -d, -f3)
 n=$("$BUTLER" provenance "$REL" "$RAW" --downstream | awk 'NR == 1')
 echo "downstream of one raw ($n): $(median_ms 10 "$BUTLER" provenance "$REL" "$RAW" --downstream) ms"
-BIAS=$("$BUTLER" query-datasets "$REL" bias --collections bench/calib --where "detector = 4" --format csv | tail -1 | cut -d, -f3)
+BIAS=$("$BUTLER" query-datasets "$REL" bias --collections bench/calib --where "instrument = 'BenchCam' AND detector = 4" --format csv | tail -1 | cut -d, -f3)
 r=$(measure "$BUTLER" provenance "$REL" "$BIAS" --downstream --format json)
 n=$("$BUTLER" provenance "$REL" "$BIAS" --downstream | awk 'NR == 1')
 echo "downstream of one bias ($n): ${r% *} s, peak RSS $(awk -v m="${r#* }" 'BEGIN { printf "%.1f", m / 1024 }') MB"
 rows=$("$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format csv | grep -vc '^type,\|^$')
 echo "every dataset made with ip_isr 30.0.4 ($rows datasets), whole registry:"
 echo "  as JSON:   $(median_ms 5 "$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format json) ms (median of 5)"
-echo "  calexp only, one night: $(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --produced-with ip_isr=30.0.4 --where "day_obs = 20250215" --format json) ms"
+echo "  calexp only, one night: $(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --produced-with ip_isr=30.0.4 --where "instrument = 'BenchCam' AND day_obs = 20250215" --format json) ms"
 rows=$("$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format csv | grep -vc '^type,\|^$')
 echo "every dataset derived from one raw ($rows): $(median_ms 5 "$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format json) ms"
 r=$(measure "$BUTLER" verify "$REL")

@@ -115,7 +115,7 @@ struct CompareRunsCLITests {
                                              "--where", "metrics.seeing > 0.9"]))
         let rows = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [[String: Any]] ?? []
         #expect(rows.count == 3 && rows.allSatisfy { (($0["metrics"] as? [String: Any])?["seeing"] as? Double ?? 0) > 0.9 }, "\(shown.stdout)")
-        let text = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "drp/v1", "--show-metrics", "--where", "detector = 1"]))
+        let text = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "drp/v1", "--show-metrics", "--where", "instrument = 'LSSTCam' AND detector = 1"]))
         #expect(text.stdout.contains("seeing=0.81, zero_point=27.1"), "\(text.stdout)")
 
         // Bad input: one line each.

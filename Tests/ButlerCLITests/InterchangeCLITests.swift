@@ -19,7 +19,7 @@ import Testing
         try check(["put", repo, fixture("lsst/latiss-AT_O_20230321_000053.fits"), "--run", "LATISS/calib/bias", "--dataset-type", "bias",
                    "--data-id", "instrument=LATISS,detector=0", "--task", "cpBias", "--package", "cp_pipe=1.0"])
         try check(["certify-calibrations", repo, "LATISS/calib/bias", "LATISS/calib", "bias", "--begin-date", "2020-01-01"])
-        try check(["associate", repo, "u/me/good", "--collections", "LATISS/raw/all", "--where", "exposure = 2023032100053"])
+        try check(["associate", repo, "u/me/good", "--collections", "LATISS/raw/all", "--where", "instrument = 'LATISS' AND exposure = 2023032100053"])
         try check(["collection-chain", repo, "LATISS/defaults", "LATISS/raw/all", "LATISS/calib"])
         let export = dir.path("export")
         try check(["export", repo, export])

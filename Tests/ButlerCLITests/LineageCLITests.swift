@@ -70,7 +70,7 @@ struct LineageCLITests {
         #expect(try ids(derived) == Set([f.post53, f.calexp53, f.stack].map(\.id.lowercasedString)))
         let bad = try runButler(["query-datasets", repo, "--produced-with", "ip_isr=1.2.4", "--format", "json"])
         #expect(try ids(bad) == [f.post106.id.lowercasedString])
-        let byTask = try runButler(["query-datasets", repo, "calexp", "--produced-by", "calibrate", "--where", "exposure = 2024062400106", "--format", "json"])
+        let byTask = try runButler(["query-datasets", repo, "calexp", "--produced-by", "calibrate", "--where", "instrument = 'LATISS' AND exposure = 2024062400106", "--format", "json"])
         #expect(try ids(byTask) == [f.calexp106.id.lowercasedString])
         let byConfig = try runButler(["query-datasets", repo, "--config-hash", String(f.config106.prefix(10)), "--format", "json"])
         #expect(try ids(byConfig) == [f.post106.id.lowercasedString])

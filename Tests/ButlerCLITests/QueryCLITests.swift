@@ -20,7 +20,7 @@ struct QueryCLITests {
         let csv = try runButler(["query-datasets", repo, "raw", "--where", "band = :b", "--bind", "b=i", "--order-by", "-exposure", "--format", "csv"])
         #expect(csv.exitCode == 0)
         #expect(csv.stdout.split(separator: "\n").map { $0.split(separator: ",").last.map(String.init) ?? "" } == ["exposure", "2025041500060", "1038843", "904024"])
-        let json = try runButler(["query-datasets", repo, "--collections", "LATISS/raw/all", "--where", "exposure.obs_id = 'AT_O_20230321_000053'", "--format", "json"])
+        let json = try runButler(["query-datasets", repo, "--collections", "LATISS/raw/all", "--where", "instrument = 'LATISS' AND exposure.obs_id = 'AT_O_20230321_000053'", "--format", "json"])
         let rows = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
         #expect(rows.count == 1)
         #expect(rows[0]["id"] as? String == "5d46d9db-ef3e-55ee-aac3-4ac15cd4d8a6")
@@ -31,6 +31,15 @@ struct QueryCLITests {
         #expect(lines.count >= 3)
         #expect(lines[1] == "  exposure = 'x' AND")
         #expect(lines[2].hasSuffix("^"))
+        // Rubin's governor rule: `exposure = N` means nothing until the instrument is named; the caret is under it.
+        for command in [["query-datasets", repo, "raw"], ["query-data-ids", repo, "exposure"], ["query-dimension-records", repo, "exposure"]] {
+            let unqualified = try runButler(command + ["--where", "band = 'i' AND exposure = 904024"])
+            #expect(unqualified.exitCode == 1 && unqualified.stdout.isEmpty)
+            #expect(unqualified.stderr.contains("references a dimension dependent on instrument without constraining it directly"), "\(unqualified.stderr)")
+            #expect(unqualified.stderr.split(separator: "\n").last.map { $0.hasSuffix(String(repeating: " ", count: 15) + "^") } == true, "\(unqualified.stderr)")
+            let qualified = try runButler(command + ["--where", "band = 'i' AND exposure = 904024 AND instrument = 'HSC'"])
+            #expect(qualified.exitCode == 0 && qualified.stdout.contains("904024"), "\(qualified.stderr)")
+        }
         let empty = try runButler(["query-datasets", repo, "raw", "--collections", "HSC/raw/all", "--where", "band = 'g'"])
         #expect(empty.exitCode == 0)
         #expect(empty.stderr.contains("no results"))

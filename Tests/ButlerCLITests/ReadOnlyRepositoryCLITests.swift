@@ -105,7 +105,7 @@ struct ReadOnlyRepositoryCLITests {
             _ = try runProcess("/bin/chmod", ["0777", out])
             let commands: [[String]] = [
                 ["query-datasets", r],
-                ["query-datasets", r, "--collections", "LATISS/raw/all", "--where", "exposure > 0", "--find-first", "--show-uri", "--format", "json"],
+                ["query-datasets", r, "--collections", "LATISS/raw/all", "--where", "instrument = 'LATISS' AND exposure > 0", "--find-first", "--show-uri", "--format", "json"],
                 ["query-datasets", r, "postISRCCD", "--produced-by", "isr", "--format", "csv"],
                 ["query-datasets", r, "bias", "--collections", "LATISS/calib", "--format", "csv"],
                 ["query-collections", r],

@@ -170,7 +170,7 @@ struct ReproduceCLITests {
         let again = try check(try runButler(["query-datasets", repo, "calexp", "--collections", "u/two-again", "--show-metrics"]))
         #expect(again.stdout.contains("seeing=0.8"), "\(again.stdout)")
         // A selection that matches nothing.
-        let none = try check(try runButler(["reproduce", repo, "--datasets", "calexp", "--collections", "u/two", "--where", "exposure = 1"]), 1)
+        let none = try check(try runButler(["reproduce", repo, "--datasets", "calexp", "--collections", "u/two", "--where", "instrument = 'LATISS' AND exposure = 1"]), 1)
         #expect(none.stderr == "butler: error: no dataset matched the selection\n")
     }
 }

@@ -33,10 +33,10 @@ struct WhereLanguageCLITests {
         let repo = dir.path("repo")
         #expect(try runButler(try createArguments(repo)).exitCode == 0)
         #expect(try runButler(["ingest-raws", repo, fixturesDirectory.appendingPathComponent("raw").path, "-t", "direct"]).exitCode == 0)
-        let result = try runButler(["query-data-ids", repo, "exposure", "--where", "-exposure > -200000", "--format", "csv"])
+        let result = try runButler(["query-data-ids", repo, "exposure", "--where", "-exposure > -200000 AND instrument = 'DECam'", "--format", "csv"])
         #expect(result.exitCode == 0, "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[1]) } == ["160496"])
-        let datasets = try runButler(["query-datasets", repo, "raw", "--where", "-exposure > -200000", "--format", "csv"])
+        let datasets = try runButler(["query-datasets", repo, "raw", "--where", "-exposure > -200000 AND instrument = 'DECam'", "--format", "csv"])
         #expect(datasets.exitCode == 0, "\(datasets.stderr)")
         #expect(datasets.stdout.contains("160496"))
     }

@@ -19,11 +19,11 @@ struct CollectionsOfDatasetsTests {
     }
 
     @Test("expressions from Rubin's documentation, on real raws", arguments: [
-        ("visit > 100 AND visit < 2025060900579", 1),
+        ("instrument = 'LSSTCam' AND visit > 100 AND visit < 2025060900579", 1),
         ("visit IN (2025060900570..2025060900580) AND instrument = 'LSSTCam'", 1),
-        ("visit IN (2025060900570..2025060900590) AND visit NOT IN (2025060900578) AND band = 'y'", 0),
-        ("(exposure = 229388 OR exposure = 160496) AND exposure % 2 = 0", 2),
-        ("exposure IN (100, 110, 229388..229398:5)", 1),
+        ("instrument = 'LSSTCam' AND visit IN (2025060900570..2025060900590) AND visit NOT IN (2025060900578) AND band = 'y'", 0),
+        ("instrument = 'DECam' AND (exposure = 229388 OR exposure = 160496) AND exposure % 2 = 0", 2),
+        ("instrument = 'DECam' AND exposure IN (100, 110, 229388..229398:5)", 1),
         ("visit.timespan.begin > T'2020-03-30 12:20:33'", 1),
         ("exposure.timespan.begin > T'58938.515'", 6),
         ("exposure.timespan.end < T'mjd/58938.515/tai'", 4),
@@ -159,7 +159,7 @@ struct CollectionsOfDatasetsTests {
         #expect(try refs(butler, "raw", ["HSC/raw/all"]).count == 1)
         #expect(try butler.registry.storedFiles(of: hsc[0].id).isEmpty)
 
-        let decam = try refs(butler, "raw", ["DECam/raw/all"], where: "exposure = 229388")
+        let decam = try refs(butler, "raw", ["DECam/raw/all"], where: "instrument = 'DECam' AND exposure = 229388")
         try butler.registry.associate("keep", decam)
         #expect(errorCode { try butler.pruneDatasets(decam, mode: .purge(run: "HSC/raw/all")) } == .invalidValue)
         try butler.pruneDatasets(decam, mode: .disassociate(tag: "keep"))

@@ -78,7 +78,7 @@ struct LineageTests {
         #expect(try ids { $0.producedWith = [("code", "c0ffee1.2.3")] } == [f.post53.id])
         #expect(try ids { $0.configHashes = [f.config106] } == [f.post106.id])
         #expect(try ids { $0.configHashes = [String(f.config106.prefix(8)).uppercased()] } == [f.post106.id])
-        #expect(try ids({ $0.producedBy = ["calibrate"] }, where: "exposure = 2023032100053", types: ["calexp"]) == [f.calexp53.id])
+        #expect(try ids({ $0.producedBy = ["calibrate"] }, where: "instrument = 'LATISS' AND exposure = 2023032100053", types: ["calexp"]) == [f.calexp53.id])
         #expect(try ids { $0.producedBy = ["isr"]; $0.producedWith = [("ip_isr", "1.2.3")] } == [f.post53.id])
         #expect(try ids { $0.producedBy = ["nosuchtask"] } == [])
         #expect(throws: ButlerError.self) { try ids { $0.configHashes = ["xyz"] } }

@@ -11,10 +11,14 @@ struct QueryTests {
         try makeRepository(in: dir, transfer: .direct)
     }
 
-    func exposures(_ butler: Butler, _ expression: String, binds: [String: BindValue] = [:], collections: [String] = []) throws -> [Int] {
+    /// The exposures of the raws an expression finds. Rubin refuses `exposure = 5` without the instrument named;
+    /// with `everyInstrument` an expression that names no instrument is asked over all of the fixtures' instruments
+    /// (`instrument IN (...) AND (expression)`), so that it is answered for each of them as it was written.
+    func exposures(_ butler: Butler, _ expression: String, binds: [String: BindValue] = [:], collections: [String] = [],
+                   everyInstrument: Bool = true) throws -> [Int] {
         var q = DatasetQuery()
         q.datasetTypes = ["raw"]
-        q.where = expression
+        q.where = everyInstrument && !expression.contains("instrument") ? "instrument IN (\(fixtureInstruments)) AND (\(expression))" : expression
         q.binds = binds
         q.collections = collections
         return try butler.registry.queryDatasets(q).datasets.compactMap {
@@ -80,7 +84,7 @@ struct QueryTests {
     func errors(_ expression: String, _ column: Int, _ message: String) throws {
         let dir = TemporaryDirectory()
         let butler = try Self.repository(dir)
-        let error = butlerError { try exposures(butler, expression) }
+        let error = butlerError { try exposures(butler, expression, everyInstrument: false) }
         #expect(error?.code == .invalidValue)
         let lines = error?.message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) ?? []
         #expect(lines.count == 3, "\(error?.message ?? "no error")")

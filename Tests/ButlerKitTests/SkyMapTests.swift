@@ -126,6 +126,7 @@ struct SkyMapTests {
         let visitsOnTract = try butler.registry.queryDimensionRecords("visit", query).compactMap { r -> Int? in if case .int(let v)? = r["id"] { return v }; return nil }
         #expect(Set(visitsOnTract) == Set(expected.filter { $0.hasSuffix("/\(first[1])") }.map { Int($0.split(separator: "/")[0])! }))
         query.where = "visit = \(first[0])"
+        query.dataID = ["instrument": "LSSTCam"]  // Rubin refuses `visit = N` without the instrument
         let (_, patches) = try butler.registry.queryDataIDs(["tract", "patch"], query)
         #expect(!patches.isEmpty && patches.allSatisfy { $0["skymap"] == .string("small") })
         // Each of those patches overlaps the visit's region (sphgeom), and one far from it does not come back.

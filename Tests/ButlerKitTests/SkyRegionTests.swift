@@ -131,6 +131,7 @@ struct SkyRegionTests {
             for (i, point) in points[p].enumerated() {
                 var query = DimensionQuery()
                 query.where = "visit_detector_region.region OVERLAPS POINT(:ra, :dec) AND visit = :visit"
+                query.dataID = ["instrument": "LSSTCam"]  // Rubin refuses `visit = N` without the instrument
                 query.binds = ["ra": .float(point[0]), "dec": .float(point[1]), "visit": .integer(visit)]
                 let (_, ids) = try butler.registry.queryDataIDs(["visit", "detector"], query)
                 let ours = Set(ids.compactMap { id -> Int? in if case .int(let d)? = id["detector"] { return d }; return nil })
@@ -253,6 +254,7 @@ struct SkyRegionTests {
             decided += 1
             var query = DimensionQuery()
             query.where = "(\(item.expression)) AND visit = \(item.visit)"
+            query.dataID = ["instrument": "LSSTCam"]  // Rubin refuses `visit = N` without the instrument
             let (_, found) = try butler.registry.queryDataIDs(["visit"], query)
             #expect(found.isEmpty == disjoint, "\(item.expression): sphgeom says \(disjoint ? "disjoint" : "overlapping")")
             if !disjoint { overlapping += 1 }
@@ -334,6 +336,7 @@ struct SkyRegionTests {
         ] {
             var query = DimensionQuery()
             query.where = expression
+            query.dataID = ["instrument": "LSSTCam"]  // Rubin refuses `visit = N` without the instrument
             do {
                 _ = try butler.registry.queryDataIDs(["visit"], query)
                 Issue.record("\(expression) was accepted")

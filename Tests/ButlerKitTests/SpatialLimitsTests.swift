@@ -43,6 +43,7 @@ struct SpatialLimitsTests {
     static func found(_ butler: Butler, _ visits: [String: Int], _ expression: String, binds: [String: BindValue] = [:]) throws -> Set<String> {
         var query = DimensionQuery()
         query.where = expression
+        query.dataID = ["instrument": "LSSTCam"]  // Rubin refuses `visit = N` without the instrument
         query.binds = binds
         let ids = try butler.registry.queryDimensionRecords("visit", query).compactMap { record -> Int? in
             if case .int(let id)? = record["id"] { return id }

@@ -32,10 +32,13 @@ struct WhereLanguageTests {
         }
     }
 
-    func datasets(_ butler: Butler, _ expression: String, binds: [String: BindValue] = [:]) throws -> [DatasetRef] {
+    /// The raws an expression finds. Rubin refuses `exposure = 5` without the instrument named; with
+    /// `everyInstrument` an expression that names no instrument is asked over all of the fixtures' instruments.
+    func datasets(_ butler: Butler, _ expression: String, binds: [String: BindValue] = [:], everyInstrument: Bool = true) throws -> [DatasetRef] {
         var q = DatasetQuery()
         q.datasetTypes = ["raw"]
-        q.where = expression
+        q.where = everyInstrument && !expression.isEmpty && !expression.contains("instrument") && !expression.contains(":cam")
+            ? "instrument IN (\(fixtureInstruments)) AND (\(expression))" : expression
         q.binds = binds
         return try butler.registry.queryDatasets(q).datasets.map(\.ref)
     }
@@ -57,7 +60,11 @@ struct WhereLanguageTests {
         for (rubinAccepts, expression) in corpus {
             var ours = true
             var reason = ""
-            do { _ = try datasets(butler, expression, binds: Self.corpusBinds) } catch { ours = false; reason = "\(error)" }
+            do { _ = try datasets(butler, expression, binds: Self.corpusBinds, everyInstrument: false) } catch { ours = false; reason = "\(error)" }
+            // The corpus holds the verdicts of Rubin's parser and name resolution (scripts/rubin/check_where.py);
+            // Rubin's governor rule (`exposure = 5` without `instrument`) is applied after them, by its query driver,
+            // and is tested with Rubin's own answers in RubinRegistryQuestionsTests.
+            if reason.contains("without constraining it directly") { ours = true }
             if rubinAccepts { rubinAccepted += 1 }
             if ours == rubinAccepts {
                 if ours { agreedAccepted += 1 } else { agreedRefused += 1 }

@@ -31,6 +31,9 @@ public let packageRoot: URL = {
 /// The `Fixtures/` folder.
 public var fixturesDirectory: URL { packageRoot.appendingPathComponent("Fixtures") }
 
+/// The instruments of the fixtures' raws, as a `--where` list: `'DECam', 'HSC', ...`.
+public let fixtureInstruments = ["DECam", "HSC", "LATISS", "LSSTCam", "LSSTComCam", "MegaPrime"].map { "'\($0)'" }.joined(separator: ", ")
+
 /// The built `butler` binary: `$BUTLER_BIN`, or the one beside the test bundle.
 public let butlerBinary: String = {
     if let path = ProcessInfo.processInfo.environment["BUTLER_BIN"] { return path }

@@ -180,6 +180,11 @@ final class QueryBuilder {
         }
         let a = alias(name)
         let table = element.viewOf.map { "(SELECT DISTINCT \(q(name)) AS \(q(pk.name)) FROM \(q($0)))" } ?? q(name)
+        // What its records imply agrees with what the query already has: a physical_filter named in a query of
+        // bands is one of that band's filters (Rubin adds it to the query's dimensions, and band is implied by it).
+        if element.hasTable {
+            for implied in element.implies { if let known = dimensions[implied] { keys.append((implied, known)) } }
+        }
         joins.append(keys.isEmpty ? "CROSS JOIN \(table) AS \(a)"
                      : "JOIN \(table) AS \(a) ON " + keys.map { "\(a).\(q($0.0)) = \($0.1)" }.joined(separator: " AND "))
         if element.hasTable { aliases[name] = a }
@@ -286,6 +291,27 @@ final class QueryBuilder {
     // MARK: Compiling expressions
 
     /// Compiles a boolean expression to SQL.
+    /// SQL for a query's constraints: `dataID`'s values as equalities, and the `--where` expression. Refused, in
+    /// Rubin's words, when a term of the expression depends on a governor that neither the expression nor `dataID`
+    /// names (see `GovernorConstraints.swift`); syntax and type errors come first, as in Rubin's.
+    func whereCondition(_ expression: Expression?, dataID: [String: DataIDValue] = [:]) throws -> String? {
+        var parts: [String] = []
+        for (name, value) in dataID.sorted(by: { $0.key < $1.key }) {
+            guard universe[name]?.isDimension == true else {
+                throw ButlerError(.invalidValue, "invalid data ID: '\(name)' is not a dimension (\(universe.dimensions.map(\.name).joined(separator: ", ")))")
+            }
+            parts.append("\(try dimension(name)) = \(bind(value.sqlValue))")
+        }
+        if let expression {
+            parts.append("(" + (try compileCondition(expression)) + ")")
+            if let (governor, column) = expression.unconstrainedGovernor(in: universe), dataID[governor] == nil {
+                throw fail("Query 'where' expression references a dimension dependent on \(governor) without constraining it directly "
+                           + "(add \(governor) = ... to the expression)", column)
+            }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " AND ")
+    }
+
     func compileCondition(_ expression: Expression) throws -> String {
         let (sql, type) = try compile(expression)
         guard type == .bool else {

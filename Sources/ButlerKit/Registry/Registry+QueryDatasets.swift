@@ -10,6 +10,9 @@ public struct DatasetQuery: Sendable {
     public var `where` = ""
     /// Values for `:name` in the expression.
     public var binds: [String: BindValue] = [:]
+    /// Dimension values the datasets must have (`["instrument": "LATISS"]`), as Rubin's `data_id` argument: equality
+    /// constraints, and a governor named here satisfies the expression's need for it (`exposure = 5`).
+    public var dataID: [String: DataIDValue] = [:]
     /// For each dataset type and data ID, only the dataset from the first collection in search order.
     public var findFirst = false
     /// Names to order by, `-name` for descending (data ID order by default).
@@ -225,7 +228,7 @@ extension Registry {
         for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
         let source = try membershipSource(stored, collections, in: c)
         if source.validity { builder.validityColumns = (begin: "t.validity_begin", end: "t.validity_end", flag: "t.in_calib") }
-        let condition = try expression.map { try builder.compileCondition($0) }
+        let condition = try builder.whereCondition(expression, dataID: query.dataID)
         // With a provenance selection, the selected datasets of this type drive the query (see materialize(in:));
         // `+` keeps SQLite from looking the tags table up by type and collection instead of by dataset id.
         let selected = !query.provenance.isEmpty

@@ -9,6 +9,9 @@ public struct DimensionQuery: Sendable {
     /// A `--where` expression.
     public var `where` = ""
     public var binds: [String: BindValue] = [:]
+    /// Dimension values the results must have (`["instrument": "LATISS"]`), as Rubin's `data_id` argument: equality
+    /// constraints, and a governor named here satisfies the expression's need for it (`exposure = 5`).
+    public var dataID: [String: DataIDValue] = [:]
     public var orderBy: [String] = []
     public var limit: Int?
     public var offset = 0
@@ -83,7 +86,7 @@ extension Registry {
             let implied = try group.implied.map { try builder.dimension($0) }
             // A visit (or exposure) and a tract (or patch) asked for together are related through their regions.
             let spatial = try builder.spatialRelation(of: group.required)
-            let parts = [spatial, try expression.map { try builder.compileCondition($0) }].compactMap { $0 }
+            let parts = [spatial, try builder.whereCondition(expression, dataID: query.dataID)].compactMap { $0 }
             let condition = parts.isEmpty ? nil : parts.joined(separator: " AND ")
             let order = try builder.orderBy(query.orderBy)
             // The dimensions asked for, without those only the dataset type brought in (Rubin's data IDs of
@@ -136,7 +139,7 @@ extension Registry {
                 builder.joins.append("JOIN \(source) AS t ON t.dataset_type_id = \(stored.id) AND t.collection_id IN (\(searched.map { String($0.id) }.joined(separator: ", ")))"
                     + (try stored.type.dimensions.required.map { " AND t.\(q($0)) = \(try builder.dimension($0))" }.joined()))
             }
-            let condition = try expression.map { try builder.compileCondition($0) }
+            let condition = try builder.whereCondition(expression, dataID: query.dataID)
             let order = try builder.orderBy(query.orderBy)
             let keyOrder = columns.filter(\.isPrimaryKey).map { "e.\(q($0.name))" }
             try builder.requireIndexedRegions(c)

@@ -21,9 +21,11 @@ extension Registry {
         // The dimensions `--where` names join the query, as in Rubin's (`htm7 --where "visit = 1"`).
         var named = Set<String>()
         if let expression { collectDimensions(expression, into: &named) }
+        named.formUnion(query.dataID.keys)
         if let type = query.datasets { named.formUnion(try requireDatasetTypeDimensions(type)) }
         let inner = universe.sorted(Set(rest).union(named))
         let innerGroup = try universe.group(inner)
+        try requireConnectedSpatialFamilies(of: innerGroup, skypix: first, expression)
         let spatial = ["visit_detector_region", "visit", "patch", "tract"].first { name in
             guard let element = universe[name], element.isSpatial, element.hasTable else { return false }
             return RegionIndex.keys(of: element, in: universe).allSatisfy { innerGroup.names.contains($0.indexColumn) }
@@ -68,6 +70,36 @@ extension Registry {
         }
         let paged = result.dropFirst(query.offset)
         return (group, Array(query.limit.map { paged.prefix($0) } ?? paged))
+    }
+
+    /// Rubin joins two spatial families of a query automatically (pixels of a visit, visits of a tract) but refuses
+    /// three that nothing joins (pixels, tracts and visits: which region would the pixels be of?), unless `--where`
+    /// joins some of them explicitly with OVERLAPS.
+    private func requireConnectedSpatialFamilies(of group: DimensionGroup, skypix: String, _ expression: Expression?) throws {
+        let familyOf: [String: String] = ["tract": "skymap_regions", "patch": "skymap_regions", "visit": "observation_regions",
+                                          "visit_detector_region": "observation_regions"]
+        var families = ["htm": Set(["htm"])]
+        for name in group.names { if let family = familyOf[name] { families[family] = [family] } }
+        guard families.count > 2 else { return }
+        // Explicit joins: `a.region OVERLAPS b.region` merges the families of a and b.
+        func merge(_ e: Expression) {
+            switch e {
+            case .binary(let op, .name(let a, _), .name(let b, _), _) where op.uppercased() == "OVERLAPS":
+                let fa = universe.skyPixDimension(a[0]) != nil ? "htm" : familyOf[a[0]]
+                let fb = universe.skyPixDimension(b[0]) != nil ? "htm" : familyOf[b[0]]
+                guard let fa, let fb, let sa = families[fa], let sb = families[fb], sa != sb else { return }
+                for member in sa.union(sb) { families[member] = sa.union(sb) }
+            case .logical(let op, let items, _) where op.uppercased() == "AND":
+                items.forEach(merge)
+            default: return
+            }
+        }
+        if let expression { merge(expression) }
+        let subsets = Set(families.values)
+        guard subsets.count > 2 else { return }
+        let names = subsets.map { "{" + $0.sorted().joined(separator: ", ") + "}" }.sorted()
+        throw ButlerError(.invalidValue, "Too many disconnected sets of spatial families for an automatic join: [\(names.joined(separator: ", "))]. "
+                          + "Add explicit spatial joins to avoid this error (e.g. --where \"visit.region OVERLAPS tract.region\"), or leave \(skypix) out.")
     }
 
     /// The required dimensions of a dataset type, for the dimensions of a query constrained by it.

@@ -16,7 +16,7 @@ extension ButlerCommand {
                 shows it under the step it reproduced. Exit code 0 when every output is identical or same-data, 1 otherwise. \
                 Example:
                   butler reproduce REPO 6c1f...  --run u/me/repro
-                  butler reproduce REPO --datasets calexp --collections drp/calibrate --where "exposure = 2023032100053" --upstream
+                  butler reproduce REPO --datasets calexp --collections drp/calibrate --where "instrument = 'LATISS' AND exposure = 2023032100053" --upstream
                 """)
 
         @OptionGroup var global: GlobalOptions

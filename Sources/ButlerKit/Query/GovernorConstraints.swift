@@ -1,0 +1,49 @@
+/// Rubin's sanity check on `--where` expressions: a term on a dimension that depends on a governor (`visit = 5`,
+/// `tract = 4`, `detector.full_name = 'Ab'`) means nothing until that governor (`instrument`, `skymap`) is named too,
+/// so a query whose expression never names it is refused rather than answered over every instrument or sky map.
+///
+/// The rule is Rubin's (`PredicateConstraintsSummary.apply_default_data_id`): governors needed are those of the
+/// dimension keys and alternate keys the expression names; a governor counts as constrained when the expression names
+/// its key anywhere (in any branch), as Rubin's does.
+extension Expression {
+    /// The first governor (in universe order) that a term of the expression depends on and that the expression never
+    /// names, with the column of the first such term; `nil` when every such governor is named.
+    func unconstrainedGovernor(in universe: DimensionUniverse) -> (governor: String, column: Int)? {
+        var needed: [String: Int] = [:]
+        var named = Set<String>()
+        gatherGovernors(universe, needed: &needed, named: &named)
+        return universe.governors.map(\.name).lazy.compactMap { g in
+            needed[g].flatMap { named.contains(g) ? nil : (g, $0) }
+        }.first
+    }
+
+    private func gatherGovernors(_ universe: DimensionUniverse, needed: inout [String: Int], named: inout Set<String>) {
+        switch self {
+        case .name(let parts, let column):
+            guard let element = universe[parts[0]], element.isDimension else { return }
+            // `visit` and `visit.id` name the key; `exposure.obs_id` an alternate key; other fields need no governor.
+            let isKey = parts.count == 1 || parts[1] == element.primaryKey?.name
+            let isAlternateKey = parts.count == 2 && element.keys.dropFirst().contains { $0.name == parts[1] }
+            guard isKey || isAlternateKey else { return }
+            if element.isGovernor {
+                named.insert(element.name)
+            } else if let governor = universe.requiredDimensions(of: element.name).first(where: { universe[$0]?.isGovernor == true }) {
+                needed[governor] = min(needed[governor] ?? column, column)
+            }
+        case .literal, .bind:
+            return
+        case .unary(_, let operand, _):
+            operand.gatherGovernors(universe, needed: &needed, named: &named)
+        case .binary(_, let a, let b, _):
+            a.gatherGovernors(universe, needed: &needed, named: &named)
+            b.gatherGovernors(universe, needed: &needed, named: &named)
+        case .logical(_, let operands, _), .function(_, let operands, _), .tuple(let operands, _):
+            for operand in operands { operand.gatherGovernors(universe, needed: &needed, named: &named) }
+        case .sum(let terms, _):
+            for term in terms { term.value.gatherGovernors(universe, needed: &needed, named: &named) }
+        case .inList(let value, let items, _, _):
+            value.gatherGovernors(universe, needed: &needed, named: &named)
+            for case .value(let item) in items { item.gatherGovernors(universe, needed: &needed, named: &named) }
+        }
+    }
+}
