@@ -83,6 +83,7 @@ public final class Butler: Sendable {
         self.config = config
         self.registry = registry
         self.datastoreRoot = try config.datastoreRoot
+        registry.storageClasses = try Self.storageClasses(configuredBy: config)
         self.logger = logger
         let checksum = config.string("datastore.checksum")?.lowercased() ?? "sha256"
         self.checksumsEnabled = !["none", "false", "off", "no"].contains(checksum)

@@ -84,6 +84,13 @@ struct BatchCLITests {
         #expect(try b.stagedRun(6, ["/bin/true"]).exitCode == 1, "exited 0 without writing its output")
         try config.write(toFile: b.repo + "/butler.yaml", atomically: true, encoding: .utf8)
         #expect(b.folders().count == 6)
+        // Ids are written in lower case, as queries print them and Rubin writes them: folder names and records.
+        for folder in b.folders() {
+            #expect(folder == folder.lowercased())
+            let text = try String(contentsOfFile: b.staging + "/" + folder + "/quantum.json", encoding: .utf8)
+            #expect(text.firstMatch(of: /[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}/) == nil, "\(text)")
+            #expect(text.firstMatch(of: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/) != nil)
+        }
 
         let (merged, summary) = try b.merge()
         #expect(merged.exitCode == 0, "\(merged.stderr)")

@@ -17,23 +17,33 @@ struct RubinRegistryDataCLITests {
         ["ci_hsc-subset.yaml", "ci_hsc-subset-skymap.yaml"],
         ["hsc-rc2-subset-v0.yaml"],
         ["lsstcam-subset.yaml"],
+        // Rubin's test export kept outside the package (Fixtures/rubin, from lsst/daf_butler's tests/data/registry).
+        ["rubin/hsc-rc2-subset.yaml"],
     ]
+
+    /// The folder and file name of an export: registry_data's, or one of Fixtures/ for a name with a folder.
+    static func location(_ file: String) -> (folder: String, file: String, rubinPath: String) {
+        guard file.contains("/") else { return (registryData, file, file) }
+        let path = fixturesDirectory.appendingPathComponent(file)
+        return (path.deletingLastPathComponent().path, path.lastPathComponent, path.path)
+    }
 
     @Test("every registry_data export loads with --without-datastore and holds what Rubin's registry holds", arguments: chains)
     func loadsAsRubin(_ files: [String]) throws {
         // Every file of the folder is in some chain.
         let present = try FileManager.default.contentsOfDirectory(atPath: registryData).filter { $0.hasSuffix(".yaml") }
-        #expect(Set(present) == Set(Self.chains.flatMap { $0 }), "registry_data has \(present.sorted())")
+        #expect(Set(present) == Set(Self.chains.flatMap { $0 }.filter { !$0.contains("/") }), "registry_data has \(present.sorted())")
 
         let dir = TemporaryDirectory("registry-data")
         let repo = dir.path("repo")
         try #require(try runButler(try createArguments(repo)).exitCode == 0)
         for file in files {
-            let imported = try runButler(["import", repo, registryData, "--export-file", file, "--without-datastore"])
+            let (folder, name, _) = Self.location(file)
+            let imported = try runButler(["import", repo, folder, "--export-file", name, "--without-datastore"])
             try #require(imported.exitCode == 0, "import of \(file) failed: \(imported.stderr)")
             #expect(imported.stdout.contains("in the registry only"), "\(imported.stdout)")
         }
-        let rubin = try rubinRegistry(files, in: dir)
+        let rubin = try rubinRegistry(files.map { Self.location($0).rubinPath }, in: dir)
 
         // Datasets per dataset type (each dataset once, over every collection).
         let datasets = try jsonRows(try runButler(["query-datasets", repo, "--format", "json"]))
@@ -182,6 +192,11 @@ struct RubinRegistryDataCLITests {
             let types = try jsonRows(try runButler(["query-dataset-types", repo, "--format", "json"]))
             #expect(types.contains { $0["name"] as? String == "skyMap" && $0["storage_class"] as? String == "SkyMap" }, "\(types)")
         }
+        // register-dataset-type knows them too; the repository without them refuses the name in one line.
+        let registered = try runButler(["register-dataset-type", configured, "fitsTable", "AstropyFits", "instrument", "visit"])
+        #expect(registered.exitCode == 0, "\(registered.stderr)")
+        let refused = try runButler(["register-dataset-type", plain, "fitsTable", "AstropyFits", "instrument", "visit"])
+        #expect(refused.exitCode != 0 && refused.stderr.contains("AstropyFits") && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
     }
 
     @Test("universe version 0 records are converted as Rubin converts them (visit_system_membership, group, day_obs)")

@@ -7,10 +7,12 @@ extension Butler {
     ///
     /// - Throws: ``ButlerError/Code/invalidConfig`` when that section is not a mapping of names.
     public var storageClasses: StorageClasses {
-        get throws {
-            guard let text = try? config.yaml(subset: "storageClasses") else { return .builtIn }
-            return try StorageClasses.builtIn.merging(configYAML: text, source: config.root.appendingPathComponent(ButlerConfig.fileName).path)
-        }
+        get throws { try Self.storageClasses(configuredBy: config) }
+    }
+
+    static func storageClasses(configuredBy config: ButlerConfig) throws -> StorageClasses {
+        guard let text = try? config.yaml(subset: "storageClasses") else { return .builtIn }
+        return try StorageClasses.builtIn.merging(configYAML: text, source: config.root.appendingPathComponent(ButlerConfig.fileName).path)
     }
 }
 

@@ -23,12 +23,14 @@ public import Logging
 /// ### Datasets
 /// - ``insertDatasets(_:run:dataIds:idGenerationMode:)``
 public final class Registry: @unchecked Sendable {
-    // @unchecked: the database serializes access; the other properties are immutable.
+    // @unchecked: the database serializes access; the other properties are immutable (storageClasses is set once, by
+    // the opening butler's initializer, before the registry is shared).
     package let database: any RegistryDatabase
     /// The dimension universe of the repository.
     public let universe: DimensionUniverse
-    /// The storage classes the registry accepts.
-    public var storageClasses: StorageClasses { .builtIn }
+    /// The storage classes the registry accepts: the built-in ones and those of the repository's configuration
+    /// (``Butler/storageClasses``), set once when the butler that owns the registry opens it, before it is shared.
+    public internal(set) var storageClasses: StorageClasses = .builtIn
     /// The repository's stable identity: a UUID and a name, given at create (see ``Butler/identity``).
     public let identity: RepositoryIdentity
     package let logger: Logger
