@@ -199,6 +199,37 @@ struct RubinRegistryDataCLITests {
         #expect(refused.exitCode != 0 && refused.stderr.contains("AstropyFits") && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
     }
 
+    @Test("a data ID whose band is not the one its physical_filter implies is refused in Rubin's words (testDataIdRelationships)")
+    func inconsistentDataID() throws {
+        let dir = TemporaryDirectory("inconsistent")
+        let repo = dir.path("repo")
+        try #require(try runButler(try createArguments(repo)).exitCode == 0)
+        try #require(try runButler(["import", repo, registryData, "--export-file", "base.yaml", "--without-datastore"]).exitCode == 0)
+        let given: [String: String] = ["instrument": "Cam1", "physical_filter": "Cam1-R1", "band": "g"]
+        let script = """
+            import sys; sys.path.insert(0, sys.argv[1])
+            from _rubin import use_standins; use_standins()
+            from lsst.daf.butler import Butler
+            Butler.makeRepo(sys.argv[2]); b = Butler.from_config(sys.argv[2], writeable=True)
+            b.import_(filename=sys.argv[3], without_datastore=True)
+            try:
+                b.registry.expandDataId(instrument="Cam1", physical_filter="Cam1-R1", band="g")
+                print("accepted")
+            except Exception as e:
+                print(str(e))
+            """
+        let rubin = try runProcess(rubinPython, ["-c", script, packageRoot.appendingPathComponent("scripts/rubin").path,
+                                                 dir.path("rubin"), registryData + "/base.yaml"])
+        try #require(rubin.exitCode == 0, "\(rubin.stderr)")
+        let butler = try Butler(repository: repo)
+        do {
+            _ = try butler.registry.expandDataID(given)
+            Issue.record("accepted here; Rubin: \(rubin.stdout)")
+        } catch let error as ButlerError {
+            #expect(error.message == rubin.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
     @Test("universe version 0 records are converted as Rubin converts them (visit_system_membership, group, day_obs)")
     func universeVersionZero() throws {
         let dir = TemporaryDirectory("universe-v0")

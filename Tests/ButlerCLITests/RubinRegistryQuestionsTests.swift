@@ -73,7 +73,9 @@ struct RubinRegistryQuestionsTests {
                 differences.append("\(question.summary)\n    ours:  no answer")
                 continue
             }
-            if ours.refused && theirs.refused {
+            if ours.refused && theirs.refused && question.sameMessage && ours.text != theirs.text {
+                differences.append("\(question.summary)\n    both refuse, in other words\n    ours:  \(clip(ours.text))\n    Rubin: \(clip(theirs.text))")
+            } else if ours.refused && theirs.refused {
                 bothRefuse += 1
             } else if ours.text == theirs.text {
                 agree += 1
@@ -133,6 +135,8 @@ private struct Question {
     let kind: String
     let source: String
     let fields: [String: Any]
+    /// A refusal agrees only when it says what Rubin's says.
+    var sameMessage: Bool { fields["same_message"] as? Bool == true }
 
     init(_ fields: [String: Any], path: String) throws {
         guard let id = fields["id"] as? String, let exports = fields["exports"] as? String,

@@ -19,7 +19,8 @@ Normalized answers (lists sorted unless the question is "ordered"):
   collections        [{"name", "type", "children" (chains only, in order)}]
   dataset-types      [{"name", "dimensions" (required, sorted), "storage_class", "is_calibration"}]
   find-dataset       {"id", "dataset_type", "run", "data_id"} or null
-A refusal is {"error": "the message"}.
+A refusal is {"error": "the message"}; for a question marked "same_message", the message alone (Rubin's without its
+exception's name, ours without "butler: error: "), and the two must be the same text.
 
 OUT.json holds, for each question id, {"answer": the normalized answer as canonical JSON text (sorted keys), "refused":
 true when it is a refusal}, so that two answers agree when their texts are equal.
@@ -169,7 +170,9 @@ def answer_with_rubin(questions_path, export_set, out_path):
                 answers[question["id"]] = _rubin_answer(butler, question)
             except Exception as error:  # noqa: BLE001  (every refusal is an answer)
                 message = str(error).strip().splitlines()
-                answers[question["id"]] = {"error": f"{type(error).__name__}: {message[0] if message else ''}"}
+                first = message[0] if message else ''
+                # "same_message": the refusal must say what Rubin's says (the message, without the exception's name).
+                answers[question["id"]] = {"error": first if question.get("same_message") else f"{type(error).__name__}: {first}"}
         butler.close()
     _write(out_path, answers)
 
@@ -212,6 +215,8 @@ def _our_answer(universe, question, raw):
         if (question["kind"] == "find-dataset" and raw["exit"] == 1 and len(errors) == 1
                 and error.startswith(f"butler: error: no '{question['dataset_type']}' dataset with ")):
             return None
+        if question.get("same_message"):
+            error = error.removeprefix("butler: error: ")
         return {"error": error}
     text = raw["stdout"].strip()
     kind = question["kind"]

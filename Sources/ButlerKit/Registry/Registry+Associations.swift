@@ -245,8 +245,15 @@ extension Registry {
         try database.read { c in
             let stored = try requireDatasetType(datasetType, in: c)
             // The data ID may name more than the type's dimensions (an exposure for a bias): keep them for the time.
+            // Values of implied dimensions beyond the type's required ones (a band given with a flat's
+            // physical_filter) are ignored, as Rubin's find_dataset ignores them: they are not checked either.
+            let required = Set(stored.type.dimensions.required)
             var typed: [String: DataIDValue] = [:]
-            for (k, v) in dataId { typed[k] = try Self.typedValue(v, for: try universe.dimension(k)) }
+            for (k, v) in dataId {
+                let dimension = try universe.dimension(k)
+                if !required.contains(k), universe.elements.contains(where: { $0.implies.contains(k) }) { continue }
+                typed[k] = try Self.typedValue(v, for: dimension)
+            }
             let full = try expandDataID(typed, dimensions: Array(Set(Array(typed.keys) + stored.type.dimensions.required)), in: c)
             let dims = stored.type.dimensions.required
             var span = timespan

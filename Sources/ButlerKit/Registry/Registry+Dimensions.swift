@@ -181,7 +181,10 @@ extension Registry {
                 for (i, implied) in dim.implies.enumerated() where allowed.contains(implied) && i < row.count {
                     guard let value = row[i] else { continue }
                     if let given = result[implied], given != value {
-                        throw ButlerError(.conflict, "data ID gives \(implied)=\(given), but the \(name) record says \(implied)=\(value)")
+                        // Rubin's words (InconsistentDataIdError).
+                        func shown(_ v: DataIDValue) -> String { if case .string(let s) = v { return "'\(s)'" } else { return "\(v)" } }
+                        throw ButlerError(.conflict, "Data ID \(DataCoordinate(dimensions: group, values: values)) has \(implied)=\(shown(given)), "
+                                          + "but \(name) implies \(implied)=\(shown(value)).")
                     }
                     result[implied] = value
                 }
