@@ -92,6 +92,24 @@ struct WhereLimitsCLITests {
         if nots.exitCode != 0 { expectShortError(nots, "150 NOTs") }
     }
 
+    @Test("ranges reaching the ends of 64-bit integers neither overflow nor enumerate: an answer or one short error")
+    func extremeRanges() throws {
+        let dir = TemporaryDirectory()
+        let repo = try repository(dir)
+        let max = Int.max, min = Int.min
+        for range in ["\(max - 7)..\(max)", "\(-max)..\(max):3", "\(min)..\(min)", "0..\(max)", "\(max)..\(max - 1)"] {
+            let result = try runButler(["query-data-ids", repo, "exposure", "--where", "instrument = 'HSC' AND exposure IN (\(range))", "--format", "csv"])
+            #expect(result.exitCode == 0, "\(range): \(result.stderr)")
+        }
+        #expect(try exposures(repo, "instrument = 'HSC' AND exposure IN (\(-max)..\(max))") == ["904024"])
+        // A sky pixel range is enumerated (pixels become regions): more than a million values is one short error.
+        for range in ["0..\(max)", "\(-max)..\(max)"] {
+            let result = try runButler(["query-data-ids", repo, "exposure", "--where", "instrument = 'HSC' AND htm7 IN (\(range))"])
+            expectShortError(result, "htm7 \(range)")
+            #expect(result.stderr.contains("lists more than 1000000 htm7 pixels"), "\(result.stderr)")
+        }
+    }
+
     @Test("an error of a long expression shows a short window around the place")
     func longExpressionError() throws {
         let dir = TemporaryDirectory()

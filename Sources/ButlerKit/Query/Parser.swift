@@ -173,7 +173,8 @@ struct Parser {
             switch token.kind {
             case .range(let a, let b, let stride):
                 // Rubin: an inclusive a..b is Python's range(a, b + 1), which may be empty but not run backwards.
-                guard b + 1 >= a else { throw error("range \(a)..\(b) ends before it starts (its stop must be at least start - 1)", at: token.column) }
+                // b + 1 >= a, written so that it cannot overflow at Int.max.
+                guard a == Int.min || b >= a - 1 else { throw error("range \(a)..\(b) ends before it starts (its stop must be at least start - 1)", at: token.column) }
                 advance()
                 items.append(.range(a, b, stride: stride ?? 1, column: token.column))
             case .symbol("-"), .symbol("+"):

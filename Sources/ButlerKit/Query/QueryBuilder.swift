@@ -603,8 +603,21 @@ final class QueryBuilder {
             for item in items {
                 switch item {
                 case .value(.literal(.integer(let v), _)): pixels.append(v)
-                case .range(let start, let stop, let stride, _): pixels += Swift.stride(from: start, through: stop, by: stride)
-                default: throw fail("\(skypix.system)\(skypix.level) IN takes pixel numbers and ranges", column)
+                case .value(.bind(let name, let at)):
+                    // A bound number or list of numbers (Rubin binds a Python int or tuple).
+                    switch binds[name] {
+                    case .integer(let v)?: pixels.append(v)
+                    case .list(let values)? where values.allSatisfy({ if case .integer = $0 { return true } else { return false } }):
+                        for case .integer(let v) in values { pixels.append(v) }
+                    default: throw fail("\(skypix.system)\(skypix.level) IN takes pixel numbers: :\(name) is not bound to numbers", at)
+                    }
+                case .range(let start, let stop, let stride, let at):
+                    let (span, overflow) = stop.subtractingReportingOverflow(start)
+                    guard stop < start || (!overflow && span / max(stride, 1) < Expression.skyPixValueLimit) else {
+                        throw fail("the range \(start)..\(stop) lists more than \(Expression.skyPixValueLimit) \(skypix.system)\(skypix.level) pixels", at)
+                    }
+                    if start <= stop { pixels += Swift.stride(from: start, through: stop, by: stride) }
+                default: throw fail("\(skypix.system)\(skypix.level) IN takes pixel numbers, ranges and bound numbers", column)
                 }
             }
             let sql = try skypixCondition(skypix, pixels: pixels, column: column)
@@ -629,7 +642,8 @@ final class QueryBuilder {
             case .range(let a, let b, let stride, let c):
                 guard type == .integer else { throw fail("a range needs an integer on the left of IN, found \(type)", c) }
                 if b < a { continue }
-                if (b - a) / stride < 100 {
+                let (span, overflow) = b.subtractingReportingOverflow(a)
+                if !overflow && span / stride < 100 {
                     for v in Swift.stride(from: a, through: b, by: stride) { values.append(bind(.integer(Int64(v)))) }
                 } else {
                     let lo = bind(.integer(Int64(a))), hi = bind(.integer(Int64(b)))

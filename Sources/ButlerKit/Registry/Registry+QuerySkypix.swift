@@ -33,6 +33,8 @@ extension Registry {
         guard let spatial, let element = universe[spatial] else {
             throw ButlerError(.invalidValue, "cannot query \(first): nothing in the query has a region to relate its pixels to (add visit, visit and detector, tract or patch, as dimensions or in --where)")
         }
+        // A term on the pixel itself narrows the pixels listed (the inner query only narrows the records).
+        let allowedPixels = try expression?.allowedSkyPixels(of: first, binds: query.binds)
         let outer = try universe.group(rest)
         let group = DimensionGroup(required: [first] + outer.required, implied: outer.implied)
         var innerQuery = query
@@ -55,7 +57,7 @@ extension Registry {
                     (try? pixelization.triangle(pixel)).map { SkyRegion.polygon($0).overlaps(region) } ?? false
                 }
             }
-            for pixel in pixelsByRecord[keyValues]! {
+            for pixel in pixelsByRecord[keyValues]! where allowedPixels?.contains(pixel) ?? true {
                 var values: [String: DataIDValue] = [first: .int(pixel)]
                 for name in group.names where name != first { values[name] = row[name] }
                 guard seen.insert(group.names.map { values[$0] }).inserted else { continue }
