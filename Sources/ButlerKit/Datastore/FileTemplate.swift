@@ -77,7 +77,9 @@ public struct FileTemplate: Sendable, Hashable {
             case .literal(let s):
                 pendingLiteral += s
             case .field(let names, let optional, let keepSlash):
-                guard let value = names.lazy.compactMap({ values[$0] }).first(where: { !$0.isEmpty }) else {
+                // `{skypix}` is the value of whichever sky pixel dimension the data ID has (`htm7`), as in Rubin's.
+                guard let value = names.lazy.compactMap({ values[$0] ?? ($0 == "skypix" ? Self.skyPixValue(values) : nil) })
+                    .first(where: { !$0.isEmpty }) else {
                     if optional {
                         // Drop the field and the separator just before it.
                         if !pendingLiteral.isEmpty { pendingLiteral.removeLast() }
@@ -100,6 +102,13 @@ public struct FileTemplate: Sendable, Hashable {
     }
 
     /// Encodes characters that do not belong in a path component (see the type's documentation).
+    /// The value of the sky pixel dimension among `values` (`htm7`, `healpix11`), the first by name if several.
+    static func skyPixValue(_ values: [String: String]) -> String? {
+        values.keys.sorted().first { key in
+            ["htm", "healpix"].contains { key.hasPrefix($0) && key.count > $0.count && key.dropFirst($0.count).allSatisfy(\.isASCII) && key.dropFirst($0.count).allSatisfy(\.isNumber) }
+        }.flatMap { values[$0] }
+    }
+
     static func sanitize(_ value: String, keepSlash: Bool) -> String {
         func encode(_ component: Substring) -> String {
             if component.isEmpty { return "%" }

@@ -110,9 +110,11 @@ public struct DimensionUniverse: Sendable {
         requiredClosures[element] ?? []
     }
 
-    /// The element with this name, or `nil`.
+    /// The element with this name, or `nil`. Sky pixel dimensions (`htm7`, `healpix11`) are dimensions too,
+    /// without a table (see ``DimensionElement/isSkyPix``); they are not among ``elements``.
     public subscript(_ name: String) -> DimensionElement? {
-        index[name].map { elements[$0] }
+        if let i = index[name] { return elements[i] }
+        return skyPixDimension(name).map(DimensionElement.init(skyPix:))
     }
 
     /// The dimensions (elements with keys), in universe order.
@@ -209,8 +211,10 @@ public struct DimensionElement: Sendable, Hashable {
 
     /// Whether this element is a dimension (it has keys); otherwise it is a join element.
     public var isDimension: Bool { !keys.isEmpty }
+    /// Whether this is a sky pixel dimension (`htm7`): its values are pixel indices, it has no table and no records.
+    public let isSkyPix: Bool
     /// Whether this element has a table of its own.
-    public var hasTable: Bool { viewOf == nil }
+    public var hasTable: Bool { viewOf == nil && !isSkyPix }
     /// The primary key column (`id`, `name`), for dimensions.
     public var primaryKey: DimensionColumn? { keys.first }
 
@@ -227,6 +231,24 @@ public struct DimensionElement: Sendable, Hashable {
         self.alwaysJoin = spec.always_join ?? false
         self.populatedBy = spec.populated_by
         self.viewOf = spec.view_of
+        self.isSkyPix = false
+    }
+
+    /// A sky pixel dimension: one integer key, `id`, and nothing else.
+    fileprivate init(skyPix: SkyPixDimension) {
+        self.name = skyPix.description
+        self.doc = "\(skyPix.system == "htm" ? "HTM" : "HEALPix") pixels of level \(skyPix.level)"
+        self.keys = [DimensionColumn(name: "id", type: .int)]
+        self.requires = []
+        self.implies = []
+        self.metadata = []
+        self.isGovernor = false
+        self.isTemporal = false
+        self.isSpatial = false  // its pixels have regions, but it has no records holding one
+        self.alwaysJoin = false
+        self.populatedBy = nil
+        self.viewOf = nil
+        self.isSkyPix = true
     }
 }
 
@@ -241,6 +263,13 @@ public struct DimensionColumn: Sendable, Hashable {
     /// Maximum length of a string, or byte count of a hash.
     public let length: Int?
     public let doc: String
+
+    fileprivate init(name: String, type: ValueType) {
+        self.name = name
+        self.type = type
+        self.length = nil
+        self.doc = ""
+    }
 
     fileprivate init(_ spec: ColumnSpec) {
         name = spec.name

@@ -143,7 +143,8 @@ final class QueryBuilder {
     /// of `bias`, whose dimensions have no filter, is any band that exists).
     private func resolve(_ name: String, _ visiting: inout Set<String>, throughJoins: Bool = true) throws -> String? {
         if let known = dimensions[name] { return known }
-        guard visiting.insert(name).inserted, let target = universe[name], target.isDimension else { return nil }
+        // A sky pixel is known only as a column of the query (a dataset type's htm7); it has no table to join.
+        guard visiting.insert(name).inserted, let target = universe[name], target.isDimension, !target.isSkyPix else { return nil }
         defer { visiting.remove(name) }
         if let sql = try resolveThroughImplyingElement(name, &visiting) { return sql }
         guard throughJoins else { return nil }
@@ -523,7 +524,7 @@ final class QueryBuilder {
     }
 
     private func binary(_ op: String, _ l: Expression, _ r: Expression, column: Int) throws -> (String, ValueType) {
-        if let skypix = Self.skypix(l) ?? Self.skypix(r) {
+        if let skypix = Self.skypix(l) ?? Self.skypix(r), dimensions["\(skypix.system)\(skypix.level)"] == nil {
             let value = Self.skypix(l) != nil ? r : l
             let name = "\(skypix.system)\(skypix.level)"
             guard op == "=", let pixel = try constantNumber(value), pixel == pixel.rounded(), pixel.magnitude < 1e15 else {
@@ -598,7 +599,7 @@ final class QueryBuilder {
     }
 
     private func inList(_ left: Expression, _ items: [Expression.InItem], negated: Bool, column: Int) throws -> (String, ValueType) {
-        if let skypix = Self.skypix(left) {
+        if let skypix = Self.skypix(left), dimensions["\(skypix.system)\(skypix.level)"] == nil {
             var pixels: [Int] = []
             for item in items {
                 switch item {
@@ -687,6 +688,9 @@ final class QueryBuilder {
         if parts.count == 1 {
             let n = parts[0]
             if let dim = universe[n], dim.isDimension {
+                if dim.isSkyPix && dimensions[n] == nil {
+                    throw fail("\(n) is a sky pixel: write \(n) = PIXEL or \(n) IN (PIXELS)", column)
+                }
                 return (try dimension(n, column: column), Self.type(of: dim.primaryKey!.type))
             }
             if let dataset = datasetAlias {

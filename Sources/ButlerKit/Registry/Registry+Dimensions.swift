@@ -154,6 +154,13 @@ extension Registry {
                 done.insert(name)
                 progress = true
                 let keyValues = keys.map { result[$0.dimension]! }
+                if let skypix = universe.skyPixDimension(name), dim.isSkyPix {
+                    // No record: the value must be a pixel of that level.
+                    guard case .int(let pixel) = result[name]!, (try? skypix.region(pixel)) != nil else {
+                        throw ButlerError(.invalidValue, "data ID value \(name)=\(result[name]!) is not a pixel of \(name)")
+                    }
+                    continue
+                }
                 let row: [DataIDValue?]
                 if let known = records?.implied(by: name, keys: keyValues) {
                     row = known

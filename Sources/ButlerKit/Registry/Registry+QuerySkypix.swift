@@ -9,8 +9,12 @@ import Foundation
 extension Registry {
     /// The answer of ``queryDataIDs(_:_:)`` when `dimensions` hold a sky pixel dimension; nil when they hold none.
     func queryDataIDsWithSkyPix(_ dimensions: [String], _ query: DimensionQuery) throws -> (DimensionGroup, [DataCoordinate])? {
-        let skypix = dimensions.filter { universe[$0] == nil && universe.skyPixDimension($0) != nil }
+        let skypix = dimensions.filter { universe[$0]?.isSkyPix == true }
         guard let first = skypix.first else { return nil }
+        if let type = query.datasets, try requireDatasetTypeDimensions(type).contains(first) {
+            throw ButlerError(.invalidValue, "cannot query \(first) with --datasets \(type), whose dimensions hold \(first): "
+                              + "list its datasets with query-datasets \(type) (their data IDs hold the pixels)")
+        }
         let common = universe.commonSkyPix
         for name in skypix where universe.skyPixDimension(name) != common {
             throw ButlerError(.invalidValue, "cannot relate \(name) to the regions of records: only the common sky pixelization, \(common), can be a query dimension (as in Rubin's query system)")
