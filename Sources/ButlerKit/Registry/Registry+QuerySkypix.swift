@@ -130,7 +130,7 @@ extension Registry {
     private func collectDimensions(_ e: Expression, into names: inout Set<String>) {
         switch e {
         case .name(let parts, _):
-            if let head = parts.first, let element = universe[head], element.isDimension { names.insert(head) }
+            if let head = parts.first, let element = universe[head], element.isDimension, !element.isSkyPix { names.insert(head) }
         case .unary(_, let x, _): collectDimensions(x, into: &names)
         case .binary(_, let l, let r, _): collectDimensions(l, into: &names); collectDimensions(r, into: &names)
         case .logical(_, let items, _), .function(_, let items, _), .tuple(let items, _):

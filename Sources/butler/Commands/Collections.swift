@@ -151,6 +151,8 @@ extension ButlerCommand {
                     table.rows[i].append(.list(try datasetTypes(in: c, butler, cache: &cache)))
                 }
             }
+            // Nothing matched: a table prints nothing, as Rubin's does (CSV keeps its header).
+            if table.rows.isEmpty && output.format == .table { return }
             emit(render([table], as: output.format))
         }
     }

@@ -41,7 +41,7 @@ extension ButlerCommand {
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var repository: RepositoryArgument
-        @Argument(help: ArgumentHelp("Dimensions of the data IDs.", valueName: "dimensions")) var dimensions: [String] = []
+        @Argument(help: ArgumentHelp("Dimensions of the data IDs (none, with --datasets and --collections: those of the dataset type, as Rubin's).", valueName: "dimensions")) var dimensions: [String] = []
         @Option(name: .long, help: "Only data IDs that have a dataset of this type (needs --collections).") var datasets: String?
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Collections searched for --datasets.", valueName: "collections")) var collections: [String] = []
         @OptionGroup var query: WhereOptions
@@ -49,11 +49,26 @@ extension ButlerCommand {
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
+            var dimensions = self.dimensions
+            if dimensions.isEmpty, let datasets, !collections.isEmpty {
+                // Rubin's rule: with --datasets and --collections and no dimensions, those of the dataset type.
+                guard let type = try butler.registry.datasetType(datasets) else {
+                    throw ButlerError(.notFound, "dataset type '\(datasets)' is not registered")
+                }
+                guard !type.dimensions.names.isEmpty else {
+                    print("No dimensions in common for specified dataset types (['\(type.name)'])")
+                    print("No results. Try --help for more information.")
+                    return
+                }
+                dimensions = type.dimensions.names
+                butler.logger.info("Determined dimensions \(type.dimensions) from datasets option \(datasets)")
+            }
             let (group, found) = try butler.registry.queryDataIDs(dimensions, try DimensionQuery(query, datasets: datasets, collections: collections))
             let ids = query.capped(found, what: "data IDs")
             if group.names.isEmpty && output.format == .table {
                 // Rubin's words for a query without dimensions.
-                print(ids.isEmpty ? "No results." : "Result has one logical row but no columns because no dimensions were requested.")
+                if !ids.isEmpty { print("Result has one logical row but no columns because no dimensions were requested.") }
+                print("No results. Try requesting some dimensions or datasets, see --help for more information.")
                 return
             }
             let table = ResultTable(columns: group.names, rows: ids.map { id in group.names.map { cell(id[$0]) } })
@@ -72,7 +87,8 @@ extension ButlerCommand {
             discussion: """
                 Timespans are shown as ISO times in TAI (timespan_begin, timespan_end; empty for an open end); JSON \
                 gives the same and the nanoseconds since 1970-01-01 TAI that Rubin stores (timespan_begin_ns, timespan_end_ns). \
-                A table describes a region (vertices, centre); JSON and CSV give sphgeom's encoding in hexadecimal.
+                A table describes a region (vertices, centre); JSON and CSV give sphgeom's encoding in hexadecimal. \
+                A hash (a skymap's) is hexadecimal, with 0x in a table as in Rubin's.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -90,6 +106,8 @@ extension ButlerCommand {
                                        what: "\(element) records")
             let fields = butler.registry.recordFields(of: element)
             let times: Set<String> = ["timespan_begin", "timespan_end"]
+            let elementColumns = butler.registry.universe[element].map { $0.keys + $0.metadata } ?? []
+            let hashes = Set(elementColumns.filter { $0.type == .hash }.map(\.name))
             // JSON carries the nanoseconds too, beside the ISO times.
             let columns = fields + (output.format == .json ? fields.filter(times.contains).map { $0 + "_ns" } : [])
             let table = ResultTable(columns: columns, rows: records.map { r in
@@ -102,6 +120,9 @@ extension ButlerCommand {
                             return .string(String(format: "polygon of %d vertices around %.4f, %+.4f", p.vertices.count, c.ra, c.dec))
                         }
                         return .string("region (\(hex.count / 2) bytes)")
+                    }
+                    if hashes.contains(column), output.format == .table, case .string(let hex)? = r[column] {
+                        return .string("0x" + hex)  // as Rubin's table prints bytes
                     }
                     guard times.contains(column) else { return cell(r[column]) }
                     if case .int(let ns)? = r[column] { return .string(TAITime(nanoseconds: Int64(ns)).isoTAI) }
