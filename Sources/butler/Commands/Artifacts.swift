@@ -70,11 +70,7 @@ extension ButlerCommand {
                     return
                 }
                 emit("The following datasets will be removed:\n\n" + render([table], as: .table) + "\n")
-                guard let answer = Self.ask("Continue?") else {
-                    writeStandardError("butler: error: aborted: no answer on standard input; nothing was removed (--no-confirm removes without asking)\n")
-                    throw CommandFailure(exitCode: 1)
-                }
-                guard answer else {
+                guard try confirmOnStandardInput() else {
                     emit("Did not remove the datasets.\n")
                     return
                 }
@@ -96,22 +92,6 @@ extension ButlerCommand {
             if !quiet { emit(done.joined() + (confirm ? "The datasets were removed.\n" : "")) }
         }
 
-        /// Rubin's `[y/N]` question: true for y/yes, false for n/no or an empty answer, nil at the end of standard
-        /// input; anything else asks again.
-        static func ask(_ question: String) -> Bool? {
-            while true {
-                emit("\(question) [y/N]: ")
-                guard let line = readLine() else {
-                    emit("\n")
-                    return nil
-                }
-                switch line.trimmingCharacters(in: .whitespaces).lowercased() {
-                case "y", "yes": return true
-                case "", "n", "no": return false
-                default: emit("Error: invalid input\n")
-                }
-            }
-        }
     }
 
     struct RetrieveArtifacts: ParsableCommand {

@@ -195,7 +195,7 @@ extension ButlerCommand {
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Glob pattern of collection names.", valueName: "glob")) var glob: String
         @Flag(name: .long, help: "Also unlink the collections from the chains that list them.") var removeFromParents = false
-        @Flag(name: .long, inversion: .prefixedNo, help: "Ask before removing (only asked when standard input is a terminal).") var confirm = true
+        @Flag(name: .long, inversion: .prefixedNo, help: "Ask before removing, on standard input even when it is not a terminal (as Rubin's); --no-confirm never asks.") var confirm = true
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
@@ -204,9 +204,9 @@ extension ButlerCommand {
                 emit("No collections matched \(glob)\n")
                 return
             }
-            if confirm && isatty(0) == 1 && !candidates.isEmpty {
+            if confirm && !candidates.isEmpty {
                 emit("Will remove:\n" + candidates.map { "  \($0.name) (\($0.type))\n" }.joined())
-                guard askYesNo("Continue?") else { emit("Aborted.\n"); return }
+                guard try confirmOnStandardInput() else { emit("Aborted.\n"); return }
             }
             let removed = try butler.registry.removeCollections([glob], removeFromParents: removeFromParents)
             emit(removed.map { "Removed \($0.type) collection \($0.name)\n" }.joined())
@@ -223,7 +223,7 @@ extension ButlerCommand {
         @OptionGroup var repository: RepositoryArgument
         @Argument(help: ArgumentHelp("Glob pattern of run names.", valueName: "glob")) var glob: String
         @Flag(name: .long, help: "Unlink runs from the chains that list them, and remove datasets others were derived from (keeping tombstones).") var force = false
-        @Flag(name: .long, inversion: .prefixedNo, help: "Ask before removing (only asked when standard input is a terminal).") var confirm = true
+        @Flag(name: .long, inversion: .prefixedNo, help: "Ask before removing, on standard input even when it is not a terminal (as Rubin's); --no-confirm never asks.") var confirm = true
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
@@ -232,7 +232,7 @@ extension ButlerCommand {
                 emit("No runs matched \(glob)\n")
                 return
             }
-            if confirm && isatty(0) == 1 && !candidates.isEmpty {
+            if confirm && !candidates.isEmpty {
                 var lines = "Will remove runs and their datasets:\n"
                 for run in candidates {
                     let parents = try butler.registry.parentChains(of: run.name)
@@ -240,7 +240,7 @@ extension ButlerCommand {
                         + (parents.isEmpty ? "" : ", unlinked from \(parents.joined(separator: ", "))") + "\n"
                 }
                 emit(lines)
-                guard askYesNo("Continue?") else { emit("Aborted.\n"); return }
+                guard try confirmOnStandardInput() else { emit("Aborted.\n"); return }
             }
             let removed = try butler.removeRuns([glob], unlinkFromChains: force)
             for run in removed.runs {
@@ -252,9 +252,22 @@ extension ButlerCommand {
     }
 }
 
-/// Asks a yes/no question on the terminal.
-func askYesNo(_ question: String) -> Bool {
-    emit("\(question) [y/N] ")
-    guard let answer = readLine() else { return false }
-    return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: .whitespaces))
+/// Rubin's `Continue? [y/N]` before a removal, read from standard input whether or not it is a terminal (as Rubin's
+/// click prompt): true for y/yes, false for n/no or an empty answer; anything else asks again.
+///
+/// - Throws: ``CommandFailure`` (exit 1, nothing removed) at the end of standard input, as Rubin aborts.
+func confirmOnStandardInput() throws -> Bool {
+    while true {
+        emit("Continue? [y/N]: ")
+        guard let line = readLine() else {
+            emit("\n")
+            writeStandardError("butler: error: aborted: no answer on standard input; nothing was removed (--no-confirm removes without asking)\n")
+            throw CommandFailure(exitCode: 1)
+        }
+        switch line.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "y", "yes": return true
+        case "", "n", "no": return false
+        default: emit("Error: invalid input\n")
+        }
+    }
 }
