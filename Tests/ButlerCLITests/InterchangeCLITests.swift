@@ -79,6 +79,25 @@ import Testing
         #expect(written.exitCode == 0, "\(written.stderr)")
         let zip = try #require(try FileManager.default.contentsOfDirectory(atPath: zips).first { $0.hasSuffix(".zip") })
         let target = try newRepo(dir, "target")
+        // A dry run reads every member as the ingest would: a member whose bytes are not the index's fails it.
+        let tampered = dir.path("tampered.zip")
+        let rewrite = """
+            import sys, zipfile
+            src, dst = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2], "w")
+            done = False
+            for info in src.infolist():
+                data = src.read(info)
+                if not done and not info.filename.startswith("_"):
+                    data, done = data[:-1] + bytes([data[-1] ^ 1]), True
+                dst.writestr(info, data)
+            dst.close()
+            """
+        #expect(try runProcess("/usr/bin/python3", ["-c", rewrite, zips + "/" + zip, tampered]).exitCode == 0)
+        let dryBad = try runButler(["ingest-zip", target, tampered, "--transfer-dimensions", "--dry-run"])
+        #expect(dryBad.exitCode == 1 && dryBad.stderr.contains("checksum"), "\(dryBad.stderr)")
+        let dryGood = try runButler(["ingest-zip", target, zips + "/" + zip, "--transfer-dimensions", "--dry-run"])
+        #expect(dryGood.exitCode == 0, "\(dryGood.stderr)")
+        #expect(try runButler(["query-datasets", target, "--format", "csv"]).stdout.split(separator: "\n").count <= 1, "a dry run writes nothing")
         let first = try runButler(["ingest-zip", target, zips + "/" + zip, "--transfer-dimensions"])
         #expect(first.exitCode == 0, "\(first.stderr)")
         #expect(first.stdout.contains("Ingested 3 dataset(s)"), "\(first.stdout)")

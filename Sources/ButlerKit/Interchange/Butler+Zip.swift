@@ -47,6 +47,10 @@ extension Butler {
             let extracted = staging.appendingPathComponent(FileDatastore.makeToken() + "-" + (file.path as NSString).lastPathComponent).path
             try zip.value.extract(member: file.path, to: extracted)
             return try datastore.stage(extracted, at: destination, mode: .move, checksum: checksum)
+        }, probe: { file, _ in
+            // A dry run reads every member through, with the checks of an ingest, and writes nothing.
+            let read = try zip.value.verify(member: file.path)
+            return (read.size, read.checksum)
         }, options: options)
     }
 }

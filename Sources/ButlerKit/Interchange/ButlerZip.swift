@@ -88,51 +88,68 @@ public final class ButlerZip {
     @discardableResult
     public func extract(member: String, to path: String) throws -> (size: Int64, checksum: String) {
         let source = url.path
-        guard let entry = entries[member], entry.type == .file else {
-            throw ButlerError(.notFound, "\(source) has no member \(member)")
-        }
-        let info = index.artifactMap[member]?.info
-        let expected = info?.fileSize
+        guard entries[member]?.type == .file else { throw ButlerError(.notFound, "\(source) has no member \(member)") }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             let code: ButlerError.Code = errno == EEXIST ? .alreadyExists : .io
             throw ButlerError(code, "cannot create \(path) for member \(member) of \(source): \(String(cString: strerror(errno)))")
         }
-        var hasher = SHA256()
-        var size: Int64 = 0
         do {
             defer { close(fd) }
-            do {
-                // The consumer form of extract computes the CRC-32 but leaves the comparison to the caller.
-                let crc = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
-                    size += Int64(chunk.count)
-                    if let expected, size > expected {
-                        throw ButlerError(.invalidValue, "\(source): member \(member) is larger than the index's file_size \(expected)")
-                    }
-                    hasher.update(data: chunk)
-                    try writeAll(fd, chunk, path: path)
-                }
-                guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
-            } catch let error as ButlerError {
-                throw error
-            } catch Archive.ArchiveError.invalidCRC32 {
-                throw ButlerError(.invalidValue, "\(source): member \(member) is corrupted (CRC-32 mismatch)")
-            } catch {
-                throw ButlerError(.invalidValue, "\(source): cannot read member \(member): the Zip is corrupted (\(error))")
-            }
-            if let expected, size != expected {
-                throw ButlerError(.invalidValue, "\(source): member \(member) has \(size) bytes, but the index says \(expected)")
-            }
+            let result = try stream(member: member) { chunk in try writeAll(fd, chunk, path: path) }
             guard fsync(fd) == 0 || errno == EINVAL else {
                 throw ButlerError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
+            return result
         } catch {
             unlink(path)
             throw error
         }
+    }
+
+    /// Reads one member through, with every check of ``extract(member:to:)`` (size and checksum against the index,
+    /// CRC-32), writing nothing: what a dry run of `ingest-zip` reads.
+    ///
+    /// - Returns: the size and the SHA-256 of the bytes, `sha256:<hex>`.
+    @discardableResult
+    public func verify(member: String) throws -> (size: Int64, checksum: String) {
+        try stream(member: member) { _ in }
+    }
+
+    /// Streams a member's bytes to `consume`, checking them as they come and at the end (see
+    /// ``extract(member:to:)``).
+    private func stream(member: String, _ consume: (Data) throws -> Void) throws -> (size: Int64, checksum: String) {
+        let source = url.path
+        guard let entry = entries[member], entry.type == .file else {
+            throw ButlerError(.notFound, "\(source) has no member \(member)")
+        }
+        let info = index.artifactMap[member]?.info
+        let expected = info?.fileSize
+        var hasher = SHA256()
+        var size: Int64 = 0
+        do {
+            // The consumer form of extract computes the CRC-32 but leaves the comparison to the caller.
+            let crc = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
+                size += Int64(chunk.count)
+                if let expected, size > expected {
+                    throw ButlerError(.invalidValue, "\(source): member \(member) is larger than the index's file_size \(expected)")
+                }
+                hasher.update(data: chunk)
+                try consume(chunk)
+            }
+            guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
+        } catch let error as ButlerError {
+            throw error
+        } catch Archive.ArchiveError.invalidCRC32 {
+            throw ButlerError(.invalidValue, "\(source): member \(member) is corrupted (CRC-32 mismatch)")
+        } catch {
+            throw ButlerError(.invalidValue, "\(source): cannot read member \(member): the Zip is corrupted (\(error))")
+        }
+        if let expected, size != expected {
+            throw ButlerError(.invalidValue, "\(source): member \(member) has \(size) bytes, but the index says \(expected)")
+        }
         let checksum = "sha256:" + hexDigest(hasher.finalize())
         if let recorded = info?.checksum, recorded.hasPrefix("sha256:"), recorded.lowercased() != checksum {
-            unlink(path)
             throw ButlerError(.invalidValue, "\(source): member \(member) has checksum \(checksum), but the index says \(recorded)")
         }
         return (size, checksum)

@@ -30,6 +30,7 @@ extension ButlerCommand {
             options.dryRun = dryRun
             options.method = "ingest-zip"
             let report = try butler.ingestZip(zip, options: options)
+            for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Ingested"))
         }
     }
