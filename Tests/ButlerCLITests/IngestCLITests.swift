@@ -102,5 +102,18 @@ struct IngestCLITests {
         #expect(bad.exitCode == 1)
         #expect(bad.stderr.contains("detector"))
         #expect(try runButler(["ingest-files", repo, "nosuchtype", "r", dir.path("table.csv")]).exitCode == 1)
+
+        // --formatter, as Rubin's: recorded for every file and exported as given; not a Python class path: refused.
+        let formatter = "lsst.obs.base.formatters.fitsGeneric.FitsGenericFormatter"
+        let withFormatter = try runButler(["ingest-files", repo, "bias", "LATISS/calib/run3", dir.path("table.csv"), "--data-id", "instrument=LATISS",
+                                           "--prefix", dir.path, "-t", "copy", "--formatter", formatter])
+        #expect(withFormatter.exitCode == 0, "\(withFormatter.stderr)")
+        #expect(try runButler(["export", repo, dir.path("export"), "bias", "--collections", "LATISS/calib/run3"]).exitCode == 0)
+        let exported = try String(contentsOfFile: dir.path("export/export.yaml"), encoding: .utf8)
+        #expect(exported.contains("formatter: \(formatter)"), "\(exported)")
+        let badFormatter = try runButler(["ingest-files", repo, "bias", "LATISS/calib/run4", dir.path("table.csv"), "--data-id", "instrument=LATISS",
+                                          "--prefix", dir.path, "--formatter", "not a class"])
+        #expect(badFormatter.exitCode == 1 && badFormatter.stderr.contains("'not a class'"), "\(badFormatter.stderr)")
+        #expect(try runButler(["verify", repo, "--checksums"]).exitCode == 0)
     }
 }

@@ -13,7 +13,10 @@ extension Butler {
     /// - Throws: for problems with the whole request (no such dataset type or run, unreadable table).
     public func ingestFiles(datasetType: String, run: String, table: String, dataId: [String: String] = [:], prefix: String? = nil,
                             transfer: TransferMode = .auto, idGenerationMode: DatasetIdGenerationMode = .unique,
-                            trackFileAttributes: Bool = true) throws -> IngestReport {
+                            trackFileAttributes: Bool = true, formatter: String? = nil) throws -> IngestReport {
+        if let formatter, !Self.isPythonClassPath(formatter) {
+            throw ButlerError(.invalidValue, "--formatter '\(formatter)' is not a fully-qualified Python class (package.module.Class)")
+        }
         guard let type = try registry.datasetType(datasetType) else {
             throw ButlerError(.notFound, "no dataset type named '\(datasetType)'; register it with register-dataset-type first")
         }
@@ -79,7 +82,7 @@ extension Butler {
                                                        files: good.map { row in
                                                            let placed = stagedByFile[row.file]!
                                                            var info = StoredFileInfo(path: placed.recordedPath, storageClass: type.storageClass, checksum: placed.checksum,
-                                                                                     fileSize: trackFileAttributes ? placed.size : nil)
+                                                                                     fileSize: trackFileAttributes ? placed.size : nil, formatter: formatter)
                                                            let source = URL(fileURLWithPath: row.file).standardizedFileURL.path
                                                            info.sourcePath = datastore.contains(source) ? nil : source
                                                            return info
@@ -129,5 +132,17 @@ extension RawIngester {
         let own = URL(fileURLWithPath: path).pathExtension
         if !own.isEmpty { return "." + own }
         return StorageClasses.builtIn.extensions[storageClass].map { "." + $0 } ?? ""
+    }
+}
+
+extension Butler {
+    /// Whether `name` is a fully-qualified Python class (`lsst.obs.base.formatters.fitsGeneric.FitsGenericFormatter`):
+    /// dotted identifiers, at least a module and a class, as Rubin's `--formatter` takes.
+    static func isPythonClassPath(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count >= 2 && parts.allSatisfy { part in
+            guard let first = part.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+            return part.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+        }
     }
 }

@@ -34,13 +34,16 @@ extension ButlerCommand {
         @Option(name: .long, help: "Dataset id mode: UNIQUE, DATAID_TYPE or DATAID_TYPE_RUN.", transform: idModeArgument)
         var idGenerationMode: DatasetIdGenerationMode = .unique
         @Flag(name: .long, inversion: .prefixedNo, help: "Record each file's size and SHA-256 checksum (default).") var trackFileAttrs = true
+        @Option(name: .long, help: ArgumentHelp("Fully-qualified Python formatter class recorded for every file, as Rubin's (default: the storage class's).", valueName: "class"))
+        var formatter: String?
 
         func run() throws {
             let butler = try Butler(repository: repository.repo)
             var fixed: [String: String] = [:]
             for item in dataId { for (k, v) in try parseDataIDString(item) { fixed[k] = v } }
             let report = try butler.ingestFiles(datasetType: datasetType, run: outputRun, table: table, dataId: fixed, prefix: prefix,
-                                                transfer: transfer, idGenerationMode: idGenerationMode, trackFileAttributes: trackFileAttrs)
+                                                transfer: transfer, idGenerationMode: idGenerationMode, trackFileAttributes: trackFileAttrs,
+                                                formatter: formatter)
             for failure in report.failures { writeStandardError("butler: error: \(failure)\n") }
             emit("Ingested \(report.ingested) dataset(s) from \(report.files) file(s) into \(outputRun): \(report.failures.count) failed\n")
             if !report.failures.isEmpty { throw CommandFailure(exitCode: 1) }
