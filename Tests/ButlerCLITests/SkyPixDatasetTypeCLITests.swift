@@ -48,6 +48,14 @@ struct SkyPixDatasetTypeCLITests {
         // Three files, three paths, each naming its pixel.
         let uris = try rows(try check(["query-datasets", repo, "gaia_dr3", "--show-uri", "--format", "json"])).compactMap { $0["uri"] as? String }
         #expect(Set(uris).count == 3 && [253952, 253954, 253955].allSatisfy { p in uris.contains { $0.contains("_\(p)_") } }, "\(uris)")
+        // What is not answered here yet is refused in one line, never answered wrongly: pixels as records, data IDs
+        // over a dataset type's pixels, and shards related to a visit's region.
+        for arguments in [["query-dimension-records", repo, "htm7"],
+                          ["query-data-ids", repo, "--datasets", "gaia_dr3", "--collections", "refcats/gaia"],
+                          ["query-datasets", repo, "gaia_dr3", "--where", "instrument = 'LSSTCam' AND visit = 1"]] {
+            let refused = try check(arguments, 1)
+            #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stdout.isEmpty, "\(arguments): \(refused.stderr)")
+        }
         try check(["verify", repo, "--checksums"])
     }
 

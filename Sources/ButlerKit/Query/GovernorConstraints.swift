@@ -8,18 +8,30 @@
 extension Expression {
     /// The first governor (in universe order) that a term of the expression depends on and that the expression never
     /// names, with the column of the first such term; `nil` when every such governor is named.
-    func unconstrainedGovernor(in universe: DimensionUniverse) -> (governor: String, column: Int)? {
+    ///
+    /// - Parameters:
+    ///   - given: dimensions whose values the query is given besides the expression (Rubin's `data_id`): a governor
+    ///     among them is named.
+    ///   - recordElement: the element of a records query, whose fields may be named without a prefix (`obs_id`).
+    func unconstrainedGovernor(in universe: DimensionUniverse, given: some Sequence<String> = [String](),
+                               recordElement: String? = nil) -> (governor: String, column: Int)? {
         var needed: [String: Int] = [:]
-        var named = Set<String>()
-        gatherGovernors(universe, needed: &needed, named: &named)
+        var named = Set(given)
+        gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
         return universe.governors.map(\.name).lazy.compactMap { g in
             needed[g].flatMap { named.contains(g) ? nil : (g, $0) }
         }.first
     }
 
-    private func gatherGovernors(_ universe: DimensionUniverse, needed: inout [String: Int], named: inout Set<String>) {
+    private func gatherGovernors(_ universe: DimensionUniverse, recordElement: String?, needed: inout [String: Int], named: inout Set<String>) {
         switch self {
-        case .name(let parts, let column):
+        case .name(var parts, let column):
+            // As Rubin reads names: a field of the records' element without its prefix (`obs_id`), and a dimension of
+            // an element named through it (`visit.instrument` is the instrument, `exposure.physical_filter` the filter).
+            if parts.count == 1, universe[parts[0]] == nil, let recordElement { parts.insert(recordElement, at: 0) }
+            if parts.count == 2, let owner = universe[parts[0]], (owner.requires + owner.implies).contains(parts[1]) || universe.requiredDimensions(of: owner.name).contains(parts[1]) {
+                parts = [parts[1]]
+            }
             guard let element = universe[parts[0]], element.isDimension else { return }
             // `visit` and `visit.id` name the key; `exposure.obs_id` an alternate key; other fields need no governor.
             let isKey = parts.count == 1 || parts[1] == element.primaryKey?.name
@@ -33,17 +45,17 @@ extension Expression {
         case .literal, .bind:
             return
         case .unary(_, let operand, _):
-            operand.gatherGovernors(universe, needed: &needed, named: &named)
+            operand.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
         case .binary(_, let a, let b, _):
-            a.gatherGovernors(universe, needed: &needed, named: &named)
-            b.gatherGovernors(universe, needed: &needed, named: &named)
+            a.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
+            b.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
         case .logical(_, let operands, _), .function(_, let operands, _), .tuple(let operands, _):
-            for operand in operands { operand.gatherGovernors(universe, needed: &needed, named: &named) }
+            for operand in operands { operand.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
         case .sum(let terms, _):
-            for term in terms { term.value.gatherGovernors(universe, needed: &needed, named: &named) }
+            for term in terms { term.value.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
         case .inList(let value, let items, _, _):
-            value.gatherGovernors(universe, needed: &needed, named: &named)
-            for case .value(let item) in items { item.gatherGovernors(universe, needed: &needed, named: &named) }
+            value.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
+            for case .value(let item) in items { item.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
         }
     }
 }

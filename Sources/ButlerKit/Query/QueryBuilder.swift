@@ -305,7 +305,7 @@ final class QueryBuilder {
         }
         if let expression {
             parts.append("(" + (try compileCondition(expression)) + ")")
-            if let (governor, column) = expression.unconstrainedGovernor(in: universe), dataID[governor] == nil {
+            if let (governor, column) = expression.unconstrainedGovernor(in: universe, given: dataID.keys, recordElement: recordElement) {
                 throw fail("Query 'where' expression references a dimension dependent on \(governor) without constraining it directly "
                            + "(add \(governor) = ... to the expression)", column)
             }
@@ -649,7 +649,13 @@ final class QueryBuilder {
                 } else {
                     let lo = bind(.integer(Int64(a))), hi = bind(.integer(Int64(b)))
                     var term = "(\(value) BETWEEN \(lo) AND \(hi)"
-                    if stride > 1 { term += " AND (\(value) - \(bind(.integer(Int64(a))))) % \(bind(.integer(Int64(stride)))) = 0" }
+                    // value ≡ a (mod stride), without computing value - a (which leaves 64 bits at the ends of the
+                    // range: PostgreSQL refuses it); both remainders are within one stride of 0 and the stride is at
+                    // most a hundredth of the span here.
+                    if stride > 1 {
+                        let s = bind(.integer(Int64(stride)))
+                        term += " AND ((\(value) % \(s)) - \(bind(.integer(Int64(a % stride))))) % \(s) = 0"
+                    }
                     terms.append(term + ")")
                 }
             case .value(.bind(let name, let c)):

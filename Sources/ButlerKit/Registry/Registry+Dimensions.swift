@@ -218,7 +218,8 @@ extension Registry {
     package func tableElement(_ name: String) throws -> DimensionElement {
         let element = try universe.element(name)
         guard element.hasTable else {
-            throw ButlerError(.invalidValue, "element '\(name)' has no records of its own (its values come from \(element.viewOf!))")
+            let why = element.viewOf.map { "its values come from \($0)" } ?? "a sky pixel dimension: its values are pixel indices"
+            throw ButlerError(.invalidValue, "element '\(name)' has no records of its own (\(why))")
         }
         return element
     }

@@ -229,6 +229,14 @@ extension Registry {
         let source = try membershipSource(stored, collections, in: c)
         if source.validity { builder.validityColumns = (begin: "t.validity_begin", end: "t.validity_end", flag: "t.in_calib") }
         let condition = try builder.whereCondition(expression, dataID: query.dataID)
+        // Rubin relates a sky pixel of the dataset type (a reference catalog's htm7) to the regions of the visits,
+        // tracts or patches a query names; that join is not made here yet, so such a query is refused rather than
+        // answered with every shard.
+        if let pixel = dims.first(where: { universe[$0]?.isSkyPix == true }),
+           let other = ["visit", "tract", "patch"].first(where: { builder.dimensions[$0] != nil && !dims.contains($0) }) {
+            throw ButlerError(.invalidValue, "cannot relate the \(pixel) of '\(stored.type.name)' to the region of a \(other) here yet: "
+                              + "select its datasets by pixel (--where \"\(pixel) IN (...)\")")
+        }
         // With a provenance selection, the selected datasets of this type drive the query (see materialize(in:));
         // `+` keeps SQLite from looking the tags table up by type and collection instead of by dataset id.
         let selected = !query.provenance.isEmpty

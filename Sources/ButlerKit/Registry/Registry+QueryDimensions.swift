@@ -47,6 +47,10 @@ extension Registry {
             // One table per required dimension, joined on the dimensions they share.
             for name in group.required {
                 let element = universe[name]!
+                if element.isSkyPix {
+                    throw ButlerError(.invalidValue, "cannot query data IDs over \(name), a dimension of \(query.datasets ?? "the query"), here yet: "
+                                      + "list the datasets with query-datasets (their data IDs hold the pixels)")
+                }
                 let a = builder.alias(name)
                 let table: String
                 if let viewOf = element.viewOf {
