@@ -14,7 +14,7 @@ struct ButlerCommand: AsyncParsableCommand {
             Global options (any position), as Rubin's: --log-level LEVEL (CRITICAL, ERROR, WARNING, INFO, VERBOSE, DEBUG, TRACE, \
             or COMPONENT=LEVEL); --long-log (long log format); --log-file FILE (repeatable; appended to; JSON records for a name \
             ending in .json); --log-tty/--no-log-tty (log to the terminal, default on); --log-label KEY=VALUE (added to every \
-            record); --progress/--no-progress (accepted; no progress bars are shown).
+            record); --progress/--no-progress (progress bars on standard error: by default only when it is a terminal).
             Every subcommand takes -@/--options-file FILE: YAML with a section per subcommand name mapping option names \
             (without dashes) to values, used for options not given on the command line.
             REPO may be a path, a file:// URI, or a label of the repository index named by DAF_BUTLER_REPOSITORY_INDEX \
@@ -38,6 +38,7 @@ struct ButlerCommand: AsyncParsableCommand {
         do throws(UsageError) {
             level = try GlobalOptions.extractLogLevel(&arguments)
             logSettings = try LogSettings.extract(&arguments)
+            ProgressBar.choice = logSettings.progress
             if let unknown = UnknownCommand.check(arguments) { throw unknown }
             try OptionsFile.apply(&arguments)
         } catch {

@@ -7,6 +7,9 @@ public struct MergeOptions: Sendable {
     public var stagingArea: String
     /// Records registered per transaction; memory stays bounded by it, whatever the number of records.
     public var batchSize = 2000
+    /// Told of the staged folders handled as batches finish (of those in the area when the merge began; the
+    /// names are counted first, only when this is set).
+    public var progress: ProgressReport?
 
     public init(stagingArea: String) { self.stagingArea = stagingArea }
 }
@@ -69,6 +72,14 @@ extension Butler {
         defer { closedir(directory) }
         var summary = MergeSummary()
         var succeededJobs = Set<String>(), failedJobs = Set<String>()
+        var total = 0, handled = 0
+        if options.progress != nil, let counting = fdopendir(dup(areaFd)) {
+            while let entry = readdir(counting) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if UUID(uuidString: name) != nil { total += 1 }
+            }
+            closedir(counting)
+        }
         try withoutActuallyEscaping(report) { report in
             let merger = StagedMerger(butler: self, area: area, areaFd: areaFd, report: report)
             while true {
@@ -86,6 +97,8 @@ extension Butler {
                 }
                 if names.isEmpty { break }
                 try merger.merge(names.sorted(), into: &summary)
+                handled += names.count
+                options.progress?(min(handled, max(total, handled)), max(total, handled))
                 for (file, jobs) in merger.jobOutcomes {
                     for (job, ok) in jobs {
                         let key = "\(file)\t\(job)"

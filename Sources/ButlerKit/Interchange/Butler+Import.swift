@@ -23,6 +23,8 @@ public struct ImportOptions: Sendable {
     public var source: RepositoryIdentity?
     /// Files copied at once.
     public var parallelFiles = 4
+    /// Told of the files placed (or, in a dry run, checked) as they are.
+    public var progress: ProgressReport?
     /// Take files an export names by absolute path (a direct-mode export of Rubin's) where they are: only with
     /// ``transfer`` `direct`, which records them in place and never moves them. Otherwise an import reads only
     /// regular files inside its directory.
@@ -179,8 +181,10 @@ extension Butler {
     /// every staged file is discarded and one error lists every bad file.
     private func stageAll(_ entries: [ImportPlan.NewFile], stager: @escaping FileStager, options: ImportOptions) throws -> [StagedFile] {
         let datastore = self.datastore
+        let counter = ProgressCounter(total: entries.count, report: options.progress)
         let results: [Result<StagedFile, any Error>] = parallelMap(entries, workers: options.parallelFiles) { entry in
-            Result {
+            defer { counter.advance() }
+            return Result {
                 let staged = try stager(entry.file, entry.destination, true)
                 do {
                     try Self.checkArrival(entry.file, size: staged.size, checksum: staged.checksum)
@@ -205,8 +209,10 @@ extension Butler {
     /// A dry run's look at every new file (in parallel): the checks of ``stageAll(_:stager:options:)`` without placing
     /// anything. Returns the files' bytes; throws as the import would.
     private func probeAll(_ entries: [ImportPlan.NewFile], probe: @escaping FileProbe, options: ImportOptions) throws -> Int64 {
+        let counter = ProgressCounter(total: entries.count, report: options.progress)
         let results: [Result<Int64, any Error>] = parallelMap(entries, workers: options.parallelFiles) { entry in
-            Result {
+            defer { counter.advance() }
+            return Result {
                 let measured = try probe(entry.file, entry.file.checksum != nil)
                 try Self.checkArrival(entry.file, size: measured.size, checksum: measured.checksum)
                 return measured.size

@@ -87,9 +87,10 @@ extension Butler {
     /// renamed at the end, so a failed export leaves nothing.
     /// - Parameter transfer: how files get there: `copy`, `link` (a hard link, else a copy), `hardlink`, `symlink`,
     ///   `move` is refused (an export never takes a file away from its repository); nil writes no files.
+    /// - Parameter progress: told of the files written as they are.
     /// - Returns: the number of files written.
     @discardableResult
-    public func export(_ contents: ExportContents, to directory: String, transfer: TransferMode?) throws -> Int {
+    public func export(_ contents: ExportContents, to directory: String, transfer: TransferMode?, progress: ProgressReport? = nil) throws -> Int {
         let target = URL(fileURLWithPath: directory).standardizedFileURL
         try Self.checkExportDirectory(directory)
         if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
@@ -101,6 +102,7 @@ extension Butler {
         var written = 0
         do {
             if let transfer {
+                let total = contents.datasets.reduce(0) { $0 + $1.files.filter { !$0.path.hasPrefix("/") }.count }
                 for group in contents.datasets {
                     for file in group.files where !file.path.hasPrefix("/") {
                         let path = try DatastorePath(file.path)
@@ -116,6 +118,7 @@ extension Butler {
                             try datastore.download(location, to: destination.path)
                         }
                         written += 1
+                        progress?(written, total)
                     }
                 }
             }

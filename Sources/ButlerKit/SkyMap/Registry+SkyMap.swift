@@ -1,6 +1,6 @@
 import Foundation
 
-/// What ``Butler/registerSkyMap(_:)`` did.
+/// What ``Butler/registerSkyMap(_:progress:)`` did.
 public struct SkyMapRegistration: Sendable {
     public let name: String
     public let hash: String
@@ -17,14 +17,16 @@ extension Butler {
     /// Registering the same skymap again changes nothing; a different one under a registered name is refused.
     /// - Throws: ``ButlerError/Code/invalidValue`` for a bad config, ``ButlerError/Code/conflict`` for a name
     ///   registered with other parameters.
-    public func registerSkyMap(_ config: RingsSkyMapConfig) throws -> SkyMapRegistration {
+    ///
+    /// - Parameter progress: told of the tracts written as they are (a rings skymap of Rubin's has about 19,000).
+    public func registerSkyMap(_ config: RingsSkyMapConfig, progress: ProgressReport? = nil) throws -> SkyMapRegistration {
         let map = try RingsSkyMap(config: config)
-        return try registry.registerSkyMap(map)
+        return try registry.registerSkyMap(map, progress: progress)
     }
 }
 
 extension Registry {
-    package func registerSkyMap(_ map: RingsSkyMap) throws -> SkyMapRegistration {
+    package func registerSkyMap(_ map: RingsSkyMap, progress: ProgressReport? = nil) throws -> SkyMapRegistration {
         let name = map.config.name, hash = map.hash
         let (nx, ny) = map.patchGrid
         let total = map.tractCount
@@ -83,6 +85,7 @@ extension Registry {
                 try c.insertRows(into: RegionIndex.edgeTable("tract"), columns: tractKeys + RegionIndex.edgeColumns, rows: rows.tractEdges)
                 try c.insertRows(into: RegionIndex.overlapTable("patch"), columns: patchKeys + ["skypix_index"], rows: rows.patchPixels)
                 try c.insertRows(into: RegionIndex.edgeTable("patch"), columns: patchKeys + RegionIndex.edgeColumns, rows: rows.patchEdges)
+                progress?(ids.last! + 1, total)
             }
             return SkyMapRegistration(name: name, hash: hash, tracts: total, patches: total * nx * ny, inserted: true)
         }

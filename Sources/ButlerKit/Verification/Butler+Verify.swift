@@ -44,8 +44,9 @@ extension Butler {
     ///   - collections: only check the files of datasets in these collections (all when empty); the datastore walk
     ///     and the provenance check cover the whole repository.
     ///   - checksums: also recompute SHA-256 checksums (reads every file).
+    ///   - progress: told of the file records checked as they are.
     ///   - report: called for each problem as it is found.
-    public func verify(collections: [String] = [], checksums: Bool = false,
+    public func verify(collections: [String] = [], checksums: Bool = false, progress: ProgressReport? = nil,
                        report: (VerificationProblem) -> Void) throws -> VerificationSummary {
         var summary = VerificationSummary()
         func problem(_ kind: VerificationProblem.Kind, _ subject: String, _ detail: String) {
@@ -54,8 +55,9 @@ extension Butler {
         }
         let datastore = self.datastore
         let records = try registry.fileRecords(collections: collections)
-        for r in records.checked {
+        for (i, r) in records.checked.enumerated() {
             summary.filesChecked += 1
+            defer { progress?(i + 1, records.checked.count) }
             let shown = Self.shown(datastore.location(of: r.path))
             let recordedChecksum = checksums ? r.checksum : nil
             guard let measured = try datastore.measure(recordedPath: r.path, checksum: recordedChecksum != nil) else {

@@ -102,7 +102,13 @@ extension ButlerCommand {
             let butler = try Butler(repository: repository.repo)
             var options = MergeOptions(stagingArea: staging ?? URL(fileURLWithPath: repository.repo).appendingPathComponent(StagedRun.defaultFolderName).path)
             options.batchSize = batchSize
-            let summary = try butler.mergeStaged(options) { line in writeStandardError("butler: \(line)\n") }
+            let bar = ProgressBar(unit: "folders")
+            options.progress = bar.report
+            let summary = try butler.mergeStaged(options) { line in
+                bar.finish()  // a reported record on a line of its own; the bar goes on below it
+                writeStandardError("butler: \(line)\n")
+            }
+            bar.finish()
             let failed = summary.failedJobs.sorted { $0.key < $1.key }
             if format.format == .json {
                 let jobs = failed.map { "\(jsonString($0.key)): [\($0.value.map(String.init).joined(separator: ", "))]" }.joined(separator: ", ")

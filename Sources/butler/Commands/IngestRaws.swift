@@ -59,7 +59,7 @@ extension ButlerCommand {
             if failFast { options.failFast = true }
             options.trackFileAttributes = trackFileAttrs
             options.collectDatasetIds = false
-            let bar = ProgressBar(enabled: progress && isatty(2) == 1, unit: "files")
+            let bar = ProgressBar(unit: "files", enabled: progress)
             options.progress = { done, total in bar.update(done, of: total) }
             let report = try butler.ingestRaws(locations, options: options)
             bar.finish()
@@ -111,34 +111,3 @@ extension ButlerCommand {
     }
 }
 
-/// A one-line progress bar on stderr: done/total, rate and time left. Silent when disabled.
-final class ProgressBar: @unchecked Sendable {
-    // @unchecked: updates come from one thread at a time (after each batch).
-    private let enabled: Bool
-    private let unit: String
-    private let start = Date()
-    private var shown = false
-
-    init(enabled: Bool, unit: String) {
-        self.enabled = enabled
-        self.unit = unit
-    }
-
-    func update(_ done: Int, of total: Int) {
-        guard enabled, total > 0 else { return }
-        let elapsed = max(Date().timeIntervalSince(start), 1e-3)
-        let rate = Double(done) / elapsed
-        let left = rate > 0 ? Double(total - done) / rate : 0
-        let width = 30
-        let filled = Int(Double(width) * Double(done) / Double(total))
-        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        let line = String(format: "\r[%@] %d/%d %@, %.0f %@/s, %.0fs left ", bar, done, total, unit, rate, unit, left)
-        // Our own text (numbers and a unit), its leading \r meant for the terminal: written as it is.
-        FileHandle.standardError.write(Data(line.utf8))
-        shown = true
-    }
-
-    func finish() {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}

@@ -29,7 +29,10 @@ extension ButlerCommand {
             options.skipDimensions = !transferDimensions
             options.dryRun = dryRun
             options.method = "ingest-zip"
+            let bar = ProgressBar(unit: "files")
+            options.progress = bar.report
             let report = try butler.ingestZip(zip, options: options)
+            bar.finish()
             for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Ingested"))
         }

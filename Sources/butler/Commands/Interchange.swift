@@ -83,7 +83,9 @@ extension ButlerCommand {
                 emit("Zip file written to \(url.path)\n")
                 return
             }
-            let files = try butler.export(contents, to: directory, transfer: transfer)
+            let bar = ProgressBar(unit: "files")
+            let files = try butler.export(contents, to: directory, transfer: transfer, progress: bar.report)
+            bar.finish()
             let count = contents.datasets.reduce(0) { $0 + $1.files.reduce(0) { $0 + $1.refs.count } }
             emit("Exported \(count) dataset(s), \(contents.collections.count) collection(s) and \(files) file(s) to \(directory)"
                  + (contents.provenance.map { " with the provenance of \($0.steps.count) step(s)" } ?? "") + "\n")
@@ -136,7 +138,10 @@ extension ButlerCommand {
             options.dryRun = dryRun
             options.withoutDatastore = withoutDatastore
             options.method = withoutDatastore ? "import --without-datastore" : "import -t \(transfer.rawValue)"
+            let bar = ProgressBar(unit: "files")
+            options.progress = bar.report
             let report = try butler.importDirectory(directory, exportFile: exportFile, options: options)
+            bar.finish()
             for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Imported"))
         }
@@ -176,7 +181,10 @@ extension ButlerCommand {
             options.registerDatasetTypes = registerDatasetTypes
             options.dryRun = dryRun
             options.method = "transfer-datasets -t \(transfer.rawValue)"
+            let bar = ProgressBar(unit: "files")
+            options.progress = bar.report
             let report = try destinationButler.transferDatasets(from: sourceButler, try selection.request(sourceButler), options: options)
+            bar.finish()
             for warning in report.warnings { writeStandardError("butler: warning: \(warning)\n") }
             emit(describe(report, verb: "Transferred"))
         }

@@ -181,9 +181,12 @@ extension ButlerCommand {
                 try verifyLineage(butler)
                 return
             }
-            let summary = try butler.verify(collections: collections, checksums: checksums) { problem in
+            let bar = ProgressBar(unit: "files")
+            let summary = try butler.verify(collections: collections, checksums: checksums, progress: bar.report) { problem in
+                bar.finish()  // a problem on a line of its own; the bar goes on below it
                 emit(problem.description + "\n")
             }
+            bar.finish()
             let line = "Checked \(summary.filesChecked) file record(s)\(checksums ? " (\(summary.checksumsChecked) checksums)" : ""), "
                 + "\(summary.datastoreFiles) datastore file(s), \(summary.edgesChecked) provenance edge(s): \(summary.problems) problem(s)\n"
             writeStandardError(line)

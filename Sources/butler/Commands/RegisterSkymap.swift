@@ -40,7 +40,9 @@ extension ButlerCommand {
                 }
             }
             let butler = try Butler(repository: repository.repo)
-            let done = try butler.registerSkyMap(parameters)
+            let bar = ProgressBar(unit: "tracts")
+            let done = try butler.registerSkyMap(parameters, progress: bar.report)
+            bar.finish()
             switch output.format {
             case .json:
                 emit("{\"skymap\": \(jsonString(done.name)), \"hash\": \(jsonString(done.hash)), \"tracts\": \(done.tracts), \"patches\": \(done.patches), \"inserted\": \(done.inserted)}\n")

@@ -10,8 +10,8 @@ struct LogSettings {
     var files: [String] = []
     var toTerminal = true
     var labels: [String: String] = [:]
-    /// `--progress`: accepted; butler shows no progress bars.
-    var progress = false
+    /// `--progress` (true) or `--no-progress` (false); nil: progress bars only on a terminal.
+    var progress: Bool?
 
     /// Whether the plain stderr handler of earlier versions is enough.
     var isDefault: Bool { !longFormat && files.isEmpty && toTerminal && labels.isEmpty }
