@@ -19,7 +19,7 @@ struct ProgressCLITests {
         text.contains("\r[") && text.range(of: #"\] \d+/\d+ "# + unit, options: .regularExpression) != nil
     }
 
-    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip and register-skymap draw a bar on a terminal only")
+    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip, register-skymap and record draw a bar on a terminal only")
     func barsOnTerminalOnly() throws {
         let dir = TemporaryDirectory("progress")
         let repo = dir.path("repo")
@@ -37,7 +37,9 @@ struct ProgressCLITests {
             (["transfer-datasets", repo, other, "raw", "--collections", "DECam/raw/all"], "files"),
             (["ingest-zip", other, dir.path("zips") + "/" + zip, "--transfer-dimensions"], "files"),
             (["register-skymap", other, "--config", dir.path("skymap.py")], "tracts"),
+            (["record", other, dir.path("steps.json")], "quanta"),
         ]
+        try #"{"run": "u/progress", "quanta": [{"task": "a", "status": "failed"}, {"task": "b", "status": "failed"}, {"task": "c", "status": "failed"}]}"#.write(toFile: dir.path("steps.json"), atomically: true, encoding: .utf8)
         for (arguments, unit) in commands {
             let terminal = try onTerminal(arguments)
             #expect(terminal.exitCode == 0, "\(arguments): \(terminal.stdout)")

@@ -10,10 +10,13 @@ extension Butler {
     /// - Throws: ``ButlerError/Code/invalidValue`` naming the JSON path (or JSON Lines line) of a malformed or
     ///   missing field; ``ButlerError/Code/notFound`` for an unknown input; ``ButlerError/Code/conflict`` for an
     ///   output already registered or a config that differs from the one its task used in the RUN.
+    /// - Parameter progress: told of the quanta written as each batch is (a transaction PostgreSQL runs again
+    ///   counts from zero again).
     @discardableResult
-    public func record(_ spec: RecordSpec, batchSize: Int = 2000) throws -> [UUID] {
+    public func record(_ spec: RecordSpec, batchSize: Int = 2000, progress: ProgressReport? = nil) throws -> [UUID] {
         try requireWritable()
         let writer = try QuantumBatchWriter(butler: self, spec: spec, batchSize: max(1, batchSize))
+        writer.progress = progress
         do {
             try registry.database.write { c in try writer.run(c) }
         } catch {
@@ -25,7 +28,7 @@ extension Butler {
     }
 }
 
-/// The work of one ``Butler/record(_:batchSize:)``: quanta converted and written a batch at a time, in the caller's
+/// The work of one ``Butler/record(_:batchSize:progress:)``: quanta converted and written a batch at a time, in the caller's
 /// transaction. ``run(_:)`` starts from scratch each time it is called (PostgreSQL runs a failed transaction again).
 final class QuantumBatchWriter {
     let butler: Butler
@@ -42,6 +45,8 @@ final class QuantumBatchWriter {
     let collections: [String]
 
     private(set) var recorded: [UUID] = []
+    /// Told of the quanta written, after each batch.
+    var progress: ProgressReport?
     private let staged = StagedFileSpool()
     // Per attempt:
     private var pending: [(location: String, quantum: [String: any Sendable])] = []
@@ -105,9 +110,13 @@ final class QuantumBatchWriter {
         try RecordSpec.read(spec.text, source: spec.source) { item in
             guard case .quantum(let location, let quantum) = item else { return }
             pending.append((location, quantum))
-            if pending.count >= batchSize { try flush(c) }
+            if pending.count >= batchSize {
+                try flush(c)
+                progress?(recorded.count, spec.quantumCount)
+            }
         }
         try flush(c)
+        progress?(recorded.count, spec.quantumCount)
     }
 
     /// Removes what was staged (after a rollback).

@@ -268,7 +268,7 @@ extension RecordSpecValidator {
     /// - Parameters:
     ///   - metrics: the step's metrics by name.
     ///   - knownInputs: the datasets the registry holds among the step's inputs; nil when the caller resolved every
-    ///     input itself (``Butler/record(_:batchSize:)`` finds each input or fails).
+    ///     input itself (``Butler/record(_:batchSize:progress:)`` finds each input or fails).
     /// - Throws: ``ButlerError/Code/invalidValue`` (``ButlerError/Code/notFound`` for an input) as `WHAT: WHY`; the
     ///   caller puts the step's source in front.
     static func checkStep(_ step: ProvenanceBundle.Step, metrics: [String: Double], universe: DimensionUniverse, knownInputs: Set<UUID>?) throws {

@@ -28,7 +28,9 @@ extension ButlerCommand {
             let butler = try Butler(repository: repository.repo)
             let text = spec == "-" ? try RecordSpec.standardInput(baseDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
                                    : try RecordSpec(contentsOf: spec)
-            let ids = try butler.record(text, batchSize: batchSize)
+            let bar = ProgressBar(unit: "quanta")
+            let ids = try butler.record(text, batchSize: batchSize, progress: bar.report)
+            bar.finish()
             if output.format == .json {
                 var out = "{\"quanta\": ["
                 for (i, id) in ids.enumerated() {
