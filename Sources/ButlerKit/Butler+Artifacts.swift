@@ -38,9 +38,11 @@ extension Butler {
     ///   - preservePath: keep the datastore layout (`run/type/.../file`); otherwise every file goes directly into
     ///     `destination`.
     ///   - clobber: overwrite existing files; otherwise an existing file is an error and nothing is copied.
+    ///   - progress: told of the files copied as they are.
     /// - Returns: the files written.
     @discardableResult
-    public func retrieveArtifacts(_ refs: [DatasetRef], to destination: String, preservePath: Bool = true, clobber: Bool = false) throws -> [URL] {
+    public func retrieveArtifacts(_ refs: [DatasetRef], to destination: String, preservePath: Bool = true, clobber: Bool = false,
+                                  progress: ProgressReport? = nil) throws -> [URL] {
         let locations = try registry.fileLocations(refs.map(\.id), datastoreRoot: datastoreRoot)
         let destinationRoot = URL(fileURLWithPath: destination)
         var plan: [(URL, URL)] = []
@@ -68,7 +70,8 @@ extension Butler {
         if Set(plan.map(\.1.path)).count != plan.count {
             throw ButlerError(.conflict, "several files would be written to the same name in \(destination); keep the datastore layout (--preserve-path)")
         }
-        for (source, target) in plan {
+        for (n, (source, target)) in plan.enumerated() {
+            defer { progress?(n + 1, plan.count) }
             do {
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }

@@ -19,7 +19,7 @@ struct ProgressCLITests {
         text.contains("\r[") && text.range(of: #"\] \d+/\d+ "# + unit, options: .regularExpression) != nil
     }
 
-    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip, register-skymap and record draw a bar on a terminal only")
+    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip, register-skymap, record and retrieve-artifacts draw a bar on a terminal only")
     func barsOnTerminalOnly() throws {
         let dir = TemporaryDirectory("progress")
         let repo = dir.path("repo")
@@ -38,6 +38,8 @@ struct ProgressCLITests {
             (["ingest-zip", other, dir.path("zips") + "/" + zip, "--transfer-dimensions"], "files"),
             (["register-skymap", other, "--config", dir.path("skymap.py")], "tracts"),
             (["record", other, dir.path("steps.json")], "quanta"),
+            (["retrieve-artifacts", repo, dir.path("copies"), "--collections", "LSSTCam/raw/all"], "files"),
+            (["retrieve-artifacts", repo, dir.path("zips2"), "--zip", "--collections", "LSSTCam/raw/all"], "files"),
         ]
         try #"{"run": "u/progress", "quanta": [{"task": "a", "status": "failed"}, {"task": "b", "status": "failed"}, {"task": "c", "status": "failed"}]}"#.write(toFile: dir.path("steps.json"), atomically: true, encoding: .utf8)
         for (arguments, unit) in commands {

@@ -4,8 +4,9 @@ extension Butler {
     /// Writes the contents (datasets of this repository) as one Zip in Rubin's format into `directory` (created when
     /// missing), with the provenance as the member `_butler_provenance.json` when the contents carry it.
     ///
+    /// - Parameter progress: told of the members written as they are.
     /// - Returns: the Zip's location (named as Rubin names it).
-    public func writeZip(_ contents: ExportContents, into directory: String) throws -> URL {
+    public func writeZip(_ contents: ExportContents, into directory: String, progress: ProgressReport? = nil) throws -> URL {
         let folder = URL(fileURLWithPath: directory).standardizedFileURL
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let store = datastore
@@ -19,7 +20,7 @@ extension Butler {
             let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + location.lastPathComponent).path
             try store.download(location, to: local)
             return local
-        }, provenance: contents.provenance, into: folder, universe: registry.universe)
+        }, provenance: contents.provenance, into: folder, universe: registry.universe, progress: progress)
     }
 
     /// Ingests a Zip in Rubin's format (ours or Rubin's `retrieve-artifacts --zip`), keeping dataset ids: its RUNs,

@@ -8,7 +8,7 @@ internal import ZIPFoundation
 /// `_butler_provenance.json` (``ProvenanceBundle``), which Rubin ignores.
 ///
 /// Open one with ``init(contentsOf:universe:)``, which reads and checks the index, then copy its files out with
-/// ``extract(member:to:)``. Write one with ``write(_:sourcePath:provenance:into:universe:)``.
+/// ``extract(member:to:)``. Write one with ``write(_:sourcePath:provenance:into:universe:progress:)``.
 public final class ButlerZip {
     /// The Zip file.
     public let url: URL
@@ -206,9 +206,10 @@ extension ButlerZip {
     /// - Throws: ``ButlerError/Code/invalidValue`` for contents without datasets or that the index cannot describe,
     ///   ``ButlerError/Code/alreadyExists`` when the Zip exists already, ``ButlerError/Code/io`` when a source
     ///   cannot be read, has another size than recorded, or the Zip cannot be written.
+    ///   - progress: told of the members written as they are.
     @discardableResult
     public static func write(_ contents: ExportContents, sourcePath: (ExportedFile) throws -> String, provenance: ProvenanceBundle? = nil,
-                             into folder: URL, universe: DimensionUniverse) throws -> URL {
+                             into folder: URL, universe: DimensionUniverse, progress: ProgressReport? = nil) throws -> URL {
         guard contents.datasets.contains(where: { !$0.files.isEmpty }) else {
             throw ButlerError(.invalidValue, "nothing to put in a Zip: the export holds no dataset")
         }
@@ -260,7 +261,7 @@ extension ButlerZip {
         }
         let temporary = folder.appendingPathComponent(".\(index.zipFileName).tmp-\(UUID().lowercasedString.prefix(8))")
         do {
-            try writeArchive(at: temporary, index: indexData, members: members, provenance: provenanceData)
+            try writeArchive(at: temporary, index: indexData, members: members, provenance: provenanceData, progress: progress)
             let fd = open(temporary.path, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { fsync(fd); close(fd) }
             // A hard link never replaces an existing file: a Zip of the same name made meanwhile is kept.
@@ -277,7 +278,8 @@ extension ButlerZip {
     }
 
     /// Writes the members into a new archive; the archive is closed when this returns.
-    private static func writeArchive(at url: URL, index: Data, members: [(name: String, source: String, size: Int64)], provenance: Data?) throws {
+    private static func writeArchive(at url: URL, index: Data, members: [(name: String, source: String, size: Int64)], provenance: Data?,
+                                     progress: ProgressReport?) throws {
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .create)
@@ -294,6 +296,7 @@ extension ButlerZip {
             }
         }
         try add(ZipIndex.memberName, index)
+        var written = 0
         for member in members {
             let fd = open(member.source, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw ButlerError(.io, "cannot read \(member.source): \(String(cString: strerror(errno)))") }
@@ -327,6 +330,8 @@ extension ButlerZip {
             } catch {
                 throw ButlerError(.io, "cannot write \(member.name) into \(url.path): \(error)")
             }
+            written += 1
+            progress?(written, members.count)
         }
         if let provenance { try add(ProvenanceBundle.zipMemberName, provenance) }
     }

@@ -125,12 +125,16 @@ extension ButlerCommand {
                 request.query = try selection.datasetQuery(butler)
                 request.collectionTypes = [.run]
                 request.withProvenance = withProvenance
-                let url = try butler.writeZip(try butler.exportContents(request), into: destination)
+                let bar = ProgressBar(unit: "files")
+                let url = try butler.writeZip(try butler.exportContents(request), into: destination, progress: bar.report)
+                bar.finish()
                 emit("Zip file written to \(url.absoluteString)\n")
                 return
             }
             let refs = try selection.run(butler)
-            let written = try butler.retrieveArtifacts(refs, to: destination, preservePath: preservePath, clobber: clobber)
+            let bar = ProgressBar(unit: "files")
+            let written = try butler.retrieveArtifacts(refs, to: destination, preservePath: preservePath, clobber: clobber, progress: bar.report)
+            bar.finish()
             emit(written.map { $0.path + "\n" }.joined() + "Retrieved \(written.count) file(s) into \(destination)\n")
         }
     }

@@ -79,7 +79,9 @@ extension ButlerCommand {
             let butler = try Butler(repository: repository.repo)
             let contents = try butler.exportContents(try selection.request(butler))
             if zip {
-                let url = try butler.writeZip(contents, into: directory)
+                let bar = ProgressBar(unit: "files")
+                let url = try butler.writeZip(contents, into: directory, progress: bar.report)
+                bar.finish()
                 emit("Zip file written to \(url.path)\n")
                 return
             }
