@@ -78,6 +78,18 @@ struct SkyPixDatasetTypeCLITests {
         #expect(ours == rubinIds)
         try check(["verify", repo, "--checksums"])
 
+        // A sender's export whose data ID names no pixel of htm7 is refused whole, naming it; nothing is added.
+        let hostile = dir.path("hostile")
+        try FileManager.default.copyItem(atPath: dir.path("rubin/export"), toPath: hostile)
+        let yaml = try String(contentsOfFile: hostile + "/export.yaml", encoding: .utf8)
+        try yaml.replacingOccurrences(of: "htm7: 253954", with: "htm7: 3").write(toFile: hostile + "/export.yaml", atomically: true, encoding: .utf8)
+        let fresh = dir.path("fresh")
+        try check(try createArguments(fresh))
+        let refused = try check(["import", fresh, hostile], 1)
+        #expect(refused.stderr.contains("htm7=3 is not a pixel of htm7"), "\(refused.stderr)")
+        #expect(try rows(try runButler(["query-datasets", fresh, "--format", "json"])).isEmpty)
+        try check(["verify", fresh, "--checksums"])
+
         try check(["export", repo, dir.path("ours"), "gaia_dr3", "--collections", "refcats/gaia", "-t", "copy"])
         let back = try runProcess(python, [packageRoot.appendingPathComponent("scripts/rubin/import_into_rubin.py").path,
                                            dir.path("ours"), dir.path("back")])

@@ -3,13 +3,11 @@ internal import Yams
 
 extension Butler {
     /// The storage classes this repository knows: the built-in ones and those of its configuration's
-    /// `storageClasses:` (stored by `create --seed-config`, as Rubin users do).
-    ///
-    /// - Throws: ``ButlerError/Code/invalidConfig`` when that section is not a mapping of names.
-    public var storageClasses: StorageClasses {
-        get throws { try Self.storageClasses(configuredBy: config) }
-    }
+    /// `storageClasses:` (stored by `create --seed-config`, as Rubin users do), read once when it is opened (a
+    /// configuration whose section is not a mapping of names fails the open).
+    public var storageClasses: StorageClasses { registry.storageClasses }
 
+    /// The storage classes of a configuration, for the registry of the butler opening it.
     static func storageClasses(configuredBy config: ButlerConfig) throws -> StorageClasses {
         guard let text = try? config.yaml(subset: "storageClasses") else { return .builtIn }
         return try StorageClasses.builtIn.merging(configYAML: text, source: config.root.appendingPathComponent(ButlerConfig.fileName).path)

@@ -104,9 +104,7 @@ public struct FileTemplate: Sendable, Hashable {
     /// Encodes characters that do not belong in a path component (see the type's documentation).
     /// The value of the sky pixel dimension among `values` (`htm7`, `healpix11`), the first by name if several.
     static func skyPixValue(_ values: [String: String]) -> String? {
-        values.keys.sorted().first { key in
-            ["htm", "healpix"].contains { key.hasPrefix($0) && key.count > $0.count && key.dropFirst($0.count).allSatisfy(\.isASCII) && key.dropFirst($0.count).allSatisfy(\.isNumber) }
-        }.flatMap { values[$0] }
+        values.keys.sorted().first { SkyPixDimension(name: $0) != nil }.flatMap { values[$0] }
     }
 
     static func sanitize(_ value: String, keepSlash: Bool) -> String {

@@ -61,7 +61,7 @@ struct ImportPlan {
         }
 
         // Dataset types.
-        let storageClasses = try butler.storageClasses
+        let storageClasses = butler.storageClasses
         var declared: [String: ExportedDatasetType] = [:]
         for type in contents.datasetTypes { declared[type.name] = type }
         // Every declared type is registered, with or without datasets (Rubin's `base.yaml` declares `bias` and `flat`
@@ -380,6 +380,7 @@ final class ImportRecordLookup {
                 throw ButlerError(.invalidValue, "'\(type.name)' data ID \(ImportPlan.describe(given)) has no value for '\(name)'")
             }
             values[name] = try Self.typed(value, universe[name]!, type: type.name)
+            try universe.checkSkyPixValue(name, values[name]!)
         }
         var missing = type.dimensions.implied.filter { values[$0] == nil }
         while !missing.isEmpty {

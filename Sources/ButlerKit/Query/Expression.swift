@@ -51,3 +51,22 @@ indirect enum Expression {
         }
     }
 }
+
+extension Expression {
+    /// Calls `body` with every name the expression holds (`visit`, `exposure.obs_id`), with its column, in order:
+    /// what the rules that look at names alone (governors, sky pixels, dimensions named) walk.
+    func forEachName(_ body: (_ parts: [String], _ column: Int) -> Void) {
+        switch self {
+        case .name(let parts, let column): body(parts, column)
+        case .literal, .bind: return
+        case .unary(_, let operand, _): operand.forEachName(body)
+        case .binary(_, let a, let b, _): a.forEachName(body); b.forEachName(body)
+        case .logical(_, let operands, _), .function(_, let operands, _), .tuple(let operands, _):
+            for operand in operands { operand.forEachName(body) }
+        case .sum(let terms, _): for term in terms { term.value.forEachName(body) }
+        case .inList(let value, let items, _, _):
+            value.forEachName(body)
+            for case .value(let item) in items { item.forEachName(body) }
+        }
+    }
+}

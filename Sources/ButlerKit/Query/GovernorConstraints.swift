@@ -17,19 +17,12 @@ extension Expression {
                                recordElement: String? = nil) -> (governor: String, column: Int)? {
         var needed: [String: Int] = [:]
         var named = Set(given)
-        gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
-        return universe.governors.map(\.name).lazy.compactMap { g in
-            needed[g].flatMap { named.contains(g) ? nil : (g, $0) }
-        }.first
-    }
-
-    private func gatherGovernors(_ universe: DimensionUniverse, recordElement: String?, needed: inout [String: Int], named: inout Set<String>) {
-        switch self {
-        case .name(var parts, let column):
+        forEachName { names, column in
+            var parts = names
             // As Rubin reads names: a field of the records' element without its prefix (`obs_id`), and a dimension of
             // an element named through it (`visit.instrument` is the instrument, `exposure.physical_filter` the filter).
             if parts.count == 1, universe[parts[0]] == nil, let recordElement { parts.insert(recordElement, at: 0) }
-            if parts.count == 2, let owner = universe[parts[0]], (owner.requires + owner.implies).contains(parts[1]) || universe.requiredDimensions(of: owner.name).contains(parts[1]) {
+            if parts.count == 2, let owner = universe[parts[0]], universe.requiredDimensions(of: owner.name).contains(parts[1]) || owner.implies.contains(parts[1]) {
                 parts = [parts[1]]
             }
             guard let element = universe[parts[0]], element.isDimension else { return }
@@ -42,20 +35,9 @@ extension Expression {
             } else if let governor = universe.requiredDimensions(of: element.name).first(where: { universe[$0]?.isGovernor == true }) {
                 needed[governor] = min(needed[governor] ?? column, column)
             }
-        case .literal, .bind:
-            return
-        case .unary(_, let operand, _):
-            operand.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
-        case .binary(_, let a, let b, _):
-            a.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
-            b.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
-        case .logical(_, let operands, _), .function(_, let operands, _), .tuple(let operands, _):
-            for operand in operands { operand.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
-        case .sum(let terms, _):
-            for term in terms { term.value.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
-        case .inList(let value, let items, _, _):
-            value.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named)
-            for case .value(let item) in items { item.gatherGovernors(universe, recordElement: recordElement, needed: &needed, named: &named) }
         }
+        return universe.governors.map(\.name).lazy.compactMap { g in
+            needed[g].flatMap { named.contains(g) ? nil : (g, $0) }
+        }.first
     }
 }

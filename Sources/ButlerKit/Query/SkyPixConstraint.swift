@@ -29,16 +29,9 @@ extension Expression {
 
     /// Whether the expression names `dimension` anywhere.
     private func names(_ dimension: String) -> Bool {
-        switch self {
-        case .name(let parts, _): return parts.first == dimension
-        case .literal, .bind: return false
-        case .unary(_, let x, _): return x.names(dimension)
-        case .binary(_, let a, let b, _): return a.names(dimension) || b.names(dimension)
-        case .logical(_, let xs, _), .function(_, let xs, _), .tuple(let xs, _): return xs.contains { $0.names(dimension) }
-        case .sum(let terms, _): return terms.contains { $0.value.names(dimension) }
-        case .inList(let x, let items, _, _):
-            return x.names(dimension) || items.contains { if case .value(let v) = $0 { return v.names(dimension) } else { return false } }
-        }
+        var found = false
+        forEachName { parts, _ in if parts.first == dimension { found = true } }
+        return found
     }
 
     /// The values of a term `dimension = N` or `dimension IN (...)`; nil for any other form.

@@ -315,12 +315,8 @@ extension QueryBuilder {
 
     /// A skypix dimension name: `htm7` → (htm, 7), `healpix11` → (healpix, 11); nil for other expressions.
     static func skypix(_ e: Expression) -> (system: String, level: Int)? {
-        guard case .name(let parts, _) = e, parts.count == 1 else { return nil }
-        let n = parts[0]
-        for (system, levels) in [("htm", 1...24), ("healpix", 0...17)] where n.hasPrefix(system) {
-            if let level = Int(n.dropFirst(system.count)), levels.contains(level) { return (system, level) }
-        }
-        return nil
+        guard case .name(let parts, _) = e, parts.count == 1, let skypix = SkyPixDimension(name: parts[0]) else { return nil }
+        return (skypix.system, skypix.level)
     }
 
     /// `htmN = pixel`, `healpixN IN (pixels)`: the records of the query's spatial element (a visit's detector, a

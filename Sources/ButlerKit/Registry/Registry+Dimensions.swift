@@ -154,11 +154,8 @@ extension Registry {
                 done.insert(name)
                 progress = true
                 let keyValues = keys.map { result[$0.dimension]! }
-                if let skypix = universe.skyPixDimension(name), dim.isSkyPix {
-                    // No record: the value must be a pixel of that level.
-                    guard case .int(let pixel) = result[name]!, (try? skypix.region(pixel)) != nil else {
-                        throw ButlerError(.invalidValue, "data ID value \(name)=\(result[name]!) is not a pixel of \(name)")
-                    }
+                if dim.isSkyPix {
+                    try universe.checkSkyPixValue(name, result[name]!)  // no record: the value must be a pixel
                     continue
                 }
                 let row: [DataIDValue?]

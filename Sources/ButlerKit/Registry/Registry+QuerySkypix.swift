@@ -128,18 +128,8 @@ extension Registry {
 
     /// The dimensions an expression names: `visit`, and `visit` of `visit.region` or `visit.exposure_time`.
     private func collectDimensions(_ e: Expression, into names: inout Set<String>) {
-        switch e {
-        case .name(let parts, _):
+        e.forEachName { parts, _ in
             if let head = parts.first, let element = universe[head], element.isDimension, !element.isSkyPix { names.insert(head) }
-        case .unary(_, let x, _): collectDimensions(x, into: &names)
-        case .binary(_, let l, let r, _): collectDimensions(l, into: &names); collectDimensions(r, into: &names)
-        case .logical(_, let items, _), .function(_, let items, _), .tuple(let items, _):
-            for item in items { collectDimensions(item, into: &names) }
-        case .sum(let terms, _): for term in terms { collectDimensions(term.value, into: &names) }
-        case .inList(let x, let items, _, _):
-            collectDimensions(x, into: &names)
-            for case .value(let v) in items { collectDimensions(v, into: &names) }
-        case .literal, .bind: break
         }
     }
 }
