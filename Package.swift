@@ -43,6 +43,8 @@ let package = Package(
                 "CLibPQ",
                 "S3",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, under GRDB: rows are read column by column without GRDB's value boxes.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -7,7 +7,7 @@ BUTLER=$(realpath "${1:-.build/release/butler}")
 MAKE_RAWS=$(dirname "$BUTLER")/make-raws
 MAKE_REGISTRY=$(dirname "$BUTLER")/make-registry
 # BENCH_ONLY=ingest|query|provenance|batch|lineage|interchange|sky|s3|reproduce runs one part (s3 needs scripts/with-s3.sh's server) (BENCH_INTERCHANGE_N datasets, default 100000;
-# BENCH_BATCH_QUANTA staged records merged, default 1000000).
+# BENCH_BATCH_QUANTA staged records merged, default 1000000; BENCH_SCALE=10 adds a 10x data release to the lineage part).
 # BENCH_BACKEND=postgresql puts every registry on the server at BUTLER_TEST_POSTGRES (scripts/with-postgres.sh).
 ONLY=${BENCH_ONLY:-all}
 BACKEND=${BENCH_BACKEND:-sqlite}
@@ -15,7 +15,7 @@ OUT=${BENCH_OUT:-bench-out}
 if [ "$BACKEND" = postgresql ]; then
   OUT="$OUT/postgresql"
   # The server is a throwaway one: registries made by an earlier run are gone with it.
-  rm -rf "$OUT/registry-1m" "$OUT/release-1m" "$OUT"/registry-batch-*
+  rm -rf "$OUT/registry-1m" "$OUT/release-1m" "$OUT"/release-*x "$OUT"/registry-batch-*
 fi
 # A new repository at $1, on the backend under test.
 create_repo() {
@@ -46,6 +46,28 @@ MEMORY_FILES=${BENCH_MEMORY_FILES:-50000}
 TEMPLATE=Fixtures/raw/lsst/lsstCam-MC_O_20250609_000578_R01_S01.fits
 mkdir -p "$OUT"
 exec > >(tee "$OUT/results.txt")
+
+# The base of an engine floor: the registry of repository $1 as it is now, at $2 (its files copied on SQLite, without
+# the datastore; on PostgreSQL, where a copied repository shares its registry, the generator run again with the
+# arguments after $2 into a registry of its own).
+floor_base() {
+  local src=$1 dest=$2; shift 2
+  rm -rf "$dest"
+  if [ "$BACKEND" = postgresql ]; then
+    env "$(generator_registry "$dest")" BENCH_FILE_RECORDS=1 "$MAKE_REGISTRY" "$dest" "$@" >/dev/null
+  else
+    mkdir -p "$dest/datastore" && cp "$src/butler.yaml" "$src"/gen3.sqlite3* "$dest/"
+  fi
+}
+# The engine floor of a bulk command that wrote RUN $3 into repository $1 in $4 seconds ($2: its floor_base): the same
+# rows inserted straight through the database API (make-registry --engine-floor), and the command's time as a ratio.
+engine_floor() {
+  local line
+  line=$("$MAKE_REGISTRY" --engine-floor "$1" "$2" "$3" 2>"$OUT/floor.err" | tail -1)
+  awk -v r="${line% *}" -v s="${line#* }" -v c="$4" -v how="$([ "$BACKEND" = postgresql ] && echo COPY || echo "prepared statements")" \
+    'BEGIN { printf "  engine floor: the same %d rows by %s in one transaction: %.2f s (%.0f rows/s); the command took %.1fx the floor\n", r, how, s, r / s, c / s }'
+  rm -rf "$2"
+}
 
 # Wall seconds and peak RSS (kB) of one command: prints "SECONDS KB".
 measure() {
@@ -208,9 +230,12 @@ with open(f"{work}/spec.json", "w") as doc, open(f"{work}/spec.jsonl", "w") as l
 print(f"(spec: {n} quanta, {sum(len(v) for v in list(ids.values())[:limit])} inputs; {__import__('os').path.getsize(work + '/spec.json') >> 20} MB of JSON)")
 PY
 cp -r "$WORK/repo" "$WORK/repo-lines"
+floor_base "$WORK/repo" "$WORK/floor" $(( (N + 9) / 10 )) 10 100
+"$BUTLER" register-dataset-type "$WORK/floor" benchOutput ExposureF instrument detector exposure >/dev/null 2>&1 || true
 r=$(measure "$BUTLER" record "$WORK/repo" "$WORK/spec.json")
 awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, JSON document: %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", s, n / s, m / 1024 }'
 grep -v '^$' "$OUT/cmd.err" | head -3 || true
+engine_floor "$WORK/repo" "$WORK/floor" bench/provenance "${r% *}"
 r=$(measure "$BUTLER" record "$WORK/repo-lines" "$WORK/spec.jsonl")
 awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "butler record, JSON Lines:    %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", s, n / s, m / 1024 }'
 grep -v '^$' "$OUT/cmd.err" | head -3 || true
@@ -279,46 +304,84 @@ with open(jobs_path) as f:
         with open(os.path.join(d, "quantum.json"), "w") as o: json.dump(record, o)
 PY
 echo "($N staged records written in $(( $(date +%s) - t0 )) s)"
+floor_base "$WORK/repo" "$WORK/floor" $(( (N + 9) / 10 )) 10 100
+"$BUTLER" register-dataset-type "$WORK/floor" benchOutput ExposureF instrument detector exposure >/dev/null 2>&1 || true
 r=$(measure "$BUTLER" merge-staged "$WORK/repo")
 awk -v n="$N" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "merge-staged, %d quanta (%d datasets, files hard-linked and checksummed): %.2f s (%.0f quanta/s), peak RSS %.1f MB\n", n, 2 * n, s, n / s, m / 1024 }'
 grep -v '^$' "$OUT/cmd.err" | head -3 || true
+engine_floor "$WORK/repo" "$WORK/floor" bench/batch "${r% *}"
 echo "  registered: $(count_rows "$WORK/repo" quantum) steps, $(count_rows "$WORK/repo" quantum_input) input edges"
 r=$(measure "$BUTLER" merge-staged "$WORK/repo")
 echo "merge-staged again (nothing left): ${r% *} s"
 rm -rf "$WORK"
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = lineage ]; then
+# The same provenance queries on the release at $1; each figure also goes into FIG[$2.key] for the growth ratios.
+declare -A FIG
+release_queries() {
+  local REL=$1 tag=$2 n r rows CAT RAW BIAS
+  echo "$(count_rows "$REL" dataset) datasets, $(count_rows "$REL" quantum) quanta, $(count_rows "$REL" quantum_input) input edges"
+  FIG[$tag.startup]=$(median_ms 10 "$BUTLER" query-collections "$REL" bench/calib)
+  echo "start-up (query-collections of one name): ${FIG[$tag.startup]} ms (median of 10)"
+  CAT="deepCoadd_meas:skymap=bench,tract=0,patch=3"
+  n=$("$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd | awk 'NR == 1')
+  echo "upstream lineage of one coadd catalog ($n)"
+  FIG[$tag.coadd]=$(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd)
+  echo "  tree:      ${FIG[$tag.coadd]} ms (median of 10; $(awk -v a="${FIG[$tag.coadd]}" -v b="${FIG[$tag.startup]}" 'BEGIN { printf "%.1f", a / b }')x start-up)"
+  echo "  json:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format json) ms"
+  echo "  prov-json: $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format prov-json) ms"
+  RAW=$("$BUTLER" query-datasets "$REL" raw --collections bench/raw/all --where "instrument = 'BenchCam' AND exposure = 2025010200050 AND detector = 4" --format csv | tail -1 | cut -d, -f3)
+  n=$("$BUTLER" provenance "$REL" "$RAW" --downstream | awk 'NR == 1')
+  FIG[$tag.raw]=$(median_ms 10 "$BUTLER" provenance "$REL" "$RAW" --downstream)
+  echo "downstream of one raw ($n): ${FIG[$tag.raw]} ms"
+  BIAS=$("$BUTLER" query-datasets "$REL" bias --collections bench/calib --where "instrument = 'BenchCam' AND detector = 4" --format csv | tail -1 | cut -d, -f3)
+  r=$(measure "$BUTLER" provenance "$REL" "$BIAS" --downstream --format json)
+  n=$("$BUTLER" provenance "$REL" "$BIAS" --downstream | awk 'NR == 1')
+  FIG[$tag.bias]=$(awk -v s="${r% *}" 'BEGIN { printf "%.1f", s * 1000 }')
+  echo "downstream of one bias ($n), JSON: ${r% *} s, peak RSS $(awk -v m="${r#* }" 'BEGIN { printf "%.1f", m / 1024 }') MB"
+  r=$(measure "$BUTLER" provenance "$REL" "$BIAS" --downstream)
+  echo "  the same as a tree: ${r% *} s, peak RSS $(awk -v m="${r#* }" 'BEGIN { printf "%.1f", m / 1024 }') MB"
+  rows=$("$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format csv | grep -vc '^type,\|^$')
+  echo "every dataset made with ip_isr 30.0.4 ($rows datasets), whole registry:"
+  FIG[$tag.producedAll]=$(median_ms 5 "$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format json)
+  echo "  as JSON:   ${FIG[$tag.producedAll]} ms (median of 5)"
+  FIG[$tag.producedNight]=$(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --produced-with ip_isr=30.0.4 --where "instrument = 'BenchCam' AND day_obs = 20250215" --format json)
+  echo "  calexp only, one night: ${FIG[$tag.producedNight]} ms"
+  rows=$("$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format csv | grep -vc '^type,\|^$')
+  FIG[$tag.derived]=$(median_ms 5 "$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format json)
+  echo "every dataset derived from one raw ($rows): ${FIG[$tag.derived]} ms"
+  FIG[$tag.point]=$(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --collections bench/all --where "instrument = 'BenchCam' AND exposure = 2025010200050 AND detector = 4" --format json)
+  echo "point query (one calexp by data ID): ${FIG[$tag.point]} ms"
+  r=$(measure "$BUTLER" verify "$REL")
+  echo "verify (no files, every provenance edge): ${r% *} s"
+}
+# The release at SCALE times the default size ($1; 1: ~1 M datasets), generated once: prints its folder.
+release_at() {
+  local scale=$1 REL t
+  REL="$OUT/release-${scale}m"
+  [ "$scale" = 1 ] || REL="$OUT/release-$((scale))x"
+  if [ ! -f "$REL/butler.yaml" ]; then
+    rm -rf "$REL"
+    t=$(measure env "$(generator_registry "$REL")" "$MAKE_REGISTRY" --release "$REL" $((14500 * scale)))
+    echo "(release generated in ${t% *} s)" >&2
+  fi
+  echo "$REL"
+}
 echo
-REL="$OUT/release-1m"
-if [ ! -f "$REL/butler.yaml" ]; then
-  rm -rf "$REL"
-  t=$(measure env "$(generator_registry "$REL")" "$MAKE_REGISTRY" --release "$REL")
-  echo "== provenance queries on a data release (generated in ${t% *} s)"
-else
-  echo "== provenance queries on a data release"
+echo "== provenance queries on a data release"
+release_queries "$(release_at 1)" 1
+# BENCH_SCALE=10: the same queries on a release ten times larger (~10 M datasets, ~2.9 M steps, ~9 GB on SQLite),
+# with each figure's growth over the 1 M release (run on request: generating it takes minutes).
+SCALE=${BENCH_SCALE:-1}
+if [ "$SCALE" != 1 ]; then
+  echo
+  echo "== the same queries on a release ${SCALE}x larger"
+  release_queries "$(release_at "$SCALE")" "$SCALE"
+  echo "growth (${SCALE}x release / 1x release, same answer where the query names one data ID):"
+  for k in startup point coadd raw derived producedNight producedAll bias; do
+    awk -v k="$k" -v a="${FIG[$SCALE.$k]}" -v b="${FIG[1.$k]}" 'BEGIN { printf "  %-14s %9.1f ms -> %9.1f ms: %.2fx\n", k, b, a, a / b }'
+  done
 fi
-echo "$(count_rows "$REL" dataset) datasets, $(count_rows "$REL" quantum) quanta, $(count_rows "$REL" quantum_input) input edges"
-CAT="deepCoadd_meas:skymap=bench,tract=0,patch=3"
-n=$("$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd | awk 'NR == 1')
-echo "upstream lineage of one coadd catalog ($n)"
-echo "  tree:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd) ms (median of 10)"
-echo "  json:      $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format json) ms"
-echo "  prov-json: $(median_ms 10 "$BUTLER" provenance "$REL" "$CAT" --collections bench/coadd --format prov-json) ms"
-RAW=$("$BUTLER" query-datasets "$REL" raw --collections bench/raw/all --where "instrument = 'BenchCam' AND exposure = 2025010200050 AND detector = 4" --format csv | tail -1 | cut -d, -f3)
-n=$("$BUTLER" provenance "$REL" "$RAW" --downstream | awk 'NR == 1')
-echo "downstream of one raw ($n): $(median_ms 10 "$BUTLER" provenance "$REL" "$RAW" --downstream) ms"
-BIAS=$("$BUTLER" query-datasets "$REL" bias --collections bench/calib --where "instrument = 'BenchCam' AND detector = 4" --format csv | tail -1 | cut -d, -f3)
-r=$(measure "$BUTLER" provenance "$REL" "$BIAS" --downstream --format json)
-n=$("$BUTLER" provenance "$REL" "$BIAS" --downstream | awk 'NR == 1')
-echo "downstream of one bias ($n): ${r% *} s, peak RSS $(awk -v m="${r#* }" 'BEGIN { printf "%.1f", m / 1024 }') MB"
-rows=$("$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format csv | grep -vc '^type,\|^$')
-echo "every dataset made with ip_isr 30.0.4 ($rows datasets), whole registry:"
-echo "  as JSON:   $(median_ms 5 "$BUTLER" query-datasets "$REL" --produced-with ip_isr=30.0.4 --format json) ms (median of 5)"
-echo "  calexp only, one night: $(median_ms 5 "$BUTLER" query-datasets "$REL" calexp --produced-with ip_isr=30.0.4 --where "instrument = 'BenchCam' AND day_obs = 20250215" --format json) ms"
-rows=$("$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format csv | grep -vc '^type,\|^$')
-echo "every dataset derived from one raw ($rows): $(median_ms 5 "$BUTLER" query-datasets "$REL" --derived-from "$RAW" --format json) ms"
-r=$(measure "$BUTLER" verify "$REL")
-echo "verify (no files, every provenance edge): ${r% *} s"
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = interchange ]; then

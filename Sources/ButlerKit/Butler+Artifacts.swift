@@ -14,10 +14,12 @@ extension Butler {
     /// Removes datasets as `mode` says: registry rows and the files that no remaining dataset uses, in two phases
     /// (see ``FileDatastore``); files outside the datastore, ingested with `direct`, are never deleted.
     ///
+    /// - Parameters:
+    ///   - force: remove datasets that others were derived from, keeping tombstones in their provenance.
+    ///   - progress: told of the files set aside as the removal goes.
     /// - Returns: the number of datasets affected.
     @discardableResult
-    /// - Parameter force: remove datasets that others were derived from, keeping tombstones in their provenance.
-    public func pruneDatasets(_ refs: [DatasetRef], mode: PruneMode, force: Bool = false) throws -> Int {
+    public func pruneDatasets(_ refs: [DatasetRef], mode: PruneMode, force: Bool = false, progress: ProgressReport? = nil) throws -> Int {
         switch mode {
         case .disassociate(let tag):
             return try registry.disassociate(tag, refs)
@@ -25,9 +27,9 @@ extension Butler {
             if let other = refs.first(where: { $0.run != run }) {
                 throw ButlerError(.invalidValue, "dataset \(other.id.lowercasedString) belongs to run '\(other.run)', not '\(run)'; --purge removes datasets of the named run only")
             }
-            try removingFiles { release in try registry.purgeDatasets(refs.map(\.id), force: force, releasing: release) }
+            try removingFiles(progress: progress) { release in try registry.purgeDatasets(refs.map(\.id), force: force, releasing: release) }
         case .unstore:
-            try removingFiles { release in try registry.removeFileRecords(refs.map(\.id), releasing: release) }
+            try removingFiles(progress: progress) { release in try registry.removeFileRecords(refs.map(\.id), releasing: release) }
         }
         return refs.count
     }

@@ -312,9 +312,11 @@ public final class Butler: Sendable {
     ///
     /// The files are renamed aside inside the removing transaction and deleted once it commits (put back if it
     /// fails), with the folders they leave empty; files ingested in place with `direct` are never deleted.
+    ///
+    /// - Parameter progress: told of the files set aside as the removal goes.
     @discardableResult
-    public func removeRuns(_ patterns: [String], unlinkFromChains: Bool = false) throws -> RemovedRuns {
-        try removingFiles { release in
+    public func removeRuns(_ patterns: [String], unlinkFromChains: Bool = false, progress: ProgressReport? = nil) throws -> RemovedRuns {
+        try removingFiles(progress: progress) { release in
             try registry.removeRuns(patterns, unlinkFromChains: unlinkFromChains, releasing: release)
         }
     }
@@ -322,7 +324,8 @@ public final class Butler: Sendable {
     /// Runs a removal transaction whose released files are renamed aside inside it (by `release`, called once per
     /// attempt of the transaction), deleted after it commits, and put back if it fails: the second phase of the
     /// datastore's removal (see ``FileDatastore``).
-    func removingFiles<T>(_ removal: (_ release: ([(path: String, token: String)]) throws -> Void) throws -> T) throws -> T {
+    func removingFiles<T>(progress: ProgressReport? = nil,
+                          _ removal: (_ release: ([(path: String, token: String)]) throws -> Void) throws -> T) throws -> T {
         let datastore = self.datastore
         var trashed: [String: TrashedFile] = [:]
         do {
@@ -333,7 +336,9 @@ public final class Butler: Sendable {
                     datastore.restore(file)
                     trashed[path] = nil
                 }
-                for (path, token) in released where trashed[path] == nil {
+                for (n, (path, token)) in released.enumerated() {
+                    defer { progress?(n + 1, released.count) }
+                    guard trashed[path] == nil else { continue }
                     if let file = try datastore.trash(path, claimToken: token) { trashed[path] = file }
                 }
             }

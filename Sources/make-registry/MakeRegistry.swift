@@ -6,11 +6,16 @@ import Foundation
 ///
 /// Usage: make-registry REPO [EXPOSURES] [DETECTORS] [RUNS]
 ///        make-registry --release REPO [EXPOSURES] [DETECTORS] [EXPOSURES_PER_PATCH] [RUNS]   (see ``MakeRelease``)
+///        make-registry --engine-floor DONE BEFORE RUN   (see ``EngineFloor``)
 @main
 struct MakeRegistry {
     static func main() throws {
         if CommandLine.arguments.dropFirst().first == "--release" {
             try MakeRelease.main(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
+        if CommandLine.arguments.dropFirst().first == "--engine-floor" {
+            try EngineFloor.main(Array(CommandLine.arguments.dropFirst(2)))
             return
         }
         let args = CommandLine.arguments

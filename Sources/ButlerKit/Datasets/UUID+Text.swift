@@ -5,14 +5,14 @@ extension UUID {
     ///
     /// Written without `uuidString` (which goes through `printf`): queries print hundreds of thousands of ids.
     public var lowercasedString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes(of: uuid) { bytes in
+        withUnsafeBytes(of: uuid) { bytes in
             String(unsafeUninitializedCapacity: 36) { out in
+                @inline(__always) func digit(_ v: UInt8) -> UInt8 { v < 10 ? v + UInt8(ascii: "0") : v - 10 + UInt8(ascii: "a") }
                 var j = 0
                 for i in 0..<16 {
                     if i == 4 || i == 6 || i == 8 || i == 10 { out[j] = UInt8(ascii: "-"); j += 1 }
-                    out[j] = digits[Int(bytes[i] >> 4)]
-                    out[j + 1] = digits[Int(bytes[i] & 15)]
+                    out[j] = digit(bytes[i] >> 4)
+                    out[j + 1] = digit(bytes[i] & 15)
                     j += 2
                 }
                 return 36
@@ -22,29 +22,35 @@ extension UUID {
 
     /// Parses the canonical text form quickly (any case); `nil` when malformed.
     public init?(registryText text: String) {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var i = 0
-        var high: UInt8?
-        for c in text.utf8 {
-            let v: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
-            case UInt8(ascii: "-"): continue
-            default: return nil
+        var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        guard Self.parse(text, into: &value) else { return nil }
+        self.init(uuid: value)
+    }
+
+    /// Reads the 32 hex digits of `text` (dashes anywhere) into `value`; false when malformed.
+    private static func parse(_ text: String, into value: inout uuid_t) -> Bool {
+        withUnsafeMutableBytes(of: &value) { bytes in
+            var i = 0
+            var high: UInt8?
+            for c in text.utf8 {
+                let v: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
+                case UInt8(ascii: "-"): continue
+                default: return false
+                }
+                if let h = high {
+                    guard i < 16 else { return false }
+                    bytes[i] = h << 4 | v
+                    i += 1
+                    high = nil
+                } else {
+                    high = v
+                }
             }
-            if let h = high {
-                guard i < 16 else { return nil }
-                bytes[i] = h << 4 | v
-                i += 1
-                high = nil
-            } else {
-                high = v
-            }
+            return i == 16 && high == nil
         }
-        guard i == 16, high == nil else { return nil }
-        self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 }

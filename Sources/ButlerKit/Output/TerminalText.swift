@@ -18,6 +18,35 @@ public enum TerminalText {
             || (v >= 0x2066 && v <= 0x2069)
     }
 
+    /// False when `text` certainly holds no control character (``isControl(_:)``), read byte by byte in UTF-8, which
+    /// is fast for the megabytes of a large lineage; true when it may (then its scalars decide).
+    static func mayHoldControl(_ text: String, keepingNewlines: Bool) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                let b = bytes[i]
+                if b < 0x20 {
+                    if !(keepingNewlines && b == 0x0A) { return true }
+                } else if b == 0x7F {
+                    return true
+                } else if b == 0xC2, i + 1 < n, bytes[i + 1] <= 0x9F {
+                    return true  // C1: C2 80-9F
+                } else if b == 0xD8, i + 1 < n, bytes[i + 1] == 0x9C {
+                    return true  // U+061C: D8 9C
+                } else if b == 0xE2, i + 2 < n {
+                    let b1 = bytes[i + 1], b2 = bytes[i + 2]
+                    // U+200E-200F, U+202A-202E: E2 80 8E-8F, AA-AE; U+2066-2069: E2 81 A6-A9
+                    if b1 == 0x80 && (b2 == 0x8E || b2 == 0x8F || (b2 >= 0xAA && b2 <= 0xAE)) { return true }
+                    if b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9 { return true }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
+
     /// The visible form of a control character: `\e`, `\r`, `\t`, `\n`, or `\u009b` (four hex digits, as JSON writes
     /// it: inside a JSON string, where only DEL and C1 characters can still be raw, the escape reads back as the
     /// character itself, so JSON output stays exact).
@@ -37,7 +66,8 @@ public enum TerminalText {
 /// `text` with every control character escaped (``TerminalText/escape(_:)``), newlines kept when `keepingNewlines`
 /// (they separate the lines of a message or the rows of a table). Text without control characters is returned as is.
 public func terminalSafe(_ text: String, keepingNewlines: Bool = true) -> String {
-    guard text.unicodeScalars.contains(where: { TerminalText.isControl($0) && !(keepingNewlines && $0 == "\n") }) else { return text }
+    guard TerminalText.mayHoldControl(text, keepingNewlines: keepingNewlines),
+          text.unicodeScalars.contains(where: { TerminalText.isControl($0) && !(keepingNewlines && $0 == "\n") }) else { return text }
     var out = ""
     out.reserveCapacity(text.utf8.count + 16)
     for scalar in text.unicodeScalars {

@@ -9,10 +9,12 @@ extension Registry {
     /// definition has a ``FocalPlane`` gets sky regions, indexed for spatial queries (``RegionIndex``): a
     /// visit_detector_region per placed detector and the visit's region around them all.
     ///
-    /// - Parameter exposures: restrict to these exposure ids (all science exposures when `nil`).
+    /// - Parameters:
+    ///   - exposures: restrict to these exposure ids (all science exposures when `nil`).
+    ///   - progress: told of the exposures looked at as the work goes (regions take the time).
     /// - Returns: the ids of the visits defined.
     @discardableResult
-    public func defineVisits(instrument: String, exposures: Set<Int>? = nil) throws -> [Int] {
+    public func defineVisits(instrument: String, exposures: Set<Int>? = nil, progress: ProgressReport? = nil) throws -> [Int] {
         try database.write { c in
             guard try c.queryOne("SELECT 1 FROM instrument WHERE name = ?", [.text(instrument)]) != nil else {
                 throw ButlerError(.notFound, "no instrument named '\(instrument)' in the registry")
@@ -29,7 +31,8 @@ extension Registry {
                 """, [.text(instrument)])
             let definition = try Self.definitionWithFocalPlane(c, instrument: instrument)
             var defined: [Int] = []
-            for row in rows {
+            for (n, row) in rows.enumerated() {
+                defer { progress?(n + 1, rows.count) }
                 guard let id = row[0].int, exposures?.contains(id) ?? true else { continue }
                 let type = row[13].string?.lowercased() ?? ""
                 guard type == "science" || type == "object" else { continue }

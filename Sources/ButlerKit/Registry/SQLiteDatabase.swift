@@ -1,4 +1,5 @@
 internal import GRDB
+internal import GRDBSQLite
 import Foundation
 internal import Logging
 
@@ -34,6 +35,11 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
         config.busyMode = .timeout(60)
         config.foreignKeysEnabled = true
         var openPath = path
+        // A page cache of up to 64 MiB (SQLite's default is 2 MiB): a lineage walk or a large query visits pages of a
+        // gigabyte-sized registry again and again, and each miss is a read(2). Memory is taken only as pages are read.
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+        }
         if let reason {
             config.readonly = true
             openPath = Self.readOnlyURI(path)
@@ -187,13 +193,31 @@ private struct SQLiteConnection: SQLConnection {
             let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.map(\.databaseValue)))
             var values: [SQLValue] = []
             values.reserveCapacity(columns.count)
-            while let row = try cursor.next() {
+            // The cursor steps the statement; each row's columns are read from it through SQLite's C API (hundreds of
+            // thousands of rows for a large lineage or export).
+            let raw = statement.sqliteStatement
+            while try cursor.next() != nil {
                 values.removeAll(keepingCapacity: true)
-                for i in 0..<columns.count { values.append(SQLValue(row[i] as DatabaseValue)) }
+                for i in 0..<Int32(columns.count) { values.append(Self.column(raw, i)) }
                 try body(SQLRow(columns: columns, values: values))
             }
         } catch let error as DatabaseError {
             throw Self.butlerError(error)
+        }
+    }
+
+    /// Column `i` of the row `statement` is on.
+    private static func column(_ statement: OpaquePointer, _ i: Int32) -> SQLValue {
+        switch sqlite3_column_type(statement, i) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, i))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, i))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(statement, i) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, i))), as: UTF8.self))
+        default:
+            guard let blob = sqlite3_column_blob(statement, i) else { return .blob(Data()) }
+            return .blob(Data(bytes: blob, count: Int(sqlite3_column_bytes(statement, i))))
         }
     }
 

@@ -84,8 +84,35 @@ public struct TAITime: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// `2023-03-21T16:11:07.706000000` in TAI.
     public var isoTAI: String {
         let c = calendar
-        func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.nanosecond, 9))"
+        return Self.iso(c.year, c.month, c.day, c.hour, c.minute, c.second, fraction: c.nanosecond, digits: 9, zone: false)
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss.fff...` (`Z` after it when `zone`), written digit by digit: lineages print hundreds of
+    /// thousands of times. A year outside 0...9999 is written in full.
+    private static func iso(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int,
+                            fraction: Int, digits: Int, zone: Bool) -> String {
+        guard (0...9999).contains(year) else {
+            func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(fraction, digits))" + (zone ? "Z" : "")
+        }
+        let count = 20 + digits + (zone ? 1 : 0)
+        return String(unsafeUninitializedCapacity: count) { out in
+            var j = 0
+            func put(_ v: Int, _ n: Int) {
+                var v = v
+                for k in stride(from: n - 1, through: 0, by: -1) {
+                    out[j + k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                j += n
+            }
+            func sep(_ c: Unicode.Scalar) { out[j] = UInt8(c.value); j += 1 }
+            put(year, 4); sep("-"); put(month, 2); sep("-"); put(day, 2); sep("T")
+            put(hour, 2); sep(":"); put(minute, 2); sep(":"); put(second, 2); sep(".")
+            put(fraction, digits)
+            if zone { sep("Z") }
+            return j
+        }
     }
 
     public var description: String { isoTAI + " TAI" }
@@ -94,8 +121,7 @@ public struct TAITime: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var isoUTC: String {
         let offset = Int64(Self.taiMinusUTC(unixSeconds: nanoseconds / 1_000_000_000 - 37))
         let utc = TAITime(nanoseconds: nanoseconds - offset * 1_000_000_000).calendar
-        func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        return "\(pad(utc.year, 4))-\(pad(utc.month, 2))-\(pad(utc.day, 2))T\(pad(utc.hour, 2)):\(pad(utc.minute, 2)):\(pad(utc.second, 2)).\(pad(utc.nanosecond / 1000, 6))Z"
+        return Self.iso(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, fraction: utc.nanosecond / 1000, digits: 6, zone: true)
     }
 
     /// The observing day (YYYYMMDD) of this time after shifting by `offsetSeconds` (Rubin uses -12 h in TAI).

@@ -76,8 +76,10 @@ extension ButlerCommand {
                 }
             }
             var done: [String] = []
+            let bar = ProgressBar(unit: "files", enabled: !quiet)
+            defer { bar.finish() }
             if let purge {
-                let n = try butler.pruneDatasets(refs, mode: .purge(run: purge), force: force)
+                let n = try butler.pruneDatasets(refs, mode: .purge(run: purge), force: force, progress: bar.report)
                 done.append("Purged \(n) dataset(s) from \(purge)\n")
             } else {
                 for tag in disassociate {
@@ -85,10 +87,11 @@ extension ButlerCommand {
                     done.append("Removed \(n) dataset(s) from \(tag)\n")
                 }
                 if unstore || disassociate.isEmpty {
-                    let n = try butler.pruneDatasets(refs, mode: .unstore)
+                    let n = try butler.pruneDatasets(refs, mode: .unstore, progress: bar.report)
                     done.append("Unstored \(n) dataset(s)\n")
                 }
             }
+            bar.finish()
             if !quiet { emit(done.joined() + (confirm ? "The datasets were removed.\n" : "")) }
         }
 

@@ -242,7 +242,9 @@ extension ButlerCommand {
                 emit(lines)
                 guard try confirmOnStandardInput() else { emit("Aborted.\n"); return }
             }
-            let removed = try butler.removeRuns([glob], unlinkFromChains: force)
+            let bar = ProgressBar(unit: "files")
+            let removed = try butler.removeRuns([glob], unlinkFromChains: force, progress: bar.report)
+            bar.finish()
             for run in removed.runs {
                 let chains = removed.unlinkedFrom[run].map { " (unlinked from \($0.joined(separator: ", ")))" } ?? ""
                 emit("Removed run \(run)\(chains)\n")

@@ -92,7 +92,9 @@ extension ButlerCommand {
                 })
                 only = only.map { $0.intersection(selected) } ?? selected
             }
-            let visits = try butler.registry.defineVisits(instrument: instrument, exposures: only)
+            let bar = ProgressBar(unit: "exposures")
+            let visits = try butler.registry.defineVisits(instrument: instrument, exposures: only, progress: bar.report)
+            bar.finish()
             emit("Defined \(visits.count) visit(s) for \(instrument)\n")
         }
     }

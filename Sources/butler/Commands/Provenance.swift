@@ -59,20 +59,45 @@ extension ButlerCommand {
             let id = try datasetId(butler, arguments[1])
             let lineage = try butler.registry.lineage(of: id, direction: downstream ? .downstream : .upstream, depth: depth,
                                                       includeConfigs: showConfig || format == .provJSON || format == .provN)
-            let text: String
-            switch format {
-            case .tree: text = lineage.treeText(showConfigs: showConfig)
-            case .json: text = lineage.jsonText()
-            case .dot: text = lineage.dotText()
-            case .provJSON: text = lineage.provDocument().jsonText()
-            case .provN: text = lineage.provDocument().provNText()
-            }
-            if let output {
-                do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                    throw ButlerError(.io, "cannot write \(output): \(error.localizedDescription)")
+            // Tree and JSON are written as they are made (a bias's downstream is tens of megabytes).
+            try writeOutput { sink in
+                switch format {
+                case .tree: try lineage.writeTree(showConfigs: showConfig, to: sink)
+                case .json: try lineage.writeJSON(to: sink)
+                case .dot: try sink(lineage.dotText())
+                case .provJSON: try sink(lineage.provDocument().jsonText())
+                case .provN: try sink(lineage.provDocument().provNText())
                 }
-            } else {
-                emit(text)
+            }
+        }
+
+        /// Hands `body` a sink that writes to standard output, or to `--output` (a temporary file beside it, renamed
+        /// into place at the end, so that a failed run leaves no half-written file).
+        func writeOutput(_ body: ((String) throws -> Void) throws -> Void) throws {
+            guard let output else {
+                try body { emit($0) }
+                return
+            }
+            let target = URL(fileURLWithPath: output)
+            let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).tmp")
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
+                  let handle = try? FileHandle(forWritingTo: temporary) else {
+                throw ButlerError(.io, "cannot write \(output): cannot create a file in \(target.deletingLastPathComponent().path)")
+            }
+            do {
+                try body { text in
+                    do { try handle.write(contentsOf: Data(text.utf8)) } catch {
+                        throw ButlerError(.io, "cannot write \(output): \(error.localizedDescription)")
+                    }
+                }
+                try handle.close()
+                if rename(temporary.path, target.path) != 0 {
+                    throw ButlerError(.io, "cannot write \(output): \(String(cString: strerror(errno)))")
+                }
+            } catch {
+                try? handle.close()
+                unlink(temporary.path)
+                throw error
             }
         }
 

@@ -10,7 +10,23 @@ extension Lineage {
     ///
     /// - Parameter showConfigs: include each config file's content (needs a lineage read with `includeConfigs`).
     public func treeText(showConfigs: Bool = false) -> String {
+        var text = ""
+        try! writeTree(showConfigs: showConfigs) { text += $0 }  // appending to a string cannot fail
+        return text
+    }
+
+    /// Writes ``treeText(showConfigs:)`` to `sink` in pieces of about a megabyte as it is made, so that the tree of a
+    /// large graph is never held whole.
+    ///
+    /// - Throws: what `sink` throws.
+    public func writeTree(showConfigs: Bool = false, to sink: (String) throws -> Void) throws {
         var out = ""
+        out.reserveCapacity(1 << 20 + 4096)
+        func flushIfFull() throws {
+            guard out.utf8.count >= 1 << 20 else { return }
+            try sink(out)
+            out.removeAll(keepingCapacity: true)
+        }
         var datasetNumbers: [UUID: Int] = [:]
         var stepNumbers: [UUID: Int] = [:]
         var shownEnvironments = Set<String>()
@@ -18,7 +34,8 @@ extension Lineage {
         func short(_ id: UUID) -> String { String(id.lowercasedString.prefix(8)) }
         func short(_ hash: String) -> String { String(hash.prefix(12)) }
 
-        func datasetLine(_ id: UUID, role: String?, prefix: String, connector: String, childPrefix: String) {
+        func datasetLine(_ id: UUID, role: String?, prefix: String, connector: String, childPrefix: String) throws {
+            try flushIfFull()
             let rolePart = role.map { "\($0): " } ?? ""
             let d = datasets[id]
             if let n = datasetNumbers[id] {
@@ -46,11 +63,11 @@ extension Lineage {
             }
             for (i, step) in next.enumerated() {
                 let last = i == next.count - 1
-                stepLines(step, prefix: childPrefix, connector: last ? "└─ " : "├─ ", childPrefix: childPrefix + (last ? "   " : "│  "))
+                try stepLines(step, prefix: childPrefix, connector: last ? "└─ " : "├─ ", childPrefix: childPrefix + (last ? "   " : "│  "))
             }
         }
 
-        func stepLines(_ id: UUID, prefix: String, connector: String, childPrefix: String) {
+        func stepLines(_ id: UUID, prefix: String, connector: String, childPrefix: String) throws {
             guard let s = steps[id] else { return }
             let verb = direction == .upstream ? "made by" : "used by"
             if let n = stepNumbers[id] {
@@ -106,7 +123,7 @@ extension Lineage {
             let children = direction == .upstream ? s.inputs : s.outputs
             for (i, edge) in children.enumerated() {
                 let last = i == children.count - 1
-                datasetLine(edge.dataset, role: edge.role, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
+                try datasetLine(edge.dataset, role: edge.role, prefix: childPrefix, connector: last ? "└─ " : "├─ ",
                             childPrefix: childPrefix + (last ? "   " : "│  "))
             }
         }
@@ -116,7 +133,7 @@ extension Lineage {
         out += "\(title): \(datasets.count) dataset(s), \(steps.count) step(s), \(environments.count) environment(s), "
             + "\(Set(steps.values.flatMap { $0.configs.map(\.hash) }).count) config(s)"
             + (elsewhereCount > 0 ? "; \(elsewhereCount) dataset(s) held elsewhere" : "") + (truncated ? "; stopped at --depth" : "") + "\n"
-        datasetLine(root, role: nil, prefix: "", connector: "", childPrefix: "")
+        try datasetLine(root, role: nil, prefix: "", connector: "", childPrefix: "")
         let usedConfigs = Dictionary(steps.values.flatMap { s in s.configs.map { ($0.hash, "\(s.taskLabel)/\($0.name)") } },
                                      uniquingKeysWith: { a, _ in a })
         if !usedConfigs.isEmpty {
@@ -128,8 +145,9 @@ extension Lineage {
                     let text = String(decoding: content.content, as: UTF8.self)
                     out += text.split(separator: "\n", omittingEmptySubsequences: false).map { "    | " + singleLine(String($0)) }.joined(separator: "\n") + "\n"
                 }
+                try flushIfFull()
             }
         }
-        return out
+        try sink(out)
     }
 }

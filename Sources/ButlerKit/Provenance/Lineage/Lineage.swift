@@ -129,7 +129,8 @@ public struct Lineage: Sendable {
     public var elsewhere: [UUID] {
         var ids = Set<UUID>()
         for s in steps.values {
-            for e in s.inputs + s.outputs where datasets[e.dataset] == nil { ids.insert(e.dataset) }
+            for e in s.inputs where datasets[e.dataset] == nil { ids.insert(e.dataset) }
+            for e in s.outputs where datasets[e.dataset] == nil { ids.insert(e.dataset) }
         }
         return ids.sorted()
     }
@@ -141,12 +142,21 @@ public struct Lineage: Sendable {
 
     /// Steps in a stable order: by start time, then id.
     public var orderedSteps: [Step] {
-        steps.values.sorted { ($0.start?.nanoseconds ?? 0) != ($1.start?.nanoseconds ?? 0) ? ($0.start?.nanoseconds ?? 0) < ($1.start?.nanoseconds ?? 0) : $0.id < $1.id }
+        // Sorted as keys, not as steps: a step is a large value, costly to move.
+        let keys: [(start: Int64, id: UUID)] = steps.values.map { (start: $0.start?.nanoseconds ?? 0, id: $0.id) }
+        return keys.sorted { $0.start != $1.start ? $0.start < $1.start : $0.id < $1.id }.map { steps[$0.id]! }
     }
 
     /// Datasets in a stable order: by type, data ID, then id.
     public var orderedDatasets: [Dataset] {
-        datasets.values.sorted { ($0.datasetType, $0.dataId) != ($1.datasetType, $1.dataId) ? ($0.datasetType, $0.dataId) < ($1.datasetType, $1.dataId) : $0.id < $1.id }
+        typealias Key = (type: String, dataId: String, id: UUID)
+        func before(_ a: Key, _ b: Key) -> Bool {
+            if a.type != b.type { return a.type < b.type }
+            if a.dataId != b.dataId { return a.dataId < b.dataId }
+            return a.id < b.id
+        }
+        let keys: [Key] = datasets.values.map { (type: $0.datasetType, dataId: $0.dataId, id: $0.id) }
+        return keys.sorted(by: before).map { datasets[$0.id]! }
     }
 
     /// The datasets at the start of the chain: those no step in the graph made (raws, calibrations put by hand).

@@ -1,4 +1,7 @@
 public import Foundation
+import Logging
+
+private let logger = Logger(label: "butler.lineage")
 
 extension Registry {
     /// Reads the provenance graph around a dataset.
@@ -16,6 +19,8 @@ extension Registry {
     public func lineage(of id: UUID, direction: Lineage.Direction = .upstream, depth: Int? = nil,
                         includeConfigs: Bool = false) throws -> Lineage {
         try database.read { c in
+            let started = DispatchTime.now()
+            func elapsed() -> String { String(format: "%.3f s", Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9) }
             var graph = Lineage(root: id, direction: direction)
             var frontier = [id.lowercasedString]
             var seenDatasets: Set<String> = [id.lowercasedString]
@@ -37,34 +42,34 @@ extension Registry {
                 let link = direction == .upstream ? "quantum_output" : "quantum_input"
                 var newSteps: [String] = []
                 for chunk in frontier.chunked(500) {
-                    let rows = try c.query("""
+                    try c.forEachRow("""
                         SELECT l.dataset_id, l.role, \(Self.stepColumns) FROM \(link) AS l JOIN quantum AS q ON q.id = l.quantum_id
                         JOIN collection AS run ON run.collection_id = q.run_id WHERE l.dataset_id IN (\(placeholders(chunk.count)))
-                        """, chunk.map { .text($0) })
-                    for row in rows {
+                        """, chunk.map { .text($0) }) { row in
                         guard let datasetText = row[0].string, let dataset = UUID(registryText: datasetText),
-                              let step = Self.step(from: row, offset: 2) else { continue }
-                        if graph.steps[step.id] == nil {
-                            graph.steps[step.id] = step
-                            newSteps.append(step.id.lowercasedString)
+                              let stepId = row[2].string.flatMap(UUID.init(registryText:)) else { return }
+                        if graph.steps[stepId] == nil, let step = Self.step(from: row, offset: 2) {
+                            graph.steps[stepId] = step
+                            newSteps.append(stepId.lowercasedString)
                         }
+                        guard graph.steps[stepId] != nil else { return }
                         let edge = Lineage.Edge(role: row[1].string ?? "", dataset: dataset)
                         if direction == .upstream {
-                            graph.steps[step.id]!.outputs.append(edge)
-                            graph.producer[dataset] = step.id
+                            graph.steps[stepId]!.outputs.append(edge)
+                            graph.producer[dataset] = stepId
                         } else {
-                            graph.steps[step.id]!.inputs.append(edge)
-                            graph.consumers[dataset, default: []].append(step.id)
+                            graph.steps[stepId]!.inputs.append(edge)
+                            graph.consumers[dataset, default: []].append(stepId)
                         }
                     }
                 }
                 // The other side of each new step: all its inputs (upstream) or outputs (downstream).
                 let other = direction == .upstream ? "quantum_input" : "quantum_output"
                 for chunk in newSteps.chunked(500) {
-                    for row in try c.query("SELECT quantum_id, dataset_id, role FROM \(other) WHERE quantum_id IN (\(placeholders(chunk.count)))",
-                                           chunk.map { .text($0) }) {
+                    try c.forEachRow("SELECT quantum_id, dataset_id, role FROM \(other) WHERE quantum_id IN (\(placeholders(chunk.count)))",
+                                     chunk.map { .text($0) }) { row in
                         guard let step = row[0].string.flatMap(UUID.init(registryText:)), let datasetText = row[1].string,
-                              let dataset = UUID(registryText: datasetText) else { continue }
+                              let dataset = UUID(registryText: datasetText) else { return }
                         let edge = Lineage.Edge(role: row[2].string ?? "", dataset: dataset)
                         if direction == .upstream {
                             graph.steps[step]!.inputs.append(edge)
@@ -78,12 +83,16 @@ extension Registry {
                 }
                 frontier = next
             }
+            logger.debug("lineage walked", metadata: ["levels": "\(level)", "steps": "\(graph.steps.count)", "elapsed": "\(elapsed())"])
             try loadDatasets(Array(seenDatasets), into: &graph, c)
+            logger.debug("lineage datasets read", metadata: ["datasets": "\(graph.datasets.count)", "elapsed": "\(elapsed())"])
             guard graph.datasets[id] != nil else { throw ButlerError(.notFound, "no dataset with id \(id.lowercasedString)") }
             for copy in try copies(of: graph.datasets.values.filter { !$0.removed }.map(\.id), in: c) {
                 graph.copies[copy.datasetId, default: []].append(copy)
             }
+            logger.debug("lineage copies read", metadata: ["elapsed": "\(elapsed())"])
             try loadStepDetails(into: &graph, includeConfigs: includeConfigs, c)
+            logger.debug("lineage step details read", metadata: ["elapsed": "\(elapsed())"])
             return graph
         }
     }
@@ -116,30 +125,40 @@ extension Registry {
         var byType: [String: [String]] = [:]
         var types: [String: StoredDatasetType] = [:]
         for stored in try allDatasetTypes(in: c) { types[stored.type.name] = stored }
-        var found: [String: (type: String, run: String, path: String?)] = [:]
+        var found: [String: (type: String, run: String, runId: Int64, path: String?)] = [:]
+        found.reserveCapacity(ids.count)
         for chunk in ids.chunked(500) {
-            for row in try c.query("""
-                SELECT d.id, dt.name, run.name, (SELECT path FROM file_datastore_records AS f WHERE f.dataset_id = d.id LIMIT 1)
+            try c.forEachRow("""
+                SELECT d.id, dt.name, run.name, d.run_id, (SELECT path FROM file_datastore_records AS f WHERE f.dataset_id = d.id LIMIT 1)
                 FROM dataset AS d JOIN dataset_type AS dt ON dt.id = d.dataset_type_id JOIN collection AS run ON run.collection_id = d.run_id
                 WHERE d.id IN (\(placeholders(chunk.count)))
-                """, chunk.map { .text($0) }) {
-                guard let id = row[0].string, let type = row[1].string else { continue }
-                found[id] = (type, row[2].string ?? "", row[3].string)
+                """, chunk.map { .text($0) }) { row in
+                guard let id = row[0].string, let type = row[1].string else { return }
+                found[id] = (type, row[2].string ?? "", row[3].int64 ?? -1, row[4].string)
                 byType[type, default: []].append(id)
             }
         }
         var dataIds: [String: String] = [:]
+        dataIds.reserveCapacity(found.count)
         for (typeName, members) in byType {
             guard let stored = types[typeName] else { continue }
             let dims = stored.type.dimensions.required
             guard !dims.isEmpty else { continue }
             for chunk in members.chunked(500) {
-                for row in try c.query("""
-                    SELECT t.dataset_id, \(dims.map { "t." + q($0) }.joined(separator: ", ")) FROM \(q(stored.tagTable)) AS t
-                    JOIN dataset AS d ON d.id = t.dataset_id AND d.run_id = t.collection_id WHERE t.dataset_id IN (\(placeholders(chunk.count)))
-                    """, chunk.map { .text($0) }) {
-                    guard let id = row[0].string else { continue }
-                    dataIds[id] = dims.enumerated().map { "\($0.element)=\(row[$0.offset + 1].string ?? "")" }.joined(separator: ",")
+                // The row of each dataset's own RUN (a tag table also holds its TAGGED collections').
+                try c.forEachRow("""
+                    SELECT t.dataset_id, t.collection_id, \(dims.map { "t." + q($0) }.joined(separator: ", ")) FROM \(q(stored.tagTable)) AS t
+                    WHERE t.dataset_id IN (\(placeholders(chunk.count)))
+                    """, chunk.map { .text($0) }) { row in
+                    guard let id = row[0].string, found[id]?.runId == row[1].int64 else { return }
+                    var text = ""
+                    for (i, dim) in dims.enumerated() {
+                        if i > 0 { text += "," }
+                        text += dim
+                        text += "="
+                        text += row[i + 2].string ?? ""
+                    }
+                    dataIds[id] = text
                 }
             }
         }
