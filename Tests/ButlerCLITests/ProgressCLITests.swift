@@ -19,7 +19,7 @@ struct ProgressCLITests {
         text.contains("\r[") && text.range(of: #"\] \d+/\d+ "# + unit, options: .regularExpression) != nil
     }
 
-    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip, register-skymap, record and retrieve-artifacts draw a bar on a terminal only")
+    @Test("verify --checksums, export, import, transfer-datasets, ingest-zip, register-skymap, record, retrieve-artifacts, define-visits, prune-datasets and remove-runs draw a bar on a terminal only")
     func barsOnTerminalOnly() throws {
         let dir = TemporaryDirectory("progress")
         let repo = dir.path("repo")
@@ -40,6 +40,9 @@ struct ProgressCLITests {
             (["record", other, dir.path("steps.json")], "quanta"),
             (["retrieve-artifacts", repo, dir.path("copies"), "--collections", "LSSTCam/raw/all"], "files"),
             (["retrieve-artifacts", repo, dir.path("zips2"), "--zip", "--collections", "LSSTCam/raw/all"], "files"),
+            (["define-visits", repo, "LSSTCam"], "exposures"),
+            (["prune-datasets", other, "DECam/raw/all", "--no-confirm"], "files"),
+            (["remove-runs", other, "HSC/raw/all", "--no-confirm"], "files"),
         ]
         try #"{"run": "u/progress", "quanta": [{"task": "a", "status": "failed"}, {"task": "b", "status": "failed"}, {"task": "c", "status": "failed"}]}"#.write(toFile: dir.path("steps.json"), atomically: true, encoding: .utf8)
         for (arguments, unit) in commands {

@@ -38,38 +38,75 @@ public struct ProvenanceSelection: Sendable {
         var result: [String] = []
         let outputsOf = { (quanta: String) in "SELECT o.dataset_id AS id FROM quantum_output AS o WHERE o.quantum_id IN (\(quanta))" }
         if !producedBy.isEmpty {
-            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.task_label IN (\(producedBy.map { bind(.text($0)) }.joined(separator: ", ")))"))
+            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE \(taskTest("q", bind: bind))"))
         }
         if !producedWith.isEmpty {
-            let environments = producedWith.map { p -> String in
-                p.name == "code"
-                    ? "SELECT e.id FROM software_environment AS e WHERE e.code_commit >= \(bind(.text(p.version))) AND e.code_commit < \(bind(.text(p.version + "~")))"
-                    : "SELECT p.environment_id FROM environment_package AS p WHERE p.name = \(bind(.text(p.name))) AND p.version = \(bind(.text(p.version)))"
-            }.joined(separator: " UNION ")
-            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE q.environment_id IN (\(environments))"))
+            result.append(outputsOf("SELECT q.id FROM quantum AS q WHERE \(environmentTest("q", bind: bind))"))
         }
         if !configHashes.isEmpty {
-            let alternatives = try configHashes.map { raw -> String in
-                let hash = raw.lowercased()
-                guard hash.count >= 6, hash.allSatisfy(\.isHexDigit) else {
-                    throw ButlerError(.invalidValue, "--config-hash takes a SHA-256 in hex (at least its first 6 characters), not '\(raw)'")
-                }
-                return "(c.config_hash >= \(bind(.text(hash))) AND c.config_hash < \(bind(.text(hash + "g"))))"
-            }
-            result.append(outputsOf("SELECT c.quantum_id FROM quantum_config AS c WHERE " + alternatives.joined(separator: " OR ")))
+            result.append(outputsOf("SELECT c.quantum_id FROM quantum_config AS c WHERE " + (try configTest("c", bind: bind))))
         }
-        if !derivedFrom.isEmpty {
-            let seeds = derivedFrom.map { bind(.text($0.lowercasedString)) }.joined(separator: ", ")
-            result.append("""
-                WITH RECURSIVE derived(id) AS (
-                    SELECT o.dataset_id FROM quantum_input AS i JOIN quantum_output AS o ON o.quantum_id = i.quantum_id WHERE i.dataset_id IN (\(seeds))
-                    UNION
-                    SELECT o.dataset_id FROM derived JOIN quantum_input AS i ON i.dataset_id = derived.id
-                    JOIN quantum_output AS o ON o.quantum_id = i.quantum_id)
-                SELECT id FROM derived
-                """)
-        }
+        if !derivedFrom.isEmpty { result.append(derivedSubquery(bind: bind)) }
         return result
+    }
+
+    /// The same constraints as ``subqueries(bind:)``, as conditions on the dataset id in `column` that look up that
+    /// dataset's own step: for a query whose other terms already select few datasets (one night of a release), which
+    /// then costs a few lookups per dataset instead of a pass over every output of a software release.
+    ///
+    /// - Throws: ``ButlerError/Code/invalidValue`` for a config hash that is not hex.
+    func conditions(on column: String, bind: (SQLValue) -> String) throws -> [String] {
+        var result: [String] = []
+        let madeBy = { (test: String) in
+            "EXISTS (SELECT 1 FROM quantum_output AS sel_o JOIN quantum AS sel_q ON sel_q.id = sel_o.quantum_id WHERE sel_o.dataset_id = \(column) AND \(test))"
+        }
+        if !producedBy.isEmpty { result.append(madeBy(taskTest("sel_q", bind: bind))) }
+        if !producedWith.isEmpty { result.append(madeBy(environmentTest("sel_q", bind: bind))) }
+        if !configHashes.isEmpty {
+            result.append("EXISTS (SELECT 1 FROM quantum_output AS sel_o JOIN quantum_config AS sel_c ON sel_c.quantum_id = sel_o.quantum_id "
+                          + "WHERE sel_o.dataset_id = \(column) AND (\(try configTest("sel_c", bind: bind))))")
+        }
+        if !derivedFrom.isEmpty { result.append("\(column) IN (\(derivedSubquery(bind: bind)))") }
+        return result
+    }
+
+    /// The step `alias` ran one of the tasks.
+    private func taskTest(_ alias: String, bind: (SQLValue) -> String) -> String {
+        "\(alias).task_label IN (\(producedBy.map { bind(.text($0)) }.joined(separator: ", ")))"
+    }
+
+    /// The step `alias` ran in an environment with one of the package versions (or code commits).
+    private func environmentTest(_ alias: String, bind: (SQLValue) -> String) -> String {
+        let environments = producedWith.map { p -> String in
+            p.name == "code"
+                ? "SELECT e.id FROM software_environment AS e WHERE e.code_commit >= \(bind(.text(p.version))) AND e.code_commit < \(bind(.text(p.version + "~")))"
+                : "SELECT p.environment_id FROM environment_package AS p WHERE p.name = \(bind(.text(p.name))) AND p.version = \(bind(.text(p.version)))"
+        }.joined(separator: " UNION ")
+        return "\(alias).environment_id IN (\(environments))"
+    }
+
+    /// The quantum_config row `alias` has one of the config hashes (or prefixes).
+    private func configTest(_ alias: String, bind: (SQLValue) -> String) throws -> String {
+        try configHashes.map { raw -> String in
+            let hash = raw.lowercased()
+            guard hash.count >= 6, hash.allSatisfy(\.isHexDigit) else {
+                throw ButlerError(.invalidValue, "--config-hash takes a SHA-256 in hex (at least its first 6 characters), not '\(raw)'")
+            }
+            return "(\(alias).config_hash >= \(bind(.text(hash))) AND \(alias).config_hash < \(bind(.text(hash + "g"))))"
+        }.joined(separator: " OR ")
+    }
+
+    /// Every dataset made, transitively, from the seeds.
+    private func derivedSubquery(bind: (SQLValue) -> String) -> String {
+        let seeds = derivedFrom.map { bind(.text($0.lowercasedString)) }.joined(separator: ", ")
+        return """
+            WITH RECURSIVE derived(id) AS (
+                SELECT o.dataset_id FROM quantum_input AS i JOIN quantum_output AS o ON o.quantum_id = i.quantum_id WHERE i.dataset_id IN (\(seeds))
+                UNION
+                SELECT o.dataset_id FROM derived JOIN quantum_input AS i ON i.dataset_id = derived.id
+                JOIN quantum_output AS o ON o.quantum_id = i.quantum_id)
+            SELECT id FROM derived
+            """
     }
 
     /// The name of the TEMP table ``materialize(in:)`` fills.

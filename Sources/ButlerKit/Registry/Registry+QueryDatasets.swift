@@ -183,7 +183,7 @@ extension Registry {
             }
             var types = try allDatasetTypes(in: c).filter { pattern.matches($0.type.name) }
             if types.isEmpty { reasons.append("no dataset type matched \(query.datasetTypes.joined(separator: ", "))") }
-            if !query.provenance.isEmpty && !types.isEmpty {
+            if !query.provenance.isEmpty && !types.isEmpty && !Self.selectsProvenanceByLookup(query, expression) {
                 let selectedTypes = try query.provenance.materialize(in: c)
                 for stored in types where !selectedTypes.contains(stored.id) {
                     reasons.append("no '\(stored.type.name)' dataset matches the provenance selection")
@@ -214,6 +214,14 @@ extension Registry {
         }
     }
 
+    /// Whether a provenance selection is tested dataset by dataset (``ProvenanceSelection/conditions(on:bind:)``)
+    /// rather than evaluated once over the whole registry (``ProvenanceSelection/materialize(in:)``): when `--where`
+    /// or a data ID narrows the datasets, so that the time follows the datasets asked about, not the registry's size.
+    /// `--derived-from` starts from its seeds and is evaluated once.
+    static func selectsProvenanceByLookup(_ query: DatasetQuery, _ expression: Expression?) -> Bool {
+        query.provenance.derivedFrom.isEmpty && (expression != nil || !query.dataID.isEmpty)
+    }
+
     private func queryDatasets(of stored: StoredDatasetType, in collections: [CollectionRecord], query: DatasetQuery,
                                expression: Expression?, _ c: any SQLConnection, _ body: (DatasetResult) throws -> Void) throws -> Int {
         let dims = stored.type.dimensions.required
@@ -228,7 +236,12 @@ extension Registry {
         for dim in dims { builder.dimensions[dim] = "t.\(q(dim))" }
         let source = try membershipSource(stored, collections, in: c)
         if source.validity { builder.validityColumns = (begin: "t.validity_begin", end: "t.validity_end", flag: "t.in_calib") }
-        let condition = try builder.whereCondition(expression, dataID: query.dataID)
+        var condition = try builder.whereCondition(expression, dataID: query.dataID)
+        let byLookup = !query.provenance.isEmpty && Self.selectsProvenanceByLookup(query, expression)
+        if byLookup {
+            let tests = try query.provenance.conditions(on: "t.dataset_id", bind: builder.bind)
+            condition = ([condition].compactMap { $0 } + tests).joined(separator: " AND ")
+        }
         // Rubin relates a sky pixel of the dataset type (a reference catalog's htm7) to the regions of the visits,
         // tracts or patches a query names; that join is not made here yet, so such a query is refused rather than
         // answered with every shard.
@@ -239,7 +252,7 @@ extension Registry {
         }
         // With a provenance selection, the selected datasets of this type drive the query (see materialize(in:));
         // `+` keeps SQLite from looking the tags table up by type and collection instead of by dataset id.
-        let selected = !query.provenance.isEmpty
+        let selected = !query.provenance.isEmpty && !byLookup
         let selection = selected
             ? "\(ProvenanceSelection.table) AS sel \(c.dialect.engine == .sqlite ? "CROSS JOIN" : "JOIN") \(source.sql) AS t ON t.dataset_id = sel.id AND sel.dataset_type_id = \(stored.id)"
             : "\(source.sql) AS t"
