@@ -64,15 +64,14 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
     }
 
     /// A process that wrote leaves the query planner's statistics up to date, as SQLite advises: `PRAGMA optimize`
-    /// analyzes the tables this connection used whose statistics are missing or whose size changed tenfold, from at
-    /// most 1,000 rows per index. Without statistics SQLite scans by dataset type and collection where an index on
-    /// the data ID would find one night of a release twenty times sooner. Failing here changes nothing written.
+    /// analyzes the tables this connection used whose statistics are missing or whose size changed tenfold (so the
+    /// cost, a read of those tables, comes once per tenfold growth). Without statistics SQLite scans by dataset type
+    /// and collection where an index on the data ID would find one night of a release twenty times sooner. Sampled
+    /// statistics (`analysis_limit`) are not used: see ``Registry/analyzeAfterBulkLoad()``. Failing here changes
+    /// nothing written.
     deinit {
         guard wrote, readOnlyReason == nil else { return }
-        try? queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA analysis_limit = 1000")
-            _ = try Row.fetchAll(db, sql: "PRAGMA optimize")
-        }
+        try? queue.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA optimize") }
     }
 
     /// Why the registry file cannot be written by this process, or `nil`: the file, or the folder where SQLite keeps
