@@ -272,8 +272,13 @@ python3 - "$WORK/jobs.jsonl" "$WORK/repo/staged" <<'PY'
 import hashlib, json, os, sys, uuid, time
 jobs_path, area = sys.argv[1], sys.argv[2]
 os.makedirs(area, exist_ok=True)
-env = {"id": "e" * 64, "packages": {f"pkg{i}": "1.0" for i in range(50)}, "code_commit": None, "code_dirty": None, "executable_hash": None}
+packages = {f"pkg{i}": "1.0" for i in range(50)}
+# The environment's id is its content address (SoftwareEnvironment.id): merge-staged refuses any other.
+env_text = "".join(f"{k}=={v}\n" for k, v in sorted(packages.items())) + "commit=\ndirty=\nexecutable=\n"
+env = {"id": hashlib.sha256(env_text.encode()).hexdigest(), "packages": packages, "code_commit": None, "code_dirty": None, "executable_hash": None}
 config = {"hash": hashlib.sha256(b"a: 1\n").hexdigest(), "format": "yaml", "content": "a: 1\n", "encoding": None}
+# The step's config digest (Quantum.configDigest): its config files and parameters, hashed as merge-staged checks.
+digest = hashlib.sha256(f"file step.yaml {config['hash']}\nparam mode=bench\n".encode()).hexdigest()
 payload = b"fake output\n"
 payload_sum = hashlib.sha256(payload).hexdigest()
 log = b"step done\n"
@@ -294,7 +299,7 @@ with open(jobs_path) as f:
         data_id = job["outputs"][0]["data_id"]
         step = {"id": q, "task_label": "benchStep", "run": "bench/batch", "data_id": ",".join(f"{k}={v}" for k, v in sorted(job["data_id"].items())),
                 "host": "node1", "user_name": "bench", "command": "step", "start_time": t, "end_time": t + 1000, "status": "succeeded", "exit_code": 0,
-                "environment_id": env["id"], "config_digest": "d" * 64, "log_dataset_id": lg, "configs": {"step.yaml": config["hash"]},
+                "environment_id": env["id"], "config_digest": digest, "log_dataset_id": lg, "configs": {"step.yaml": config["hash"]},
                 "parameters": {"mode": "bench"}, "inputs": [{"dataset_id": i["id"], "role": i["role"]} for i in job["inputs"]],
                 "outputs": [{"dataset_id": out, "role": "out"}, {"dataset_id": lg, "role": "log"}]}
         record = {"format": "butler-staged-quantum", "version": 1, "job": job["job"], "jobs_file": jobs_path, "step": step, "environment": env,

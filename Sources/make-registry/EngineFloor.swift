@@ -39,7 +39,7 @@ enum EngineFloor {
             doneCounts[t] = try count(done, t)
         }
         // Parents before children (foreign keys); tables not named here come last.
-        let order = ["collection", "run", "software_environment", "environment_package", "config_blob", "dataset"]
+        let order = ["collection", "run", "dataset_type", "software_environment", "environment_package", "config_blob", "dataset"]
         let written = tables.filter { doneCounts[$0] != beforeCounts[$0] }
         let ordered = written.sorted { a, b in
             func rank(_ t: String) -> Int {
