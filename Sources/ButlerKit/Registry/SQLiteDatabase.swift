@@ -118,11 +118,8 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
         if let readOnlyReason {
             throw ButlerError(.readOnly, "repository is read-only: \(readOnlyReason); the registry \(path) cannot be changed")
         }
-        currentLock.lock()
-        wrote = true
-        currentLock.unlock()
         if let db = joinable() { return try mapErrors { try body(SQLiteConnection(db: db)) } }
-        return try mapErrors {
+        let result = try mapErrors {
             try queue.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
@@ -132,6 +129,11 @@ package final class SQLiteDatabase: RegistryDatabase, @unchecked Sendable {
                 return result!
             }
         }
+        // Committed: statistics are refreshed when the registry closes (a refused write leaves the file as it was).
+        currentLock.lock()
+        wrote = true
+        currentLock.unlock()
+        return result
     }
 
     /// When called from inside this database's own transaction, on its thread: that transaction's connection.
