@@ -90,8 +90,11 @@ enum EngineFloor {
                 try flush()
             }
         }
-        for t in tables where try count(before, t) != doneCounts[t] {
-            FileHandle.standardError.write(Data("make-registry: engine floor: \(t) holds \(try count(before, t)) rows, the command's \(doneCounts[t] ?? 0)\n".utf8))
+        for t in tables {
+            let n = try count(before, t)
+            if n != doneCounts[t] {
+                FileHandle.standardError.write(Data("make-registry: engine floor: \(t) holds \(n) rows, the command's \(doneCounts[t] ?? 0)\n".utf8))
+            }
         }
         print("engine floor: \(rows) rows of \(ordered.count) tables inserted")
         print(String(format: "%d %.3f", rows, seconds))
