@@ -430,6 +430,18 @@ create_repo "$WORK/transferred" >/dev/null
 r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products --register-dataset-types)
 report "transfer-datasets into a new repository:" "$r"
 r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products); report "the same transfer again (adds nothing):" "$r"
+create_repo "$WORK/direct" >/dev/null
+r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/direct" benchOutput --collections bench/products --register-dataset-types -t direct)
+report "transfer-datasets -t direct (no bytes move):" "$r"
+r=$(measure "$BUTLER" retrieve-artifacts "$WORK/source" "$WORK/zip" -d benchOutput --collections bench/products --zip)
+report "retrieve-artifacts --zip:" "$r"
+ZIP=$(ls "$WORK"/zip/*.zip)
+echo "  Zip $(du -h "$ZIP" | cut -f1)"
+create_repo "$WORK/zipped" >/dev/null
+r=$(measure "$BUTLER" ingest-zip "$WORK/zipped" "$ZIP" -t copy); report "ingest-zip -t copy (stored whole, every member read):" "$r"
+r=$(measure "$BUTLER" verify "$WORK/zipped" --checksums); report "  verify --checksums of it (members read in place):" "$r"
+create_repo "$WORK/extracted" >/dev/null
+r=$(measure "$BUTLER" ingest-zip "$WORK/extracted" "$ZIP" -t copy --extract); report "ingest-zip --extract (a file per member):" "$r"
 # File copy speed against cp -r, on the ingest benchmark's raws.
 RAWS="$OUT/raws-$FILES"
 [ "$(find "$RAWS" -name '*.fits' 2>/dev/null | wc -l)" = "$FILES" ] || { rm -rf "$RAWS"; "$MAKE_RAWS" "$TEMPLATE" "$RAWS" "$FILES" 256 9 100 >/dev/null; }
@@ -449,11 +461,25 @@ if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
   export PYTHONPATH="$PWD/scripts/rubin/standins${PYTHONPATH:+:$PYTHONPATH}"
   "$RUBIN/butler" create "$WORK/rubin-a" >/dev/null && "$RUBIN/butler" create "$WORK/rubin-b" >/dev/null
   t=$(measure "$RUBIN/butler" import "$WORK/rubin-a" "$WORK/export" -t copy)
-  echo "Rubin's butler import of the export (untimed for the comparison): ${t% *} s ($(sqlite3 "$WORK/rubin-a/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
+  echo "(Rubin's repository then holds $(sqlite3 "$WORK/rubin-a/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   grep -E "Error|error" "$OUT/cmd.err" | tail -2 || true
+  report "Rubin's butler import of the export (-t copy):" "$t"
   r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" -d benchOutput --collections bench/products --limit 0 --register-dataset-types --transfer-dimensions)
   echo "  (Rubin's destination then holds $(sqlite3 "$WORK/rubin-b/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   report "Rubin's butler transfer-datasets of the same datasets:" "$r"
+  r=$(measure "$RUBIN/python" -c '
+import sys
+from lsst.daf.butler import Butler
+butler = Butler(sys.argv[1])
+with butler.export(directory=sys.argv[2], format="yaml", transfer="copy") as export:
+    export.saveDatasets(butler.query_datasets("benchOutput", collections="bench/products", limit=None))
+' "$WORK/rubin-a" "$WORK/rubin-export")
+  report "Rubin's Butler.export of the same datasets (-t copy):" "$r"
+  r=$(measure "$RUBIN/butler" retrieve-artifacts "$WORK/rubin-a" "$WORK/rubin-zip" -d benchOutput --collections bench/products --zip)
+  report "Rubin's butler retrieve-artifacts --zip:" "$r"
+  "$RUBIN/butler" create "$WORK/rubin-c" >/dev/null
+  r=$(measure "$RUBIN/butler" ingest-zip "$WORK/rubin-c" "$(ls "$WORK"/rubin-zip/*.zip)" --transfer-dimensions -t copy)
+  report "Rubin's butler ingest-zip -t copy:" "$r"
 fi
 rm -rf "$WORK"
 fi

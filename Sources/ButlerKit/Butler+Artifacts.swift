@@ -53,18 +53,21 @@ extension Butler {
         let rootText = store.rootURI.isFileURL ? datastoreRoot.path + "/" : store.rootURI.absoluteString + "/"
         for ref in refs {
             guard let source = locations[ref.id], seen.insert(source.absoluteString).inserted else { continue }
-            let shown = source.isFileURL ? source.path : source.absoluteString
-            let relative: String
+            // A member of a stored Zip goes to `ZIP-PATH-WITHOUT-.zip/MEMBER` (or its own name).
+            let file = source.withoutZipMember
+            let shown = file.isFileURL ? file.path : file.absoluteString
+            var relative: String
             if preservePath, shown.hasPrefix(rootText) {
                 relative = String(shown.dropFirst(rootText.count))
+                if let member = source.zipMember { relative = (relative.hasSuffix(".zip") ? String(relative.dropLast(4)) : relative) + "/" + member }
             } else {
-                relative = source.lastPathComponent
+                relative = source.fileName
             }
             let target = destinationRoot.appendingPathComponent(relative)
             if !clobber && FileManager.default.fileExists(atPath: target.path) {
                 throw ButlerError(.alreadyExists, "\(target.path) exists; pass --clobber to overwrite it")
             }
-            if source.isFileURL, !FileManager.default.fileExists(atPath: source.path) {
+            if file.isFileURL, !FileManager.default.fileExists(atPath: file.path) {
                 throw ButlerError(.notFound, "the file of dataset \(ref.id.lowercasedString) is missing: \(source.path)")
             }
             plan.append((source, target))

@@ -114,8 +114,21 @@ struct BucketDatastoreCLITests {
         #expect(try runButler(try createArguments(cloud2) + ["--datastore", "s3://\(bucket)/cloud2"]).exitCode == 0)
         let ingested = try runButler(["ingest-zip", cloud2, dir.path("zips/" + zip), "--transfer-dimensions"])
         #expect(ingested.exitCode == 0, "\(ingested.stderr)")
-        #expect(try client.listObjects(bucket: bucket, prefix: "cloud2/").count == 2)
+        // Stored whole, as one object; its members read from inside it (downloaded once).
+        let objects = try client.listObjects(bucket: bucket, prefix: "cloud2/").map(\.key)
+        #expect(objects.count == 1 && objects.allSatisfy { $0.hasPrefix("cloud2/zips/") && $0.hasSuffix(".zip") }, "\(objects)")
         #expect(try runButler(["verify", cloud2, "--checksums"]).exitCode == 0)
+        let fromZip = try runButler(["retrieve-artifacts", cloud2, dir.path("out-zip"), "--collections", "LATISS/raw/all", "--no-preserve-path"])
+        #expect(fromZip.exitCode == 0, "\(fromZip.stderr)")
+        let members = try FileManager.default.contentsOfDirectory(atPath: dir.path("out-zip")).filter { $0.hasSuffix(".fits") }
+        #expect(members.count == 2, "\(members)")
+        // --extract: each member an object of its own.
+        let cloud3 = dir.path("cloud3")
+        #expect(try runButler(try createArguments(cloud3) + ["--datastore", "s3://\(bucket)/cloud3"]).exitCode == 0)
+        let extracted = try runButler(["ingest-zip", cloud3, dir.path("zips/" + zip), "--transfer-dimensions", "--extract"])
+        #expect(extracted.exitCode == 0, "\(extracted.stderr)")
+        #expect(try client.listObjects(bucket: bucket, prefix: "cloud3/").count == 2)
+        #expect(try runButler(["verify", cloud3, "--checksums"]).exitCode == 0)
 
         // Files out of the bucket, in the datastore's layout.
         let retrieved = try runButler(["retrieve-artifacts", cloud, dir.path("out"), "--collections", "LATISS/raw/all"])

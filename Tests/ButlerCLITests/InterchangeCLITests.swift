@@ -42,7 +42,7 @@ import Testing
         for text in expected { #expect(result.stderr.contains(text), "expected '\(text)' in: \(result.stderr)") }
         #expect(try registrySnapshot(repo) == before, "the registry changed after a refused \(arguments[0])")
         let files = (FileManager.default.enumerator(atPath: repo + "/datastore")?.allObjects as? [String] ?? []).filter { !$0.hasPrefix(".butler-journal") }
-        #expect(files.filter { $0.hasSuffix(".fits") }.isEmpty, "files left behind: \(files)")
+        #expect(files.filter { $0.hasSuffix(".fits") || $0.hasSuffix(".zip") }.isEmpty, "files left behind: \(files)")
     }
 
     @Test func exportImportRoundTripAndReimportAddsNothing() throws {

@@ -317,20 +317,32 @@ private func ourSummary(_ repo: String) throws -> RepoSummary {
 
 /// Whether a dataset's file exists and its size: a plain file, or a member of a Zip (`file:///x.zip#zip-path=member`).
 private func fileFacts(_ uri: String?) throws -> (exists: Bool, size: Int64?) {
-    if let uri, uri.hasPrefix("s3://") {
+    guard let uri, let url = URL(string: uri) else { return (false, nil) }
+    // A member of a stored Zip: its size as Python's zipfile reads it (from a downloaded copy of an object).
+    if let fragment = url.fragment(percentEncoded: false), fragment.hasPrefix("zip-path=") {
+        let member = String(fragment.dropFirst("zip-path=".count))
+        var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        components?.fragment = nil
+        guard let zip = components?.url else { return (false, nil) }
+        var local = zip.path
+        let scratch = TemporaryDirectory("zip-object")
+        if zip.scheme == "s3" {
+            local = scratch.path("object.zip")
+            guard (try? Butler.downloadObject(zip.absoluteString, to: local)) != nil else { return (false, nil) }
+        } else if !zip.isFileURL {
+            return (false, nil)
+        }
+        let probe = try runProcess(rubinPython, ["-c", "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).getinfo(sys.argv[2]).file_size)",
+                                                 local, member])
+        guard probe.exitCode == 0, let size = Int64(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else { return (false, nil) }
+        return (true, size)
+    }
+    if uri.hasPrefix("s3://") {
         // An object of a bucket datastore (BUTLER_TEST_DATASTORE=bucket).
         let size = try objectSize(uri)
         return (size != nil, size)
     }
-    guard let uri, let url = URL(string: uri), url.isFileURL else { return (false, nil) }
-    if let fragment = url.fragment(percentEncoded: false), fragment.hasPrefix("zip-path=") {
-        let member = String(fragment.dropFirst("zip-path=".count))
-        let probe = try runProcess(rubinPython, ["-c", "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).getinfo(sys.argv[2]).file_size)",
-                                                 url.path, member])
-        guard probe.exitCode == 0, let size = Int64(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else { return (false, nil) }
-        return (true, size)
-    }
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else { return (false, nil) }
+    guard url.isFileURL, let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else { return (false, nil) }
     return (true, (attributes[.size] as? NSNumber)?.int64Value)
 }
 

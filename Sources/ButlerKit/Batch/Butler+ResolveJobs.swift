@@ -86,7 +86,7 @@ extension Butler {
                     guard let url = locations[job.inputs[i].id] else {
                         throw ButlerError(.notFound, "input \(job.inputs[i].datasetType) \(job.inputs[i].id) of job \(job.job) has no file in the datastore")
                     }
-                    job.inputs[i].path = url.isFileURL ? url.path : url.absoluteString
+                    job.inputs[i].path = url.isPlainLocalFile ? url.path : url.absoluteString
                 }
                 try writer.append(job)
             }

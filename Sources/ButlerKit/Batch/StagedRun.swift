@@ -98,7 +98,12 @@ public enum StagedRun {
         for (index, input) in job.inputs.enumerated() {
             // Cancelled while downloading: the rest is not fetched, and the command is not started.
             if ChildProcess.receivedSignal != 0 { break }
-            if input.path.hasPrefix("s3://") {
+            if let location = URL(string: input.path), location.zipMember != nil {
+                // A member of a stored Zip (`file://` or `s3://…#zip-path=MEMBER`), taken out of it.
+                let local = folder.appendingPathComponent("-input-\(index)-" + location.fileName).path
+                try ZipReaderCache.extract(location, to: local)
+                substitutions[input.role] = local
+            } else if input.path.hasPrefix("s3://") {
                 let local = folder.appendingPathComponent("-input-\(index)-" + (input.path as NSString).lastPathComponent).path
                 try BucketDatastore.download(uri: input.path, to: local)
                 substitutions[input.role] = local

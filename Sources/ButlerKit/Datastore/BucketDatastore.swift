@@ -43,6 +43,7 @@ package struct BucketDatastore: Datastore {
     }
 
     package func location(of recordedPath: String) -> URL {
+        if let member = ZipMemberPath(recordedPath: recordedPath) { return location(of: member.container).addingZipMember(member.member) }
         if recordedPath.hasPrefix("/") { return URL(fileURLWithPath: recordedPath) }
         if recordedPath.hasPrefix("s3://") { return URL(string: recordedPath) ?? rootURI }
         // The key as it is (template paths hold no character a URI refuses; `%XX` in them is part of the key).
@@ -56,6 +57,7 @@ package struct BucketDatastore: Datastore {
     }
 
     package func download(_ location: URL, to localPath: String) throws {
+        if location.zipMember != nil { return try extractMember(location, to: localPath) }
         if location.isFileURL {
             try FileDatastore(root: scratch).download(location, to: localPath)
             return
@@ -221,6 +223,7 @@ package struct BucketDatastore: Datastore {
     // MARK: Reading
 
     package func measure(recordedPath: String, checksum: Bool) throws -> (size: Int64, checksum: String?)? {
+        if let member = ZipMemberPath(recordedPath: recordedPath) { return try measure(member, checksum: checksum) }
         if recordedPath.hasPrefix("/") {
             var st = stat()
             guard stat(recordedPath, &st) == 0 else { return nil }
@@ -233,6 +236,21 @@ package struct BucketDatastore: Datastore {
         // Verify reads the bytes: the recorded checksum is compared with what the object holds, not its metadata.
         guard let (size, sum) = try s3({ try client.hashObject(bucket: bucket, key: key) }) else { return nil }
         return (size, sum)
+    }
+
+    /// A stored Zip that is an object is downloaded once into the scratch folder, opened, and its local name removed
+    /// at once (the open file stays readable until the reader is closed, and nothing is left behind by a crash).
+    package func zipReader(at location: URL) throws -> ZipArchiveReader? {
+        if location.isFileURL { return try FileDatastore(root: scratch).zipReader(at: location) }
+        guard let (bucket, key) = object(at: location) else { throw ButlerError(.invalidValue, "\(location) is not an s3:// location") }
+        guard let info = try s3({ try client.headObject(bucket: bucket, key: key) }) else { return nil }
+        return try ZipReaderCache.shared.reader(key: "\(location.absoluteString)|\(info.size)|\(info.etag ?? "")") {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            let local = scratch.appendingPathComponent(".zip-\(FileDatastore.makeToken())").path
+            defer { unlink(local) }
+            try s3 { try client.downloadFile(bucket: bucket, key: key, to: local) }
+            return try ZipArchiveReader(url: URL(fileURLWithPath: local), shownName: location.absoluteString)
+        }
     }
 
     func objectChecksum(bucket: String, key: String, info: S3Client.ObjectInfo) throws -> String? {

@@ -15,7 +15,8 @@ package protocol Datastore: Sendable {
     var rootURI: URL { get }
     /// Whether an absolute source path is already inside the datastore (ingested in place, never copied).
     func contains(_ path: String) -> Bool
-    /// Where a recorded path's file is: a `file://` or `s3://` URL.
+    /// Where a recorded path's file is: a `file://` or `s3://` URL (with `#zip-path=MEMBER` for a member of a stored
+    /// Zip, see ``ZipMemberPath``).
     func location(of recordedPath: String) -> URL
     /// Puts a source file under a temporary name beside `relativePath`; see the protocol's documentation.
     func stage(_ source: String, at relativePath: String, mode: TransferMode, checksum: Bool,
@@ -34,8 +35,12 @@ package protocol Datastore: Sendable {
     func measure(recordedPath: String, checksum: Bool) throws -> (size: Int64, checksum: String?)?
     /// Every file in the datastore that no live writer is creating, with its path as the registry records it.
     func forEachStoredFile(_ body: (_ recordedPath: String, _ shown: String) throws -> Void) throws
-    /// Copies the file at a location (as ``location(of:)`` gives) to a new local file, streamed.
+    /// Copies the file at a location (as ``location(of:)`` gives; a Zip member's bytes for `#zip-path=`) to a new
+    /// local file, streamed.
     func download(_ location: URL, to localPath: String) throws
+    /// The Zip at a location (a whole file's), opened for reading members; nil when there is no file there. Readers are
+    /// shared within the process (``ZipReaderCache``).
+    func zipReader(at location: URL) throws -> ZipArchiveReader?
 }
 
 extension Datastore {

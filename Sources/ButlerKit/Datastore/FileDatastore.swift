@@ -48,7 +48,8 @@ package struct FileDatastore: Datastore {
 
     /// The absolute location of a recorded path.
     package func location(of recordedPath: String) -> URL {
-        recordedPath.hasPrefix("/") ? URL(fileURLWithPath: recordedPath) : root.appendingPathComponent(recordedPath)
+        if let member = ZipMemberPath(recordedPath: recordedPath) { return location(of: member.container).addingZipMember(member.member) }
+        return recordedPath.hasPrefix("/") ? URL(fileURLWithPath: recordedPath) : root.appendingPathComponent(recordedPath)
     }
 
     // MARK: Writing
@@ -250,6 +251,7 @@ package struct FileDatastore: Datastore {
     // MARK: Reading
 
     package func measure(recordedPath: String, checksum: Bool) throws -> (size: Int64, checksum: String?)? {
+        if let member = ZipMemberPath(recordedPath: recordedPath) { return try measure(member, checksum: checksum) }
         let path = location(of: recordedPath).path
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
@@ -281,9 +283,17 @@ package struct FileDatastore: Datastore {
     }
 
     package func download(_ location: URL, to localPath: String) throws {
+        if location.zipMember != nil { return try extractMember(location, to: localPath) }
         do { try FileManager.default.copyItem(atPath: location.path, toPath: localPath) } catch {
             throw ButlerError(.io, "cannot copy \(location.path) to \(localPath): \(error.localizedDescription)")
         }
+    }
+
+    package func zipReader(at location: URL) throws -> ZipArchiveReader? {
+        var st = stat()
+        guard stat(location.path, &st) == 0 else { return nil }
+        let version = "\(location.path)|\(st.st_dev)|\(st.st_ino)|\(st.st_size)|\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        return try ZipReaderCache.shared.reader(key: version) { try ZipArchiveReader(url: location) }
     }
 
     // MARK: File operations

@@ -27,8 +27,15 @@ package struct StagedFile: Sendable {
         self.checksum = checksum
     }
 
-    /// Whether the registry must hold a claim on the path (every path inside the datastore).
-    package var claimsPath: Bool { !recordedPath.hasPrefix("/") }
+    /// Whether the registry must hold a claim on the path (every path inside the datastore; a member of a stored Zip
+    /// is held by the Zip's claim).
+    package var claimsPath: Bool { !recordedPath.hasPrefix("/") && ZipMemberPath(recordedPath: recordedPath) == nil }
+
+    /// A dataset's file that is a member of a Zip staged (or stored) as `zip`: nothing of its own to publish or discard.
+    init(member: String, of zip: StagedFile, size: Int64, checksum: String?) {
+        self.init(recordedPath: ZipMemberPath(container: zip.recordedPath, member: member).recordedPath, token: zip.token,
+                  temporaryName: nil, movedFrom: nil, size: size, checksum: checksum)
+    }
 
     /// `.NAME.butler-tmp-TOKEN`: the name a new file has until it is published.
     static func temporaryName(of name: String, token: String) -> String { ".\(name.prefix(180)).butler-tmp-\(token)" }

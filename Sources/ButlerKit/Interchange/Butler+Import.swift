@@ -70,6 +70,10 @@ package typealias FileStager = @Sendable (_ file: ExportedFile, _ destination: S
 /// after the same checks on where it is that staging makes.
 package typealias FileProbe = @Sendable (_ file: ExportedFile, _ checksum: Bool) throws -> (size: Int64, checksum: String?)
 
+/// Stages what several new files share (a Zip kept whole, whose members they are), once, before them: claimed,
+/// published and discarded with them. Called only when there is something new to store.
+package typealias SharedFileStager = @Sendable () throws -> [StagedFile]
+
 extension Butler {
     /// Brings exported datasets into this repository, keeping their ids: dimension records, collections (chains, tags,
     /// validity ranges), dataset types, datasets with their files, and their provenance, as one registry transaction.
@@ -89,8 +93,9 @@ extension Butler {
     /// - Parameters:
     ///   - files: stages each file (see ``FileStager``).
     ///   - probe: reads a file for a dry run (see ``FileProbe``); nil checks nothing of the files.
+    ///   - shared: stages what the files share, before them (see ``SharedFileStager``).
     package func importContents(_ contents: ExportContents, files stager: @escaping FileStager, probe: FileProbe? = nil,
-                                options: ImportOptions) throws -> ImportReport {
+                                shared sharedStager: SharedFileStager? = nil, options: ImportOptions) throws -> ImportReport {
         if !options.dryRun { try requireWritable() }
         let registryOnly = options.withoutDatastore
         var report = ImportReport()
@@ -123,8 +128,15 @@ extension Butler {
             }
             return report
         }
-        // Files first, in parallel, each checked on arrival; nothing has a final name yet.
-        let staged = registryOnly ? [] : try stageAll(plan.newFiles, stager: stager, options: options)
+        // Files first (what they share, then each in parallel), each checked on arrival; nothing has a final name yet.
+        let shared = registryOnly || plan.newFiles.isEmpty ? [] : try sharedStager?() ?? []
+        let staged: [StagedFile]
+        do {
+            staged = registryOnly ? [] : try stageAll(plan.newFiles, stager: stager, options: options)
+        } catch {
+            for file in shared { datastore.discard(file) }
+            throw error
+        }
         logger.debug("import staged its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         report.bytes = staged.reduce(0) { $0 + $1.size }
         let identity: RepositoryIdentity = self.identity
@@ -145,7 +157,7 @@ extension Butler {
                     info.hdu = entry.file.hdu
                     return Registry.ImportedFile(datasetType: type, run: entry.run, ids: entry.file.refs.map(\.id), dataIds: entry.dataIds, file: info)
                 }, in: c)
-                try registry.claimPaths(staged, in: c)
+                try registry.claimPaths(shared + staged, in: c)
                 try plan.writeAssociations(in: c, registry: registry)
                 // The arrivals first: what came is recorded as having come before its provenance is admitted.
                 let copies = plan.newFiles.enumerated().flatMap { index, entry in
@@ -166,13 +178,15 @@ extension Butler {
                 }
             }
         } catch {
-            for file in staged { datastore.discard(file) }
-            if let settled = try retryAfterLostRace(error, planned: report, contents: contents, files: stager, options: options) { return settled }
+            for file in shared + staged { datastore.discard(file) }
+            if let settled = try retryAfterLostRace(error, planned: report, contents: contents, files: stager, shared: sharedStager, options: options) {
+                return settled
+            }
             throw error
         }
         report.steps = steps
         logger.debug("import committed", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
-        try publish(staged)
+        try publish(shared + staged)
         logger.debug("import published its files", metadata: ["seconds": "\(Date().timeIntervalSince(started))"])
         return report
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The attempt an import is on, for ``Butler/retryAfterLostRace(_:planned:contents:files:options:)``.
+/// The attempt an import is on, for ``Butler/retryAfterLostRace(_:planned:contents:files:shared:options:)``.
 enum ImportRace {
     /// 0 for the first attempt; an import runs again at most ``maxRetries`` times after losing a race.
     @TaskLocal static var attempt = 0
@@ -26,7 +26,7 @@ extension Butler {
     ///   - planned: the lost attempt's report (what its plan meant to add).
     /// - Returns: the report of the attempt that settled it, or nil when `error` was not a lost race.
     func retryAfterLostRace(_ error: any Error, planned: ImportReport, contents: ExportContents, files stager: @escaping FileStager,
-                            options: ImportOptions) throws -> ImportReport? {
+                            shared: SharedFileStager?, options: ImportOptions) throws -> ImportReport? {
         guard let failure = error as? ButlerError, failure.code == .conflict || failure.code == .alreadyExists,
               !options.dryRun, ImportRace.attempt < ImportRace.maxRetries else { return nil }
         let again = try ImportPlan(contents: contents, butler: self, options: options)
@@ -38,7 +38,7 @@ extension Butler {
         logger.info("another writer registered part of this import at the same time; planning it again",
                     metadata: ["attempt": "\(ImportRace.attempt + 1)", "refused": "\(failure.message.prefix(200))"])
         return try ImportRace.$attempt.withValue(ImportRace.attempt + 1) {
-            try importContents(contents, files: stager, options: options)
+            try importContents(contents, files: stager, shared: shared, options: options)
         }
     }
 }

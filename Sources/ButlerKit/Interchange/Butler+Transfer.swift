@@ -25,11 +25,12 @@ extension Butler {
         let scratch = localWorkRoot.appendingPathComponent(".butler-scratch")
         return try importContents(contents, files: { file, destination, checksum in
             let location = sourceStore.location(of: file.path)
-            if location.isFileURL { return try datastore.stage(location.path, at: destination, mode: mode, checksum: checksum) }
-            // From a bucket: into a bucket by a copy on the service; into a folder by way of a local download.
-            if datastore is BucketDatastore { return try datastore.stage(location.absoluteString, at: destination, mode: .copy, checksum: checksum) }
+            if location.isPlainLocalFile { return try datastore.stage(location.path, at: destination, mode: mode, checksum: checksum) }
+            // From a bucket: into a bucket by a copy on the service; into a folder by way of a local download (a member
+            // of a stored Zip is taken out of it, wherever the Zip is).
+            if datastore is BucketDatastore, location.zipMember == nil { return try datastore.stage(location.absoluteString, at: destination, mode: .copy, checksum: checksum) }
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + location.lastPathComponent).path
+            let local = scratch.appendingPathComponent(FileDatastore.makeToken() + "-" + location.fileName).path
             defer { unlink(local) }
             try sourceStore.download(location, to: local)
             return try datastore.stage(local, at: destination, mode: .copy, checksum: checksum)
@@ -86,11 +87,24 @@ extension Butler {
     /// The directory must not exist (or be empty); everything is written under a temporary name beside it and
     /// renamed at the end, so a failed export leaves nothing.
     /// - Parameter transfer: how files get there: `copy`, `link` (a hard link, else a copy), `hardlink`, `symlink`,
-    ///   `move` is refused (an export never takes a file away from its repository); nil writes no files.
+    ///   `move` is refused (an export never takes a file away from its repository); nil writes no files. A dataset
+    ///   stored as a member of a Zip kept whole is always copied out of it, to `ZIP-PATH-WITHOUT-.zip/MEMBER`.
     /// - Parameter progress: told of the files written as they are.
     /// - Returns: the number of files written.
     @discardableResult
     public func export(_ contents: ExportContents, to directory: String, transfer: TransferMode?, progress: ProgressReport? = nil) throws -> Int {
+        // A member of a stored Zip is exported as a file of its own (Rubin's import reads no `#zip-path=`).
+        var contents = contents
+        var recordedPaths: [String: String] = [:]
+        for i in contents.datasets.indices {
+            for j in contents.datasets[i].files.indices {
+                let file = contents.datasets[i].files[j]
+                guard let member = ZipMemberPath(recordedPath: file.path), !member.container.hasPrefix("/") else { continue }
+                let exported = (member.container.hasSuffix(".zip") ? String(member.container.dropLast(4)) : member.container) + "/" + member.member
+                contents.datasets[i].files[j].path = exported
+                recordedPaths[exported] = file.path
+            }
+        }
         let target = URL(fileURLWithPath: directory).standardizedFileURL
         try Self.checkExportDirectory(directory)
         if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
@@ -108,8 +122,10 @@ extension Butler {
                         let path = try DatastorePath(file.path)
                         let destination = temporary.appendingPathComponent(path.description)
                         try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                        let location = datastore.location(of: file.path)
-                        if location.isFileURL {
+                        let location = datastore.location(of: recordedPaths[file.path] ?? file.path)
+                        if location.zipMember != nil {
+                            try datastore.download(location, to: destination.path)
+                        } else if location.isFileURL {
                             try Self.place(location.path, at: destination.path, mode: transfer)
                         } else {
                             guard transfer == .copy || transfer == .auto else {

@@ -20,8 +20,7 @@ public final class ButlerZip {
     /// The provenance member, when present.
     public var provenance: ProvenanceBundle? { contents.provenance }
 
-    private let archive: Archive
-    private let entries: [String: Entry]
+    private let reader: ZipArchiveReader
 
     /// Opens a Zip and reads its index and provenance.
     ///
@@ -32,49 +31,28 @@ public final class ButlerZip {
     ///   its `compact_refs` entry, or a dataset of a dataset type the index does not define; each error names the Zip.
     public init(contentsOf url: URL, universe: DimensionUniverse) throws {
         let source = url.path
-        var st = stat()
-        guard stat(source, &st) == 0 else {
-            throw ButlerError(.io, "cannot open \(source): \(String(cString: strerror(errno)))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ButlerError(.invalidValue, "\(source) is not a file") }
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw ButlerError(.invalidValue, "\(source) is not a Zip file or is corrupted")
-        }
-        // One pass over the central directory (looking members up one by one would read it once per member). Two
-        // members of one name are refused: readers differ on which one counts (Python's zipfile and Rubin's butler
-        // take the last), so the bytes imported would depend on the reader.
-        var entries: [String: Entry] = [:]
-        for entry in archive {
-            guard entries[entry.path] == nil else {
-                throw ButlerError(.invalidValue, "\(source) holds two members named '\(entry.path)': refused, as readers differ on which one counts")
-            }
-            entries[entry.path] = entry
-        }
-        guard let indexEntry = entries[ZipIndex.memberName] else {
+        let reader = try ZipArchiveReader(url: url)
+        guard reader.declaredSize(of: ZipIndex.memberName) != nil else {
             throw ButlerError(.invalidValue, "\(source) has no \(ZipIndex.memberName): not a butler Zip")
         }
-        let index = try ZipIndex.decode(Self.read(indexEntry, of: archive, source: source), source: source)
+        let index = try ZipIndex.decode(reader.readWhole(member: ZipIndex.memberName, limit: Self.memberReadLimit), source: source)
         for member in index.artifactMap.keys.sorted() {
             guard !member.hasPrefix("/"), !member.split(separator: "/").contains(".."), member != ZipIndex.memberName else {
                 throw ButlerError(.invalidValue, "\(source): index names the member '\(member)', which is not a file name inside the Zip")
             }
-            guard let entry = entries[member], entry.type == .file else {
+            guard reader.holdsFile(member) else {
                 throw ButlerError(.invalidValue, "\(source): index lists the member \(member), which the Zip does not hold")
             }
         }
         var contents = try index.exportContents(universe: universe, source: source)
-        if let entry = entries[ProvenanceBundle.zipMemberName] {
-            contents.provenance = try ProvenanceBundle.decode(Self.read(entry, of: archive, source: source),
+        if reader.declaredSize(of: ProvenanceBundle.zipMemberName) != nil {
+            contents.provenance = try ProvenanceBundle.decode(reader.readWhole(member: ProvenanceBundle.zipMemberName, limit: Self.memberReadLimit),
                                                               source: "\(source) (\(ProvenanceBundle.zipMemberName))")
         }
         self.url = url
         self.index = index
         self.contents = contents
-        self.archive = archive
-        self.entries = entries
+        self.reader = reader
     }
 
     /// Copies one member to a new file at `path` (never replacing one), streamed, checking its size against the
@@ -87,20 +65,9 @@ public final class ButlerZip {
     ///   checksum) or the Zip (CRC), ``ButlerError/Code/io`` when writing fails.
     @discardableResult
     public func extract(member: String, to path: String) throws -> (size: Int64, checksum: String) {
-        let source = url.path
-        guard entries[member]?.type == .file else { throw ButlerError(.notFound, "\(source) has no member \(member)") }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let code: ButlerError.Code = errno == EEXIST ? .alreadyExists : .io
-            throw ButlerError(code, "cannot create \(path) for member \(member) of \(source): \(String(cString: strerror(errno)))")
-        }
+        let info = index.artifactMap[member]?.info
         do {
-            defer { close(fd) }
-            let result = try stream(member: member) { chunk in try writeAll(fd, chunk, path: path) }
-            guard fsync(fd) == 0 || errno == EINVAL else {
-                throw ButlerError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            return result
+            return try checked(member, info, try reader.extract(member: member, to: path, limit: info?.fileSize, limitName: "the index's file_size"))
         } catch {
             unlink(path)
             throw error
@@ -108,84 +75,31 @@ public final class ButlerZip {
     }
 
     /// Reads one member through, with every check of ``extract(member:to:)`` (size and checksum against the index,
-    /// CRC-32), writing nothing: what a dry run of `ingest-zip` reads.
+    /// CRC-32), writing nothing: what a dry run of `ingest-zip`, and an ingest keeping the Zip whole, read.
     ///
     /// - Returns: the size and the SHA-256 of the bytes, `sha256:<hex>`.
     @discardableResult
     public func verify(member: String) throws -> (size: Int64, checksum: String) {
-        try stream(member: member) { _ in }
+        let info = index.artifactMap[member]?.info
+        return try checked(member, info, try reader.stream(member: member, limit: info?.fileSize, limitName: "the index's file_size") { _ in })
     }
 
-    /// Streams a member's bytes to `consume`, checking them as they come and at the end (see
-    /// ``extract(member:to:)``).
-    private func stream(member: String, _ consume: (Data) throws -> Void) throws -> (size: Int64, checksum: String) {
+    /// Compares what was read of a member with the index: its `file_size`, and its checksum when it is one of ours.
+    private func checked(_ member: String, _ info: ZipIndex.FileInfo?, _ read: (size: Int64, sha256: String)) throws -> (size: Int64, checksum: String) {
         let source = url.path
-        guard let entry = entries[member], entry.type == .file else {
-            throw ButlerError(.notFound, "\(source) has no member \(member)")
+        if let expected = info?.fileSize, read.size != expected {
+            throw ButlerError(.invalidValue, "\(source): member \(member) has \(read.size) bytes, but the index says \(expected)")
         }
-        let info = index.artifactMap[member]?.info
-        let expected = info?.fileSize
-        var hasher = SHA256()
-        var size: Int64 = 0
-        do {
-            // The consumer form of extract computes the CRC-32 but leaves the comparison to the caller.
-            let crc = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
-                size += Int64(chunk.count)
-                if let expected, size > expected {
-                    throw ButlerError(.invalidValue, "\(source): member \(member) is larger than the index's file_size \(expected)")
-                }
-                hasher.update(data: chunk)
-                try consume(chunk)
-            }
-            guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
-        } catch let error as ButlerError {
-            throw error
-        } catch Archive.ArchiveError.invalidCRC32 {
-            throw ButlerError(.invalidValue, "\(source): member \(member) is corrupted (CRC-32 mismatch)")
-        } catch {
-            throw ButlerError(.invalidValue, "\(source): cannot read member \(member): the Zip is corrupted (\(error))")
-        }
-        if let expected, size != expected {
-            throw ButlerError(.invalidValue, "\(source): member \(member) has \(size) bytes, but the index says \(expected)")
-        }
-        let checksum = "sha256:" + hexDigest(hasher.finalize())
+        let checksum = "sha256:" + read.sha256
         if let recorded = info?.checksum, recorded.hasPrefix("sha256:"), recorded.lowercased() != checksum {
             throw ButlerError(.invalidValue, "\(source): member \(member) has checksum \(checksum), but the index says \(recorded)")
         }
-        return (size, checksum)
+        return (read.size, checksum)
     }
 
     /// The most bytes the index and the provenance member may hold each (256 MiB): they are read whole into memory,
     /// and a member of whitespace compresses a thousandfold, so a small Zip could otherwise claim gigabytes.
     public static let memberReadLimit: Int64 = 256 << 20
-
-    /// A small member (index, provenance) read whole: refused when its declared size exceeds
-    /// ``memberReadLimit``, and refused as soon as it inflates past its declared size (which the Zip may lie about),
-    /// so that no more than the limit is ever held.
-    private static func read(_ entry: Entry, of archive: Archive, source: String) throws -> Data {
-        let declared = entry.uncompressedSize
-        guard declared <= memberReadLimit else {
-            throw ButlerError(.invalidValue, "\(source): member \(entry.path) is \(declared) bytes uncompressed, more than the \(memberReadLimit >> 20) MiB this butler reads")
-        }
-        var data = Data()
-        do {
-            let crc = try archive.extract(entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
-                guard Int64(data.count) + Int64(chunk.count) <= declared else {
-                    throw ButlerError(.invalidValue, "\(source): member \(entry.path) inflates past the \(declared) bytes the Zip declares for it: the Zip is corrupted or hostile")
-                }
-                data.append(chunk)
-            }
-            guard crc == entry.checksum else { throw Archive.ArchiveError.invalidCRC32 }
-        } catch let error as ButlerError {
-            throw error
-        } catch {
-            throw ButlerError(.invalidValue, "\(source): cannot read member \(entry.path): the Zip is corrupted")
-        }
-        guard Int64(data.count) == declared else {
-            throw ButlerError(.invalidValue, "\(source): member \(entry.path) has \(data.count) bytes, but the Zip declares \(declared): the Zip is corrupted")
-        }
-        return data
-    }
 }
 
 // MARK: - Writing
@@ -334,20 +248,5 @@ extension ButlerZip {
             progress?(written, members.count)
         }
         if let provenance { try add(ProvenanceBundle.zipMemberName, provenance) }
-    }
-}
-
-/// Writes all of `data` to `fd`.
-private func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
-    try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
-        var written = 0
-        while written < bytes.count {
-            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ButlerError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            written += n
-        }
     }
 }

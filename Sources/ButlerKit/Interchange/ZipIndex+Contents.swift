@@ -4,11 +4,13 @@ import Foundation
 
 extension ZipIndex {
     /// The member name Rubin gives a file: the first 8 hex digits of its first dataset's id, `-`, and the basename
-    /// of its path (`f4852260-raw_LATISS_….fits`).
+    /// of its path (`f4852260-raw_LATISS_….fits`). A member of a stored Zip keeps its name when it has this form
+    /// already (so that a Zip of datasets ingested from a Zip holds the same members, under the same Zip name).
     public static func memberName(for file: ExportedFile) -> String {
         let prefix = file.refs.first.map { String($0.id.lowercasedString.prefix(8)) } ?? "00000000"
-        let base = file.path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? file.path
-        return prefix + "-" + base
+        let path = ZipMemberPath(recordedPath: file.path)?.member ?? file.path
+        let base = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+        return base.hasPrefix(prefix + "-") && ZipMemberPath(recordedPath: file.path) != nil ? base : prefix + "-" + base
     }
 
     /// A formatter for a file whose export has none: Rubin's FITS exposure formatter for exposure and image storage

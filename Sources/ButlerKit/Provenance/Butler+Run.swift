@@ -101,10 +101,10 @@ extension Butler {
         var substitutions: [String: String] = [:]
         for (index, (role, ref)) in inputs.enumerated() {
             guard let location = inputPaths[ref.id] else { continue }
-            if location.isFileURL {
+            if location.isPlainLocalFile {
                 substitutions[role] = location.path
             } else {
-                let local = staging.appendingPathComponent("-input-\(index)-" + location.lastPathComponent).path
+                let local = staging.appendingPathComponent("-input-\(index)-" + location.fileName).path
                 try datastore.download(location, to: local)
                 substitutions[role] = local
             }

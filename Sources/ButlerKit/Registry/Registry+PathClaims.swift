@@ -44,6 +44,11 @@ extension Registry {
         return ButlerError(.conflict, "datastore path \(path) is already held by \(who); the file template does not give this dataset a path of its own, so nothing was stored")
     }
 
+    /// Text matched literally by `LIKE ... ESCAPE '\'`.
+    static func escapedForLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+
     /// The token of the claim on a datastore path, nil when no claim holds it.
     package func claimToken(of path: String) throws -> String? {
         try database.read { c in try c.queryOne("SELECT token FROM datastore_path WHERE path = ?", [.text(path)])?[0].string }
@@ -54,8 +59,16 @@ extension Registry {
     /// - Returns: the released paths with their claims' tokens (for the removal to rename the files aside).
     package func releaseUnreferencedPaths(_ paths: [String], in c: any SQLConnection) throws -> [(path: String, token: String)] {
         var released: [(path: String, token: String)] = []
-        for path in Set(paths).sorted() where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
+        // A stored Zip is released with the last record of a member of it.
+        let zips = Set(paths.compactMap { ZipMemberPath(recordedPath: $0)?.container })
+        for path in Set(paths.map(ZipMemberPath.file(of:))).sorted() where StoredFileInfo(path: path, storageClass: "").isInsideDatastore {
             guard try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path = ? LIMIT 1", [.text(path)]) == nil else { continue }
+            if zips.contains(path) {
+                // LIKE finds the candidates (SQLite's ignores case), substr says which are this Zip's.
+                let prefix = path + ZipMemberPath.marker
+                guard try c.queryOne("SELECT 1 FROM file_datastore_records WHERE path LIKE ? ESCAPE '\\' AND substr(path, 1, ?) = ? LIMIT 1",
+                                     [.text(Self.escapedForLike(prefix) + "%"), .integer(Int64(prefix.unicodeScalars.count)), .text(prefix)]) == nil else { continue }
+            }
             let token = try c.queryOne("SELECT token FROM datastore_path WHERE path = ?", [.text(path)])?[0].string ?? ""
             try c.execute("DELETE FROM datastore_path WHERE path = ?", [.text(path)])
             released.append((path, token))

@@ -60,7 +60,15 @@ extension Butler {
             defer { progress?(i + 1, records.checked.count) }
             let shown = Self.shown(datastore.location(of: r.path))
             let recordedChecksum = checksums ? r.checksum : nil
-            guard let measured = try datastore.measure(recordedPath: r.path, checksum: recordedChecksum != nil) else {
+            let measured: (size: Int64, checksum: String?)?
+            do {
+                measured = try datastore.measure(recordedPath: r.path, checksum: recordedChecksum != nil)
+            } catch let error as ButlerError where error.code == .invalidValue {
+                // A member of a stored Zip whose bytes fail the Zip's CRC-32 (or cannot be inflated).
+                problem(.checksumMismatch, shown, "\(error.message), for \(r.datasetType) \(r.datasetId)")
+                continue
+            }
+            guard let measured else {
                 problem(.missingFile, shown, "recorded for \(r.datasetType) \(r.datasetId) but not there")
                 continue
             }
@@ -95,7 +103,10 @@ extension Butler {
 
 extension Butler {
     /// A file location as verify names it: the path of a local file, the URI of an object.
-    static func shown(_ location: URL) -> String { location.isFileURL ? location.path : location.absoluteString }
+    static func shown(_ location: URL) -> String {
+        guard location.isFileURL else { return location.absoluteString }
+        return location.zipMember.map { location.path + ZipMemberPath.marker + $0 } ?? location.path
+    }
 }
 
 extension Registry {
@@ -107,7 +118,8 @@ extension Registry {
         let checksum: String?
     }
 
-    /// The file records to check (of datasets in `collections`, or all) and every recorded path.
+    /// The file records to check (of datasets in `collections`, or all) and every recorded path (with the path of
+    /// each stored Zip whose members are recorded).
     func fileRecords(collections: [String]) throws -> (checked: [FileRecordRow], allPaths: Set<String>) {
         try database.read { c in
             var selected: Set<String>? = nil
@@ -131,6 +143,7 @@ extension Registry {
                 """, []) { row in
                 guard let id = row[0].string, let path = row[2].string else { return }
                 paths.insert(path)
+                if let member = ZipMemberPath(recordedPath: path) { paths.insert(member.container) }  // the stored Zip is recorded
                 if selected == nil || selected!.contains(id) {
                     checked.append(FileRecordRow(datasetId: id, datasetType: row[1].string ?? "", path: path, size: row[3].int64, checksum: row[4].string))
                 }

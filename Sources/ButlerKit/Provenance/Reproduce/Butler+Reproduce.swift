@@ -252,8 +252,8 @@ extension Butler {
         let locations = try registry.fileLocations([recorded, reproduced], datastoreRoot: datastoreRoot)
         func local(_ id: UUID, _ name: String) throws -> String? {
             guard let location = locations[id] else { return nil }
-            if location.isFileURL { return location.path }
-            let path = folder.appendingPathComponent(name + "-" + location.lastPathComponent).path
+            if location.isPlainLocalFile { return location.path }
+            let path = folder.appendingPathComponent(name + "-" + location.fileName).path
             try datastore.download(location, to: path)
             return path
         }
