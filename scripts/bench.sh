@@ -77,6 +77,10 @@ measure() {
   rss=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>"$OUT/cmd.err"; } 2>&1 | tail -1 )
   t1=$(date +%s%N)
   rss=$(tail -1 "$OUT/cmd.err")
+  # A command that fails has no figure: the bench stops, showing why.
+  if grep -q '^Command exited with non-zero status' "$OUT/cmd.err"; then
+    echo "bench: failed: $*" >&2; tail -5 "$OUT/cmd.err" >&2; exit 1
+  fi
   awk -v a="$t0" -v b="$t1" -v r="$rss" 'BEGIN { printf "%.3f %s\n", (b - a) / 1e9, r }'
 }
 
@@ -425,6 +429,10 @@ r=$(measure "$BUTLER" export "$WORK/source" "$WORK/export" benchOutput --collect
 echo "  export.yaml $(du -h "$WORK/export/export.yaml" | cut -f1), butler_provenance.json $(du -h "$WORK/export/butler_provenance.json" | cut -f1)"
 create_repo "$WORK/imported" >/dev/null
 r=$(measure "$BUTLER" import "$WORK/imported" "$WORK/export" -t copy); report "import of that directory, into a new repository:" "$r"
+# The same files created by cp at the same moment: creating 20,000 files costs what the file system makes it cost (ext4
+# slows down tenfold after many deletions), so the import is read beside it.
+r=$(measure cp -r "$WORK/export" "$WORK/export-cp"); report "  cp -r of the export directory, for comparison:" "$r"
+rm -rf "$WORK/export-cp"
 r=$(measure "$BUTLER" import "$WORK/imported" "$WORK/export" -t copy); report "the same import again (adds nothing):" "$r"
 create_repo "$WORK/transferred" >/dev/null
 r=$(measure "$BUTLER" transfer-datasets "$WORK/source" "$WORK/transferred" benchOutput --collections bench/products --register-dataset-types)
@@ -438,10 +446,10 @@ report "retrieve-artifacts --zip:" "$r"
 ZIP=$(ls "$WORK"/zip/*.zip)
 echo "  Zip $(du -h "$ZIP" | cut -f1)"
 create_repo "$WORK/zipped" >/dev/null
-r=$(measure "$BUTLER" ingest-zip "$WORK/zipped" "$ZIP" -t copy); report "ingest-zip -t copy (stored whole, every member read):" "$r"
+r=$(measure "$BUTLER" ingest-zip "$WORK/zipped" "$ZIP" -t copy --transfer-dimensions); report "ingest-zip -t copy (stored whole, every member read):" "$r"
 r=$(measure "$BUTLER" verify "$WORK/zipped" --checksums); report "  verify --checksums of it (members read in place):" "$r"
 create_repo "$WORK/extracted" >/dev/null
-r=$(measure "$BUTLER" ingest-zip "$WORK/extracted" "$ZIP" -t copy --extract); report "ingest-zip --extract (a file per member):" "$r"
+r=$(measure "$BUTLER" ingest-zip "$WORK/extracted" "$ZIP" -t copy --transfer-dimensions --extract); report "ingest-zip --extract (a file per member):" "$r"
 # File copy speed against cp -r, on the ingest benchmark's raws.
 RAWS="$OUT/raws-$FILES"
 [ "$(find "$RAWS" -name '*.fits' 2>/dev/null | wc -l)" = "$FILES" ] || { rm -rf "$RAWS"; "$MAKE_RAWS" "$TEMPLATE" "$RAWS" "$FILES" 256 9 100 >/dev/null; }
@@ -467,6 +475,7 @@ if [ -x "$RUBIN/butler" ] && [ "$BACKEND" = sqlite ]; then
   r=$(measure "$RUBIN/butler" transfer-datasets "$WORK/rubin-a" "$WORK/rubin-b" -d benchOutput --collections bench/products --limit 0 --register-dataset-types --transfer-dimensions)
   echo "  (Rubin's destination then holds $(sqlite3 "$WORK/rubin-b/gen3.sqlite3" "SELECT COUNT(*) FROM dataset") datasets)"
   report "Rubin's butler transfer-datasets of the same datasets:" "$r"
+  mkdir -p "$WORK/rubin-export"
   r=$(measure "$RUBIN/python" -c '
 import sys
 from lsst.daf.butler import Butler
@@ -475,13 +484,14 @@ with butler.export(directory=sys.argv[2], format="yaml", transfer="copy") as exp
     export.saveDatasets(butler.query_datasets("benchOutput", collections="bench/products", limit=None))
 ' "$WORK/rubin-a" "$WORK/rubin-export")
   report "Rubin's Butler.export of the same datasets (-t copy):" "$r"
+  echo "  (its directory holds $(find "$WORK/rubin-export" -type f | wc -l) files)"
   r=$(measure "$RUBIN/butler" retrieve-artifacts "$WORK/rubin-a" "$WORK/rubin-zip" -d benchOutput --collections bench/products --zip)
   report "Rubin's butler retrieve-artifacts --zip:" "$r"
   "$RUBIN/butler" create "$WORK/rubin-c" >/dev/null
   r=$(measure "$RUBIN/butler" ingest-zip "$WORK/rubin-c" "$(ls "$WORK"/rubin-zip/*.zip)" --transfer-dimensions -t copy)
   report "Rubin's butler ingest-zip -t copy:" "$r"
 fi
-rm -rf "$WORK"
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"  # BENCH_KEEP=1 keeps the repositories, to look at
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = sky ]; then
@@ -516,6 +526,11 @@ for kind in folder bucket; do
   r=$(measure "$BUTLER" ingest-raws "$WORK/$kind" "$WORK/raws" -t copy)
   awk -v k="$kind" -v n="$N" -v mb="$MB" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "ingest-raws -t copy into a %-6s %7.2f s (%6.0f files/s, %6.1f MB/s), peak RSS %.1f MB\n", k, s, n / s, mb / s, m / 1024 }'
 done
+# rclone's own copy of the same files to the same server, for comparison (rclone is the server's program too).
+r=$(measure env RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT="$S3_ENDPOINT_URL" \
+  RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" RCLONE_CONFIG_BENCH_REGION=us-east-1 \
+  "$BUTLER_TEST_RCLONE" copy "$WORK/raws" "bench:$BUTLER_TEST_S3_BUCKET/rclone-$RANDOM$RANDOM")
+awk -v n="$N" -v mb="$MB" -v s="${r% *}" -v m="${r#* }" 'BEGIN { printf "rclone copy of the same files to the server %7.2f s (%6.0f files/s, %6.1f MB/s), peak RSS %.1f MB\n", s, n / s, mb / s, m / 1024 }'
 dd if=/dev/urandom of="$WORK/big.parq" bs=1M count=2048 status=none
 for kind in folder bucket; do
   "$BUTLER" register-dataset-type "$WORK/$kind" blob ArrowTable instrument >/dev/null
