@@ -39,6 +39,8 @@ public final class Butler: Sendable {
     package let journal: TransferJournal
     /// The bucket datastore's location and client; nil for a folder datastore.
     let bucket: (location: BucketLocation, client: S3Client)?
+    /// File templates as parsed, by dataset type (the configuration does not change while the repository is open).
+    let fileTemplates = LockedCache<String, FileTemplate>()
 
     /// Opens an existing repository.
     ///

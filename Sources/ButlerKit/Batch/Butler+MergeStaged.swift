@@ -264,7 +264,29 @@ final class StagedMerger {
 
     /// Deletes a folder set aside (`.merged-<id>`) through the open staging area; a link is deleted, not followed.
     func removeAside(_ name: String) {
-        try? FileManager.default.removeItem(atPath: "/proc/self/fd/\(areaFd)/\(name)")
+        Self.removeTree(name, in: areaFd)
+    }
+
+    /// Deletes `name` in the open folder `parent`: a file or a link is unlinked (a link is never followed), a folder
+    /// is emptied the same way, through its own descriptor, then removed. Failures leave what could not go (a merge
+    /// that finds it later removes it then). A system call per name: Foundation's `removeItem` took 13% of a merge.
+    static func removeTree(_ name: String, in parent: Int32) {
+        if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
+        guard errno == EISDIR || errno == EPERM else { return }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        guard let folder = fdopendir(fd) else {
+            close(fd)
+            return
+        }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let child = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if child != "." && child != ".." { names.append(child) }
+        }
+        for child in names { removeTree(child, in: dirfd(folder)) }
+        closedir(folder)
+        unlinkat(parent, name, AT_REMOVEDIR)
     }
 
     /// Reports a record left where it is: `file` names the file at fault (nil: `quantum.json`; empty: the folder).
