@@ -247,7 +247,7 @@ echo "  registered: $(count_rows "$WORK/repo" quantum) steps, $(count_rows "$WOR
 rm -rf "$WORK/repo-lines"
 rm -rf "$WORK/small"; create_repo "$WORK/small" >/dev/null
 echo "butler run around /bin/true (log only): $(median_ms 10 "$BUTLER" run "$WORK/small" --run bench/noop --task noop -- /bin/true) ms (median of 10)"
-rm -rf "$WORK"
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = batch ]; then

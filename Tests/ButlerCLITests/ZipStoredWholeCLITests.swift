@@ -72,6 +72,12 @@ import Testing
         let retrieved = try Set(files(under: dir.path("out")).map { try sha256(dir.path("out/" + $0)) })
         #expect(retrieved == Set(try Self.raws.map(sha256)), "\(files(under: dir.path("out")))")
 
+        // Keeping the datastore's layout, a member goes under its Zip's path (without .zip).
+        try check(["retrieve-artifacts", repo, dir.path("laid-out"), "--collections", "LATISS/raw/all"])
+        let laidOut = files(under: dir.path("laid-out"))
+        let zipFolder = "zips/\(zipName.prefix(4))/\(zipName.dropLast(4))/"
+        #expect(laidOut.count == 2 && laidOut.allSatisfy { $0.hasPrefix(zipFolder) }, "\(laidOut)")
+
         // Export copies them out as files of their own; Rubin's format, which import reads back.
         try check(["export", repo, dir.path("export"), "--collections", "LATISS/raw/all"])
         let yaml = try String(contentsOfFile: dir.path("export/export.yaml"), encoding: .utf8)
