@@ -45,7 +45,7 @@ extension Butler {
     @discardableResult
     public func retrieveArtifacts(_ refs: [DatasetRef], to destination: String, preservePath: Bool = true, clobber: Bool = false,
                                   progress: ProgressReport? = nil) throws -> [URL] {
-        let locations = try registry.fileLocations(refs.map(\.id), datastoreRoot: datastoreRoot)
+        let locations = try fileLocations(refs.map(\.id))
         let destinationRoot = URL(fileURLWithPath: destination)
         var plan: [(URL, URL)] = []
         var seen = Set<String>()
@@ -90,6 +90,13 @@ extension Butler {
 }
 
 extension Butler {
+    /// Where each dataset's file is (its first file record): a `file://` or `s3://` URL, with `#zip-path=MEMBER` for
+    /// a member of a stored Zip (what `query-datasets --show-uri` prints). Datasets without a file are left out.
+    public func fileLocations(_ ids: [UUID]) throws -> [UUID: URL] {
+        let store = datastore
+        return try registry.recordedPaths(ids).mapValues { store.location(of: $0) }
+    }
+
     /// Copies an object at an `s3://BUCKET/KEY` URI to a new local file, with the endpoint and credentials of the
     /// environment (see the README's "Files in an S3 bucket"); for commands given a URI rather than a repository.
     public static func downloadObject(_ uri: String, to localPath: String) throws {

@@ -112,7 +112,7 @@ struct BatchCLITests {
         let butler = try Butler(repository: b.repo)
         let found = try #require(try butler.registry.findDataset("postISRCCD", dataId: ["instrument": "LSSTCam", "detector": "0", "exposure": "2025060100001"],
                                                                  collections: ["u/batch/isr"]))
-        let file = try #require(try butler.registry.fileLocations([found.id], datastoreRoot: butler.datastoreRoot)[found.id])
+        let file = try #require(try butler.fileLocations([found.id])[found.id])
         let cards = try HeaderProvenance.read(localPath(of: file, in: b.dir))
         #expect(cards.first { $0.keyword == "LSST BUTLER ID" }?.value == .string(found.id.lowercasedString))
         #expect(cards.contains { $0.keyword == "LSST BUTLER INPUT 0 DATASETTYPE" && $0.value == .string("raw") })

@@ -86,7 +86,7 @@ struct CopyLineageCLITests {
             try c.execute("INSERT INTO quantum_input (quantum_id, dataset_id, role) VALUES (?, ?, 'flat')", [.text(isr), .text(ghost)])
         }
         try f.butler.pruneDatasets([f.bias], mode: .purge(run: "calib/bias"), force: true)
-        let location = try f.butler.registry.fileLocations([f.post106.id], datastoreRoot: f.butler.datastoreRoot)[f.post106.id]!
+        let location = try f.butler.fileLocations([f.post106.id])[f.post106.id]!
         try removeStoredFile(location)
 
         let gaps = try runButler(["verify", repo, "--lineage", f.calexp53.id.lowercasedString, f.calexp106.id.lowercasedString])

@@ -153,7 +153,7 @@ struct CollectionsOfDatasetsTests {
         let flat = try butler.retrieveArtifacts(hsc, to: dir.path("flat"), preservePath: false)
         #expect(flat[0].deletingLastPathComponent().path == dir.path("flat"))
 
-        let file = try #require(butler.registry.fileLocations(hsc.map(\.id), datastoreRoot: butler.datastoreRoot)[hsc[0].id])
+        let file = try #require(butler.fileLocations(hsc.map(\.id))[hsc[0].id])
         try butler.pruneDatasets(hsc, mode: .unstore)
         #expect(!FileManager.default.fileExists(atPath: file.path))
         #expect(try refs(butler, "raw", ["HSC/raw/all"]).count == 1)

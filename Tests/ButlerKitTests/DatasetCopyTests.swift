@@ -143,7 +143,7 @@ struct DatasetCopyTests {
         }
         // Removed with a tombstone; a file gone; a file changed in place.
         try butler.pruneDatasets([f.bias], mode: .purge(run: "calib/bias"), force: true)
-        let locations = try butler.registry.fileLocations([f.post106.id, f.calexp53.id], datastoreRoot: butler.datastoreRoot)
+        let locations = try butler.fileLocations([f.post106.id, f.calexp53.id])
         try removeStoredFile(locations[f.post106.id]!)
         var bytes = try storedData(locations[f.calexp53.id]!)
         bytes[bytes.count - 1] ^= 0xFF

@@ -97,7 +97,7 @@ struct IngestTests {
         }
         #expect(file.checksum?.count == 64)
         // Direct and symlinked raws are readable where the registry says they are.
-        let location = try #require(butler.registry.fileLocations(report.datasetIds, datastoreRoot: butler.datastoreRoot)[report.datasetIds[0]])
+        let location = try #require(butler.fileLocations(report.datasetIds)[report.datasetIds[0]])
         #expect(try FITSScan.read(location.path).hdus.count == 1)
     }
 

@@ -210,7 +210,7 @@ struct HeaderProvenanceTests {
         first.outputs = [("out", "postISRCCD:instrument=LATISS,detector=0,exposure=2023032100053")]
         let step1 = try butler.run(first)
         let out1 = step1.outputs[0]
-        let path1 = try localPath(of: #require(butler.registry.fileLocations([out1.id], datastoreRoot: butler.datastoreRoot)[out1.id]), in: dir)
+        let path1 = try localPath(of: #require(butler.fileLocations([out1.id])[out1.id]), in: dir)
         let scan = try FITSScan.read(path1)
         #expect(scan.warnings.isEmpty, "CHECKSUM and DATASUM are updated")
         let header = scan.hdus[0].header
@@ -233,7 +233,7 @@ struct HeaderProvenanceTests {
         second.inputs = [("in", out1.id.lowercasedString)]
         second.outputs = [("out", "calexp:instrument=LATISS,detector=0,exposure=2023032100053")]
         let step2 = try butler.run(second)
-        let path2 = try localPath(of: #require(butler.registry.fileLocations(step2.outputs.map(\.id), datastoreRoot: butler.datastoreRoot).values.first), in: dir)
+        let path2 = try localPath(of: #require(butler.fileLocations(step2.outputs.map(\.id)).values.first), in: dir)
         let cards = try HeaderProvenance.read(path2)
         #expect(cards.filter { $0.keyword == "LSST BUTLER ID" }.count == 1)
         #expect(cards.first { $0.keyword == "LSST BUTLER ID" }?.value == .string(step2.outputs[0].id.lowercasedString))

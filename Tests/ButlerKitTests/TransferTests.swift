@@ -103,7 +103,7 @@ import Testing
         let source = try LineageFixture(in: dir)
         let destination = try makeRepository(in: dir, name: "dest")
         // Corrupt the stored file of calexp53 at the source (same size, other bytes).
-        let location = try #require(try source.butler.registry.fileLocations([source.calexp53.id], datastoreRoot: source.butler.datastoreRoot)[source.calexp53.id])
+        let location = try #require(try source.butler.fileLocations([source.calexp53.id])[source.calexp53.id])
         var bytes = try storedData(location)
         bytes[bytes.count - 1] ^= 0xFF
         try plant(bytes, at: location)

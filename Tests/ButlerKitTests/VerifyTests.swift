@@ -17,7 +17,7 @@ struct VerifyTests {
         let f = try LineageFixture(in: dir)
         let butler = f.butler
         #expect(try problems(butler, checksums: true).isEmpty)
-        let locations = try butler.registry.fileLocations([f.post53.id, f.post106.id, f.calexp53.id], datastoreRoot: butler.datastoreRoot)
+        let locations = try butler.fileLocations([f.post53.id, f.post106.id, f.calexp53.id])
         // Missing file.
         try removeStoredFile(locations[f.post53.id]!)
         // Wrong size.

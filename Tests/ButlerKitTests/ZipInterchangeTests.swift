@@ -121,7 +121,7 @@ struct ZipInterchangeTests {
         let results = try registry.queryDatasets(["raw"], collections: runs)
         let raw = try #require(results.first?.ref.datasetType)
         contents.datasetTypes = [ExportedDatasetType(name: "raw", storageClass: raw.storageClass, dimensions: raw.dimensions.names, isCalibration: false)]
-        let locations = try registry.fileLocations(results.map(\.ref.id), datastoreRoot: URL(fileURLWithPath: root))
+        let locations = try butler.fileLocations(results.map(\.ref.id))
         for result in results {
             let dataId = Dictionary(uniqueKeysWithValues: result.ref.dataId.required.map { ($0.0, $0.1) })
             let location = try #require(locations[result.ref.id])

@@ -3,7 +3,7 @@ internal import S3
 public import ButlerKit
 
 // Reading and tampering with a repository's stored files behind the butler's back, the same way on a folder and on a
-// bucket, so that one test checks both datastores. A location is what the registry's `fileLocations` gives: a file URL
+// bucket, so that one test checks both datastores. A location is what `Butler.fileLocations` gives: a file URL
 // or an `s3://BUCKET/KEY` URL.
 
 /// The bucket and key of an `s3://` location, nil for a file URL.

@@ -80,7 +80,7 @@ extension Butler {
         let writer = try JobsFile.Writer(path: path, header: header)
         var chunk: [JobsFile.Job] = []
         func writeChunk() throws {
-            let locations = try registry.fileLocations(chunk.flatMap { $0.inputs.map(\.id) }, datastoreRoot: datastoreRoot)
+            let locations = try fileLocations(chunk.flatMap { $0.inputs.map(\.id) })
             for var job in chunk {
                 for i in job.inputs.indices {
                     guard let url = locations[job.inputs[i].id] else {

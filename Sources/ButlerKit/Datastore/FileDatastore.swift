@@ -49,7 +49,9 @@ package struct FileDatastore: Datastore {
     /// The absolute location of a recorded path.
     package func location(of recordedPath: String) -> URL {
         if let member = ZipMemberPath(recordedPath: recordedPath) { return location(of: member.container).addingZipMember(member.member) }
-        return recordedPath.hasPrefix("/") ? URL(fileURLWithPath: recordedPath) : root.appendingPathComponent(recordedPath)
+        if recordedPath.hasPrefix("/") { return URL(fileURLWithPath: recordedPath) }
+        if recordedPath.hasPrefix("s3://"), let object = URL(string: recordedPath) { return object }
+        return root.appendingPathComponent(recordedPath)
     }
 
     // MARK: Writing

@@ -191,25 +191,11 @@ extension ButlerZip {
         return final
     }
 
-    /// Writes the members into a new archive; the archive is closed when this returns.
+    /// Writes the members into a new archive (see ``ZipArchiveWriter``); the archive is closed when this returns.
     private static func writeArchive(at url: URL, index: Data, members: [(name: String, source: String, size: Int64)], provenance: Data?,
                                      progress: ProgressReport?) throws {
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .create)
-        } catch {
-            throw ButlerError(.io, "cannot create \(url.path): \(error)")
-        }
-        func add(_ name: String, _ data: Data) throws {
-            do {
-                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
-                    data.subdata(in: Int(position)..<Int(position) + size)
-                }
-            } catch {
-                throw ButlerError(.io, "cannot write \(name) into \(url.path): \(error)")
-            }
-        }
-        try add(ZipIndex.memberName, index)
+        let archive = try ZipArchiveWriter(creating: url.path)
+        try archive.addDeflated(ZipIndex.memberName, index)
         var written = 0
         for member in members {
             let fd = open(member.source, O_RDONLY | O_CLOEXEC)
@@ -223,30 +209,11 @@ extension ButlerZip {
                 }
                 modified = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
             }
-            do {
-                try archive.addEntry(with: member.name, type: .file, uncompressedSize: member.size, modificationDate: modified,
-                                     permissions: 0o644, compressionMethod: .none, bufferSize: 1 << 20) { position, size in
-                    var chunk = Data(count: size)
-                    var done = 0
-                    while done < size {
-                        let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(position) + off_t(done)) }
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw ButlerError(.io, "cannot read \(member.source): \(String(cString: strerror(errno)))")
-                        }
-                        if n == 0 { throw ButlerError(.io, "\(member.source) became shorter while the Zip was written") }
-                        done += n
-                    }
-                    return chunk
-                }
-            } catch let error as ButlerError {
-                throw error
-            } catch {
-                throw ButlerError(.io, "cannot write \(member.name) into \(url.path): \(error)")
-            }
+            try archive.addStored(member.name, from: fd, size: member.size, shownAs: member.source, modified: modified)
             written += 1
             progress?(written, members.count)
         }
-        if let provenance { try add(ProvenanceBundle.zipMemberName, provenance) }
+        if let provenance { try archive.addDeflated(ProvenanceBundle.zipMemberName, provenance) }
+        try archive.finish()
     }
 }

@@ -66,7 +66,7 @@ extension Butler {
             let ref = try registry.resolveDataset(input.dataset, collections: request.collections)
             return (input.role ?? ref.datasetType.name, ref)
         }
-        let inputPaths = try registry.fileLocations(inputs.map(\.ref.id), datastoreRoot: datastoreRoot)
+        let inputPaths = try fileLocations(inputs.map(\.ref.id))
         let outputs = try request.outputs.map { output -> PreparedOutput in
             guard let colon = output.dataset.firstIndex(of: ":") else {
                 throw ButlerError(.invalidValue, "output '\(output.role)=\(output.dataset)' must be ROLE=TYPE:key=value,...")

@@ -337,20 +337,16 @@ extension Registry {
         }
     }
 
-    /// The absolute location of each dataset's file (its first file record); `…zip#zip-path=MEMBER` for a member of a
-    /// stored Zip.
-    public func fileLocations(_ ids: [UUID], datastoreRoot: URL) throws -> [UUID: URL] {
+    /// The recorded path of each dataset's file (its first file record), as the datastore gives it a location
+    /// (``Butler/fileLocations(_:)``).
+    package func recordedPaths(_ ids: [UUID]) throws -> [UUID: String] {
         try database.read { c in
-            var result: [UUID: URL] = [:]
+            var result: [UUID: String] = [:]
             for chunk in ids.chunked(500) {
                 let sql = "SELECT dataset_id, path FROM file_datastore_records WHERE dataset_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))"
                 for row in try c.query(sql, chunk.map { .text($0.lowercasedString) }) {
-                    guard let id = row[0].string.flatMap(UUID.init(uuidString:)), let recorded = row[1].string else { continue }
-                    let member = ZipMemberPath(recordedPath: recorded)
-                    let path = member?.container ?? recorded
-                    let file = path.hasPrefix("/") ? URL(fileURLWithPath: path)
-                        : path.hasPrefix("s3://") ? (URL(string: path) ?? datastoreRoot) : datastoreRoot.appendingPathComponent(path)
-                    result[id] = member.map { file.addingZipMember($0.member) } ?? file
+                    guard let id = row[0].string.flatMap(UUID.init(uuidString:)), let path = row[1].string else { continue }
+                    result[id] = path
                 }
             }
             return result

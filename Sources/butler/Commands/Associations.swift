@@ -172,7 +172,7 @@ extension ButlerCommand {
         func run() throws {
             let butler = try Butler(repository: repository.repo)
             let ref = try butler.registry.resolveDataset(dataset, collections: collections, timespan: timespan)
-            let uri = try butler.registry.fileLocations([ref.id], datastoreRoot: butler.datastoreRoot)[ref.id]?.absoluteString
+            let uri = try butler.fileLocations([ref.id])[ref.id]?.absoluteString
             let table = ResultTable(columns: ["type", "run", "id", "data_id", "uri"],
                                     rows: [[.string(ref.datasetType.name), .string(ref.run), .string(ref.id.lowercasedString),
                                             .dataId(ref.dataId), uri.map(Cell.string) ?? .null]])

@@ -44,7 +44,7 @@ extension ButlerCommand {
             var listed = ListedOnce()
             let results = found.datasets.filter { listed.isNew($0) }
             for reason in found.reasons { writeStandardError("butler: no results: \(reason)\n") }
-            let uris = showUri ? try butler.registry.fileLocations(results.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+            let uris = showUri ? try butler.fileLocations(results.map(\.ref.id)) : [:]
             let metrics = showMetrics ? try butler.registry.metrics(of: results.map(\.ref.id)) : [:]
             var tables: [ResultTable] = []
             for (typeName, all) in Dictionary(grouping: results, by: { $0.ref.datasetType.name }).sorted(by: { $0.key < $1.key }) {
@@ -105,7 +105,7 @@ extension ButlerCommand {
             var count = 0
             var currentType: String?
             func write(_ chunk: [DatasetResult]) throws {
-                let uris = showUri ? try butler.registry.fileLocations(chunk.map(\.ref.id), datastoreRoot: butler.datastoreRoot) : [:]
+                let uris = showUri ? try butler.fileLocations(chunk.map(\.ref.id)) : [:]
                 let metrics = showMetrics ? try butler.registry.metrics(of: chunk.map(\.ref.id)) : [:]
                 for r in chunk {
                     let dims = r.ref.datasetType.dimensions.required

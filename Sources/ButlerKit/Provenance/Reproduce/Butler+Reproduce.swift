@@ -249,7 +249,7 @@ extension Butler {
             return sum == now ? (.identical, "same bytes as the removed output's recorded checksum")
                 : (.differs, "the recorded output was removed: only its checksum is left, and the new file's differs (FITS data cannot be compared)")
         }
-        let locations = try registry.fileLocations([recorded, reproduced], datastoreRoot: datastoreRoot)
+        let locations = try fileLocations([recorded, reproduced])
         func local(_ id: UUID, _ name: String) throws -> String? {
             guard let location = locations[id] else { return nil }
             if location.isPlainLocalFile { return location.path }
