@@ -161,6 +161,15 @@ import Testing
             try check(["verify", direct, "--checksums"])
             try check(["remove-runs", direct, "LATISS/raw/all", "--force", "--no-confirm"])
             #expect(FileManager.default.fileExists(atPath: zip), "a Zip ingested in place is never deleted")
+            // A path that would read as a member of another Zip is refused in place, and taken by a copy.
+            try FileManager.default.createDirectory(atPath: dir.path("odd#zip-path=x"), withIntermediateDirectories: true)
+            let odd = dir.path("odd#zip-path=x/raws.zip")
+            try FileManager.default.copyItem(atPath: zip, toPath: odd)
+            let other = try newRepo(dir, "other")
+            let refused = try runButler(["ingest-zip", other, odd, "--transfer-dimensions", "-t", "direct"])
+            #expect(refused.exitCode == 1 && refused.stderr.contains("#zip-path="), "\(refused.stderr)")
+            try check(["ingest-zip", other, odd, "--transfer-dimensions"])
+            try check(["verify", other, "--checksums"])
         }
 
         let extracted = try newRepo(dir, "extracted")

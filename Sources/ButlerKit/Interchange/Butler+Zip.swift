@@ -47,6 +47,10 @@ extension Butler {
         if extract { return try ingestZipExtracting(zip, probe: probe, options: options) }
         let mode = options.transfer
         if mode == .move && !options.dryRun { try checkMoveSource(path) }
+        if mode == .direct || mode == .auto, path.contains(ZipMemberPath.marker) {
+            // Recorded where it is, its path would read as a member of another Zip.
+            throw ButlerError(.invalidValue, "\(path): a Zip kept where it is cannot have '\(ZipMemberPath.marker)' in its path; copy it in (-t copy) or rename it")
+        }
         let datastore = self.datastore
         let storedPath = ZipMemberPath.storedZipPath(named: zip.value.index.zipFileName)
         let stored = StagedZip()
