@@ -222,12 +222,39 @@ public final class S3Client: Sendable {
         return (info.size, SignatureV4.hex(hasher.finalize()))
     }
 
+    /// Deletes objects, a thousand per request (S3's DeleteObjects); keys that are not there are not an error.
+    ///
+    /// - Throws: ``S3Error`` naming the first key the server could not delete, and how many it could not.
+    public func deleteObjects(bucket: String, keys: [String]) throws {
+        func escaped(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        for start in stride(from: 0, to: keys.count, by: 1000) {
+            let chunk = keys[start..<min(start + 1000, keys.count)]
+            let xml = "<Delete><Quiet>true</Quiet>" + chunk.map { "<Object><Key>\(escaped($0))</Key></Object>" }.joined() + "</Delete>"
+            let body = Data(xml.utf8)
+            let md5 = Data(Insecure.MD5.hash(data: body)).base64EncodedString()
+            let (_, _, answer) = try send("POST", bucket: bucket, query: ["delete": ""], headers: ["content-md5": md5, "content-type": "application/xml"],
+                                          body: .data(body), expect: [200])
+            let errors = Self.xmlValues("Error", in: String(decoding: answer, as: UTF8.self))
+            if let first = errors.first {
+                let key = Self.xmlValues("Key", in: first).first ?? "?"
+                let code = Self.xmlValues("Code", in: first).first ?? "?"
+                throw S3Error(message: "cannot delete s3://\(bucket)/\(key) at \(configuration.displayEndpoint): \(code)"
+                              + (errors.count > 1 ? " (and \(errors.count - 1) more)" : ""))
+            }
+        }
+    }
+
     /// Every object under a prefix: key and size, in key order, however many pages that takes.
-    public func listObjects(bucket: String, prefix: String, limit: Int? = nil) throws -> [(key: String, size: Int64)] {
+    ///
+    /// - Parameter delimiter: `/` lists only the objects directly in the "folder" `prefix` names (none below it).
+    public func listObjects(bucket: String, prefix: String, delimiter: String? = nil, limit: Int? = nil) throws -> [(key: String, size: Int64)] {
         var result: [(key: String, size: Int64)] = []
         var token: String?
         repeat {
             var query = ["list-type": "2", "prefix": prefix, "max-keys": String(min(1000, limit ?? 1000))]
+            if let delimiter { query["delimiter"] = delimiter }
             if let token { query["continuation-token"] = token }
             let (_, _, body) = try send("GET", bucket: bucket, query: query, expect: [200])
             let text = String(decoding: body, as: UTF8.self)

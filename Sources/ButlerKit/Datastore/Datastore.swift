@@ -23,6 +23,8 @@ package protocol Datastore: Sendable {
                prepare: ((_ temporaryPath: String) throws -> Void)?) throws -> StagedFile
     /// Gives a staged, registered file its final name; never replaces a file.
     func publish(_ staged: StagedFile) throws
+    /// Publishes the files of one write (as ``publish(_:)`` each, in fewer round trips where the backend can).
+    func publishAll(_ staged: [StagedFile]) throws
     /// Removes what a refused or losing staging created.
     func discard(_ staged: StagedFile)
     /// Sets a registered file aside, inside a removing transaction; nil when there is no file.

@@ -164,6 +164,10 @@ package struct FileDatastore: Datastore {
         if let source = staged.deleteSourceOnPublish { unlink(source) }
     }
 
+    package func publishAll(_ staged: [StagedFile]) throws {
+        for file in staged { try publish(file) }
+    }
+
     /// Links `temporary` to `name` without replacing anything, then removes the temporary name. Run again after a
     /// crash between the two, it finds the same file under both names and only removes the temporary one.
     static func publish(_ temporary: String, as name: String, in folder: DatastoreFolder, token: String) throws {

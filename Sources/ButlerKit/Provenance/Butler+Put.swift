@@ -165,15 +165,6 @@ extension Butler {
     /// Gives registered files their final names. A failure here (it takes a broken file system) leaves the files
     /// under their journaled temporary names, which the next open of the repository publishes.
     func publish(_ staged: [StagedFile]) throws {
-        let datastore = self.datastore
-        guard bucket != nil, staged.count > 1 else {
-            for file in staged { try datastore.publish(file) }
-            return
-        }
-        // A bucket's publish is a few round trips: eight at a time.
-        let failures = parallelMap(staged, workers: 8) { file -> String? in
-            do { try datastore.publish(file); return nil } catch { return "\(error)" }
-        }
-        if let first = failures.compactMap({ $0 }).first { throw ButlerError(.io, first) }
+        try datastore.publishAll(staged)
     }
 }
