@@ -80,6 +80,32 @@ struct BucketDatastoreCLITests {
         #expect(damaged.stdout.contains("checksum-mismatch s3://\(bucket)/\(raws[1].key)"), "\(damaged.stdout)")
     }
 
+    @Test("an object no row names, found at the key a new raw is given, is kept aside, never overwritten, and verify names it")
+    func takenKeyKeptAside() throws {
+        let (client, bucket) = try makeTestBucket()
+        let dir = TemporaryDirectory()
+        let repo = dir.path("repo")
+        try #require(try runButler(try createArguments(repo) + ["--datastore", "s3://\(bucket)/taken"]).exitCode == 0)
+        let raws = [fixture("lsst/latiss-AT_O_20230321_000053.fits"), fixture("lsst/latiss-AT_O_20240624_000106_R00_S00.fits")]
+        #expect(try runButler(["ingest-raws", repo] + raws + ["-t", "copy"]).exitCode == 0)
+        let listing = try runButler(["query-datasets", repo, "raw", "--show-uri", "--format", "json"])
+        let uris = (try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []).compactMap { $0["uri"] as? String }.sorted()
+        try #require(uris.count == 2, "\(listing.stdout)")
+        #expect(try runButler(["remove-runs", repo, "LATISS/raw/all", "--no-confirm"]).exitCode == 0)
+        // Someone else's object at the first raw's key; the two raws are published together.
+        let key = String(uris[0].dropFirst("s3://\(bucket)/".count))
+        try client.putObject(bucket: bucket, key: key, data: Data("not a raw\n".utf8))
+        let again = try runButler(["ingest-raws", repo] + raws + ["-t", "copy"])
+        #expect(again.exitCode == 0, "\(again.stderr)")
+        let sizes = try raws.map { try Int64(FileManager.default.attributesOfItem(atPath: $0)[.size] as! NSNumber) }
+        #expect(Set(try uris.compactMap { try objectSize($0) }) == Set(sizes), "the raws are at their keys")
+        let folder = (key as NSString).deletingLastPathComponent + "/"
+        let aside = try client.listObjects(bucket: bucket, prefix: folder).filter { $0.key.contains(".butler-orphan-") }
+        #expect(aside.count == 1 && aside.first?.size == 10, "\(aside)")
+        let verified = try runButler(["verify", repo, "--checksums"])
+        #expect(verified.exitCode == 1 && verified.stdout.contains("butler-orphan-") && !verified.stdout.contains("checksum"), "\(verified.stdout)")
+    }
+
     @Test("between a folder and a bucket: transfer-datasets both ways, export and import, Zips, retrieve-artifacts")
     func interchange() throws {
         let (client, bucket) = try makeTestBucket()
