@@ -170,6 +170,7 @@ package struct BucketDatastore: Datastore {
             for file in pending { try publish(file) }
             return
         }
+        var sourcesToDelete: [String] = []
         do {
             var paths: [(file: StagedFile, path: DatastorePath)] = []
             for file in pending { paths.append((file, try DatastorePath(file.recordedPath))) }
@@ -195,14 +196,19 @@ package struct BucketDatastore: Datastore {
                 }
             }
             var temporaries: [String] = []
-            for result in copied { if let key = try result.get() { temporaries.append(key) } }
+            var moved: [String] = []  // sources of moves published here (publish(_:) deletes its own)
+            for (entry, result) in zip(paths, copied) {
+                guard let key = try result.get() else { continue }
+                temporaries.append(key)
+                if let source = entry.file.deleteSourceOnPublish { moved.append(source) }
+            }
             try s3 { try client.deleteObjects(bucket: location.bucket, keys: temporaries) }
+            sourcesToDelete = moved
         } catch {
             journal?.keepForRecovery()
             throw error
         }
-        for file in pending {
-            guard let source = file.deleteSourceOnPublish else { continue }
+        for source in sourcesToDelete {
             if let (bucket, key) = Self.parse(source) { try? client.deleteObject(bucket: bucket, key: key) } else { unlink(source) }
         }
     }

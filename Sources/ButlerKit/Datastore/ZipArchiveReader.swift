@@ -129,14 +129,16 @@ package final class ZipArchiveReader: @unchecked Sendable {
             throw ButlerError(.invalidValue, "\(shownName): member \(member) is \(declared) bytes uncompressed, more than the \(limit >> 20) MiB this butler reads")
         }
         var data = Data()
+        var overflowed = false
         do {
             try stream(member: member) { chunk in
                 guard Int64(data.count) + Int64(chunk.count) <= declared else {
+                    overflowed = true
                     throw ButlerError(.invalidValue, "\(shownName): member \(member) inflates past the \(declared) bytes the Zip declares for it: the Zip is corrupted or hostile")
                 }
                 data.append(chunk)
             }
-        } catch let error as ButlerError where error.code == .invalidValue && !error.message.contains("inflates past") {
+        } catch let error as ButlerError where error.code == .invalidValue && !overflowed {
             throw ButlerError(.invalidValue, "\(shownName): cannot read member \(member): the Zip is corrupted")
         }
         guard Int64(data.count) == declared else {

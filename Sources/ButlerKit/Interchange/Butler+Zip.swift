@@ -54,9 +54,10 @@ extension Butler {
         let datastore = self.datastore
         let storedPath = ZipMemberPath.storedZipPath(named: zip.value.index.zipFileName)
         let stored = StagedZip()
-        return try importContents(zip.value.contents, files: { file, _, _ in
-            let read = try zip.value.verify(member: file.path)
-            return StagedFile(member: file.path, of: try stored.get(), size: read.size, checksum: String(read.checksum.dropFirst("sha256:".count)))
+        return try importContents(zip.value.contents, files: { file, _, checksum in
+            // Read through as a dry run reads it; the member stays in the Zip.
+            let read = try probe(file, checksum)
+            return StagedFile(member: file.path, of: try stored.get(), size: read.size, checksum: read.checksum.flatMap(Checksum.sha256Hex))
         }, probe: probe, shared: {
             // The Zip's file is still open for reading: a move renames it under the reader, which goes on reading it.
             let staged = try datastore.stage(path, at: storedPath, mode: mode, checksum: false)
